@@ -1,0 +1,568 @@
+"""Small topology library for the mcferry namespace tests.
+
+Everything here builds real networks out of `ip netns`, veth pairs and
+bridges, starts real processes inside them and tears all of it down again.
+Names carry a per-topology random prefix ("mf" + 4 hex digits) so two runs
+never collide and teardown only ever touches what this run created.
+
+Python sockets are created *inside* a namespace by switching the calling
+thread into it with setns(2) (see `Netns.entered`); a socket stays in the
+namespace it was created in, so the test can use it from the root namespace
+afterwards.
+"""
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+CLONE_NEWNET = 0x40000000
+IP_ADD_SOURCE_MEMBERSHIP = 39          # missing from Python's socket module
+_libc = ctypes.CDLL(None, use_errno=True)
+
+BUILD = os.environ.get("MCFERRY_BUILD") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
+BUILD = os.path.abspath(BUILD)
+MCFERRY = os.path.join(BUILD, "mcferry")
+MCSEND = os.path.join(BUILD, "tests", "tools", "mcsend")
+MCRECV = os.path.join(BUILD, "tests", "tools", "mcrecv")
+
+
+class TopoError(Exception):
+    pass
+
+
+def run(argv, check=True, timeout=20, **kw):
+    """Run a short command in the root namespace; raise with its output."""
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise TopoError("%s -> %d\n%s%s" % (" ".join(argv), p.returncode,
+                                            p.stdout, p.stderr))
+    return p
+
+
+def new_prefix():
+    return "mf" + secrets.token_hex(2)
+
+
+def _setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "setns: " + os.strerror(e))
+
+
+# --------------------------------------------------------------------------
+# processes
+
+class Proc:
+    """A process started inside a namespace; stdout/stderr go to files.
+
+    `ip netns exec` execs the command directly, so `self.pid` is the
+    process itself and signals go exactly where they are meant to.
+    """
+
+    def __init__(self, ns, argv, logdir, tag, stdin=None):
+        self.ns = ns
+        self.argv = list(argv)
+        self.tag = tag
+        self.out_path = os.path.join(logdir, tag + ".out")
+        self.err_path = os.path.join(logdir, tag + ".err")
+        self._out = open(self.out_path, "wb")
+        self._err = open(self.err_path, "wb")
+        full = ["ip", "netns", "exec", ns.name] + self.argv if ns else self.argv
+        self.started = time.monotonic()
+        self.p = subprocess.Popen(full, stdout=self._out, stderr=self._err,
+                                  stdin=stdin if stdin is not None
+                                  else subprocess.DEVNULL,
+                                  start_new_session=True)
+        self.pid = self.p.pid
+
+    # -- logs
+    def stderr(self):
+        with open(self.err_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stdout(self):
+        with open(self.out_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for_log(self, regex, timeout=10.0, count=1, stream="stderr"):
+        """Poll the log until `regex` has matched `count` lines.
+
+        Returns the list of matches.  Raises TopoError (with the log) if the
+        process dies first or the timeout passes.
+        """
+        rx = re.compile(regex)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.stderr() if stream == "stderr" else self.stdout()
+            found = [m for m in (rx.search(l) for l in text.splitlines()) if m]
+            if len(found) >= count:
+                return found
+            if self.p.poll() is not None:
+                # one last read: the line may have landed just before exit
+                text = self.stderr() if stream == "stderr" else self.stdout()
+                found = [m for m in (rx.search(l) for l in text.splitlines())
+                         if m]
+                if len(found) >= count:
+                    return found
+                raise TopoError("%s exited (rc=%s) before /%s/ x%d:\n%s" % (
+                    self.tag, self.p.returncode, regex, count, self.describe()))
+            if time.monotonic() > deadline:
+                raise TopoError("timeout %.1fs waiting for /%s/ x%d in %s:\n%s"
+                                % (timeout, regex, count, self.tag,
+                                   self.describe()))
+            time.sleep(0.01)
+
+    def log_matches(self, regex, stream="stderr"):
+        rx = re.compile(regex)
+        text = self.stderr() if stream == "stderr" else self.stdout()
+        return [m for m in (rx.search(l) for l in text.splitlines()) if m]
+
+    def describe(self, tail=60):
+        def t(s):
+            lines = s.splitlines()
+            return "\n".join(("   | " + l) for l in lines[-tail:])
+        return "--- %s: %s (pid %d, rc=%s)\n  stdout:\n%s\n  stderr:\n%s" % (
+            self.tag, " ".join(self.argv), self.pid, self.p.poll(),
+            t(self.stdout()), t(self.stderr()))
+
+    # -- lifecycle
+    def alive(self):
+        return self.p.poll() is None
+
+    def send_signal(self, sig):
+        if self.p.poll() is None:
+            os.kill(self.pid, sig)
+
+    def wait(self, timeout):
+        try:
+            return self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise TopoError("%s still running after %.1fs:\n%s" % (
+                self.tag, timeout, self.describe()))
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        """Signal by PID, wait; SIGKILL if it does not go.  Returns rc."""
+        if self.p.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGCONT)   # in case it was stopped
+                os.kill(self.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.kill(self.pid, signal.SIGKILL)
+                self.p.wait(timeout=5)
+        self.close_files()
+        return self.p.returncode
+
+    def close_files(self):
+        for f in (self._out, self._err):
+            try:
+                f.close()
+            except Exception:
+                pass
+
+
+# --------------------------------------------------------------------------
+# namespaces
+
+class Netns:
+    def __init__(self, topo, name):
+        self.topo = topo
+        self.name = name
+        run(["ip", "netns", "add", name])
+        self.ip("link", "set", "lo", "up")
+        # no duplicate address detection: IPv6 addresses are usable at once
+        self.sysctl("net.ipv6.conf.all.accept_dad", 0)
+        self.sysctl("net.ipv6.conf.default.accept_dad", 0)
+
+    def __repr__(self):
+        return "Netns(%s)" % self.name
+
+    def ip(self, *args, check=True):
+        return run(["ip", "-n", self.name] + [str(a) for a in args],
+                   check=check)
+
+    def sysctl(self, key, value):
+        run(["ip", "netns", "exec", self.name, "sysctl", "-qw",
+             "%s=%s" % (key, value)])
+
+    def exec(self, argv, check=False, timeout=20, input=None):
+        """Run a command to completion inside the namespace."""
+        return run(["ip", "netns", "exec", self.name] + [str(a) for a in argv],
+                   check=check, timeout=timeout, input=input)
+
+    def spawn(self, argv, tag=None, stdin=None):
+        return self.topo.spawn(self, argv, tag=tag, stdin=stdin)
+
+    @contextlib.contextmanager
+    def entered(self):
+        """Switch the calling thread into this namespace for the block."""
+        orig = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open("/run/netns/" + self.name, os.O_RDONLY)
+        try:
+            _setns(target)
+            try:
+                yield self
+            finally:
+                _setns(orig)
+        finally:
+            os.close(target)
+            os.close(orig)
+
+    def socket(self, family=socket.AF_INET, type=socket.SOCK_DGRAM):
+        with self.entered():
+            return socket.socket(family, type)
+
+    def ifindex(self, ifname):
+        with self.entered():
+            return socket.if_nametoindex(ifname)
+
+    def delete(self):
+        run(["ip", "netns", "del", self.name], check=False)
+
+
+class Topology:
+    """Owns namespaces and processes; `close()` removes all of them."""
+
+    def __init__(self, logdir, prefix=None):
+        self.prefix = prefix or new_prefix()
+        self.logdir = str(logdir)
+        os.makedirs(self.logdir, exist_ok=True)
+        self.namespaces = []
+        self.procs = []
+        self._tags = {}
+
+    def netns(self, short):
+        ns = Netns(self, self.prefix + short)
+        self.namespaces.append(ns)
+        return ns
+
+    def veth(self, ns1, if1, ns2, if2):
+        """A veth pair created straight inside two namespaces."""
+        run(["ip", "link", "add", if1, "netns", ns1.name, "type", "veth",
+             "peer", "name", if2, "netns", ns2.name])
+        ns1.ip("link", "set", if1, "up")
+        ns2.ip("link", "set", if2, "up")
+
+    def bridge(self, ns, name):
+        ns.ip("link", "add", name, "type", "bridge", "mcast_snooping", "0")
+        ns.ip("link", "set", name, "up")
+
+    def spawn(self, ns, argv, tag=None, stdin=None):
+        base = tag or os.path.basename(str(argv[0]))
+        n = self._tags.get(base, 0)
+        self._tags[base] = n + 1
+        p = Proc(ns, [str(a) for a in argv], self.logdir,
+                 base if n == 0 else "%s.%d" % (base, n), stdin=stdin)
+        self.procs.append(p)
+        return p
+
+    def describe_procs(self):
+        return "\n".join(p.describe() for p in self.procs)
+
+    def close(self):
+        for p in reversed(self.procs):
+            try:
+                p.stop(timeout=3)
+            except Exception:
+                pass
+        for ns in reversed(self.namespaces):
+            ns.delete()
+        self.namespaces = []
+
+
+def add_addr(ns, ifname, cidr):
+    if ":" in cidr:
+        ns.ip("-6", "addr", "add", cidr, "dev", ifname, "nodad")
+    else:
+        ns.ip("addr", "add", cidr, "dev", ifname)
+
+
+def add_mcast_routes(ns, ifname):
+    ns.ip("route", "add", "224.0.0.0/4", "dev", ifname)
+    ns.ip("-6", "route", "add", "ff00::/8", "dev", ifname, "table", "main")
+
+
+class Islands:
+    """Two multicast islands joined only by a unicast router.
+
+    Island X (X = a, b; n = 1, 2):
+      gw namespace  P+X      bridge br0 = the island LAN, 10.n.0.1/24,
+                             fd00:n::1/64; wan0 = 10.255.n.2/24,
+                             fd00:ff0n::2/64 towards R
+      host P+X+k  (k=1..)    lan0 = 10.n.0.(10+k)/24, fd00:n::(10+k)/64,
+                             enslaved (peer end) to the gw's br0
+    Router R (P+r): wan1 = 10.255.1.1/24, wan2 = 10.255.2.1/24, forwarding
+    on for unicast only (no multicast routing daemon: multicast stays home).
+    """
+
+    def __init__(self, topo, hosts=2):
+        self.topo = topo
+        self.r = topo.netns("r")
+        self.gw = {}
+        self.hosts = {}
+        for ns in (self.r,):
+            ns.sysctl("net.ipv4.ip_forward", 1)
+            ns.sysctl("net.ipv6.conf.all.forwarding", 1)
+        for x, n in (("a", 1), ("b", 2)):
+            gw = topo.netns(x)
+            gw.sysctl("net.ipv4.ip_forward", 1)
+            gw.sysctl("net.ipv6.conf.all.forwarding", 1)
+            topo.bridge(gw, "br0")
+            add_addr(gw, "br0", "10.%d.0.1/24" % n)
+            add_addr(gw, "br0", "fd00:%d::1/64" % n)
+            topo.veth(gw, "wan0", self.r, "wan%d" % n)
+            add_addr(gw, "wan0", "10.255.%d.2/24" % n)
+            add_addr(gw, "wan0", "fd00:ff0%d::2/64" % n)
+            add_addr(self.r, "wan%d" % n, "10.255.%d.1/24" % n)
+            add_addr(self.r, "wan%d" % n, "fd00:ff0%d::1/64" % n)
+            gw.ip("route", "add", "default", "via", "10.255.%d.1" % n)
+            gw.ip("-6", "route", "add", "default", "via", "fd00:ff0%d::1" % n)
+            add_mcast_routes(gw, "br0")
+            self.r.ip("route", "add", "10.%d.0.0/24" % n,
+                      "via", "10.255.%d.2" % n)
+            self.r.ip("-6", "route", "add", "fd00:%d::/64" % n,
+                      "via", "fd00:ff0%d::2" % n)
+            self.gw[x] = gw
+            self.hosts[x] = []
+            for k in range(1, hosts + 1):
+                h = topo.netns("%s%d" % (x, k))
+                topo.veth(h, "lan0", gw, "p%d" % k)
+                gw.ip("link", "set", "p%d" % k, "master", "br0")
+                add_addr(h, "lan0", "10.%d.0.%d/24" % (n, 10 + k))
+                add_addr(h, "lan0", "fd00:%d::%d/64" % (n, 10 + k))
+                h.ip("route", "add", "default", "via", "10.%d.0.1" % n)
+                h.ip("-6", "route", "add", "default", "via", "fd00:%d::1" % n)
+                add_mcast_routes(h, "lan0")
+                self.hosts[x].append(h)
+
+    # addresses, for readability in tests
+    @staticmethod
+    def host_addr(x, k, v6=False):
+        n = 1 if x == "a" else 2
+        return ("fd00:%d::%d" % (n, 10 + k)) if v6 else "10.%d.0.%d" % (n, 10 + k)
+
+    @staticmethod
+    def gw_lan(x, v6=False):
+        n = 1 if x == "a" else 2
+        return ("fd00:%d::1" % n) if v6 else "10.%d.0.1" % n
+
+    @staticmethod
+    def gw_wan(x, v6=False):
+        n = 1 if x == "a" else 2
+        return ("fd00:ff0%d::2" % n) if v6 else "10.255.%d.2" % n
+
+    @staticmethod
+    def r_addr(x, v6=False):
+        n = 1 if x == "a" else 2
+        return ("fd00:ff0%d::1" % n) if v6 else "10.255.%d.1" % n
+
+
+class Solo:
+    """One namespace with a veth pair looped inside it (lan0 <-> lan1).
+
+    lan0 = 10.9.0.1/24, lan1 = 10.9.0.2/24; multicast routed out of lan0.
+    For CLI tests that need a real interface but no second host.
+    """
+
+    def __init__(self, topo):
+        self.ns = topo.netns("s")
+        topo.veth(self.ns, "lan0", self.ns, "lan1")
+        add_addr(self.ns, "lan0", "10.9.0.1/24")
+        add_addr(self.ns, "lan1", "10.9.0.2/24")
+        add_mcast_routes(self.ns, "lan0")
+
+
+# --------------------------------------------------------------------------
+# python multicast endpoints
+
+def mcast_sender(ns, ifaddr=None, ifname=None, v6=False, ttl=1):
+    """A UDP socket in `ns` that sends multicast out of the given interface."""
+    if v6:
+        s = ns.socket(socket.AF_INET6)
+        idx = ns.ifindex(ifname)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, ttl)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+    else:
+        s = ns.socket(socket.AF_INET)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF,
+                     socket.inet_aton(ifaddr))
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+        s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+        s.bind((ifaddr, 0))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    return s
+
+
+class UdpReceiver:
+    """Joins a group inside a namespace and records every datagram.
+
+    A background thread appends (monotonic_time, bytes) to `self.got`.
+    """
+
+    def __init__(self, ns, group, port, ifaddr=None, ifname=None,
+                 v6=False, source=None, rcvbuf=8 << 20):
+        self.group, self.port = group, port
+        fam = socket.AF_INET6 if v6 else socket.AF_INET
+        s = ns.socket(fam)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if v6:
+            idx = ns.ifindex(ifname)
+            s.bind((group, port, 0, idx))
+            mreq = socket.inet_pton(socket.AF_INET6, group) + struct.pack(
+                "@I", idx)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+        else:
+            s.bind((group, port))
+            # only this socket's memberships, not every group on the host
+            s.setsockopt(socket.IPPROTO_IP, 49, 0)   # IP_MULTICAST_ALL
+            if source:
+                mreq = (socket.inet_aton(group) + socket.inet_aton(ifaddr)
+                        + socket.inet_aton(source))
+                s.setsockopt(socket.IPPROTO_IP, IP_ADD_SOURCE_MEMBERSHIP, mreq)
+            else:
+                mreq = socket.inet_aton(group) + socket.inet_aton(ifaddr)
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+        s.settimeout(0.05)
+        self.sock = s
+        self.got = []
+        self.cond = threading.Condition()
+        self._stop = False
+        self.t = threading.Thread(target=self._loop, daemon=True)
+        self.t.start()
+
+    def _loop(self):
+        while not self._stop:
+            try:
+                data = self.sock.recv(70000)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            with self.cond:
+                self.got.append((time.monotonic(), data))
+                self.cond.notify_all()
+
+    def wait_for(self, pred, timeout):
+        """Wait until pred(self.got) is true; returns its value or None."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                v = pred(self.got)
+                if v:
+                    return v
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(left)
+
+    def snapshot(self):
+        with self.cond:
+            return list(self.got)
+
+    def clear(self):
+        with self.cond:
+            self.got = []
+
+    def close(self):
+        self._stop = True
+        self.t.join(2)
+        self.sock.close()
+
+
+def probe_payload(tag, size):
+    head = b"MFPROBE:" + tag.encode() + b":"
+    return (head + b"p" * size)[:size] if size >= len(head) else head[:size]
+
+
+def wait_path_open(send, dest, recv, size, timeout=15.0, interval=0.05):
+    """End-to-end readiness: repeat a probe until it comes out at `recv`.
+
+    Then send one final unique probe and wait for it, so that no probe is
+    still in flight when the real test traffic starts (the paths keep order).
+    Probes have `size` bytes so a raw-mode byte stream stays aligned to the
+    chunk size.  Clears `recv` afterwards.  Returns seconds taken.
+    """
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    probe = probe_payload("open", size)
+    while True:
+        send.sendto(probe, dest)
+        if recv.wait_for(lambda got: any(d == probe for _, d in got),
+                         interval):
+            break
+        if time.monotonic() > deadline:
+            raise TopoError("path %s never opened within %.1fs" % (
+                dest, timeout))
+    final = probe_payload("last%s" % secrets.token_hex(3), size)
+    send.sendto(final, dest)
+    if not recv.wait_for(lambda got: any(d == final for _, d in got), 5.0):
+        raise TopoError("final probe lost on an open path")
+    recv.clear()
+    return time.monotonic() - t0
+
+
+# --------------------------------------------------------------------------
+# mcsend / mcrecv
+
+def parse_json_summary(text):
+    """The last JSON object printed by mcrecv."""
+    text = text.strip()
+    start = text.rfind("\n{")
+    cand = [text] if start < 0 else [text[start + 1:], text]
+    for c in cand:
+        try:
+            return json.loads(c)
+        except ValueError:
+            pass
+    # fall back: find the first '{' that parses to the end
+    for i in [m.start() for m in re.finditer(r"\{", text)]:
+        try:
+            return json.loads(text[i:])
+        except ValueError:
+            continue
+    raise TopoError("no JSON summary in mcrecv output:\n" + text)
+
+
+def wait_file(path, timeout, proc=None):
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(path):
+        if proc is not None and not proc.alive():
+            raise TopoError("%s exited before writing %s:\n%s" % (
+                proc.tag, path, proc.describe()))
+        if time.monotonic() > deadline:
+            raise TopoError("timeout waiting for %s%s" % (
+                path, ("\n" + proc.describe()) if proc else ""))
+        time.sleep(0.01)
+
+
+def wait_port(ns, host, port, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    while True:
+        s = ns.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(0.5)
+        try:
+            s.connect((host, port))
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TopoError("port %s:%d not open in %s" % (host, port, ns))
+            time.sleep(0.02)
+        finally:
+            s.close()
