@@ -566,3 +566,139 @@ def wait_port(ns, host, port, timeout=10.0):
             time.sleep(0.02)
         finally:
             s.close()
+
+
+# --------------------------------------------------------------------------
+# mcferry and the test tools as processes
+
+READY_RX = r"\bready\b"
+
+
+def start_mcferry(ns, args, tag="mcferry", ready=True, timeout=10.0):
+    """Start `mcferry ARGS` in ns; by default wait for its `ready` line."""
+    p = ns.spawn([MCFERRY] + list(args), tag=tag)
+    if ready:
+        p.wait_for_log(READY_RX, timeout=timeout)
+    return p
+
+
+def start_mcrecv(ns, args, tag="mcrecv", timeout=10.0):
+    """Start mcrecv with --json and a ready file; wait until it is ready."""
+    ready = os.path.join(ns.topo.logdir, "%s.%s.ready" % (
+        tag, secrets.token_hex(3)))
+    p = ns.spawn([MCRECV] + list(args) + ["--json", "--ready-file", ready],
+                 tag=tag)
+    wait_file(ready, timeout, proc=p)
+    return p
+
+
+def mcrecv_result(p, timeout=30.0):
+    """Wait for mcrecv to finish and return its JSON summary."""
+    p.wait(timeout)
+    return parse_json_summary(p.stdout())
+
+
+def run_mcsend(ns, args, tag="mcsend", timeout=60.0):
+    """Run mcsend to completion; returns the `sent=N` count."""
+    p = ns.spawn([MCSEND] + list(args), tag=tag)
+    rc = p.wait(timeout)
+    out = p.stdout()
+    m = re.search(r"sent=(\d+) bytes=(\d+)", out)
+    if rc != 0 or not m:
+        raise TopoError("mcsend failed (rc=%s):\n%s" % (rc, p.describe()))
+    return int(m.group(1))
+
+
+# mcsend's datagram: u32 magic 'MCSF', u32 stream, u64 seq, u64 send time,
+# u32 size, then byte i (i >= 28) = (seq*131 + i) & 0xff.  Big-endian.
+MCSF_MAGIC = 0x4D435346
+_PAT = bytes(i & 0xff for i in range(70000 + 256))
+
+
+def mcsf_parse(d):
+    """(stream, seq) of a well-formed mcsend datagram, else None."""
+    if len(d) < 32:
+        return None
+    magic, stream, seq, _t, size = struct.unpack_from(">IIQQI", d)
+    if magic != MCSF_MAGIC or size != len(d):
+        return None
+    base = (seq * 131 + 28) & 0xff
+    if d[28:] != _PAT[base:base + len(d) - 28]:
+        return None
+    return stream, seq
+
+
+def assert_exactly_once(summary, sent, clients=None, what=""):
+    """mcrecv summary: every client got every datagram once, intact."""
+    ctx = "%s\nmcrecv summary: %s" % (what, json.dumps(summary)[:3000])
+    per = summary["per_client"]
+    if clients is not None:
+        assert summary["clients"] == clients, ctx
+        assert len(per) == clients, ctx
+    for i, c in enumerate(per):
+        assert (c["unique"], c["duplicates"], c["bad"], c["lost"]) == \
+            (sent, 0, 0, 0), "client %d: %s" % (i, ctx)
+        assert c["received"] == sent, "client %d: %s" % (i, ctx)
+    n = len(per)
+    assert summary["unique"] == sent * n, ctx
+    assert summary["duplicates"] == 0 and summary["bad"] == 0, ctx
+
+
+# --------------------------------------------------------------------------
+# mcferry link protocol (framing=datagram), enough to build good and bad
+# input: 8-byte header (u32 body length, u8 type, u8 flags, u16 reserved),
+# then the body.  HELLO body: "MCFY", u8 version, u8 role, u16 reserved,
+# u64 node id, u8 island length, island.  See docs/protocol.md.
+
+FT_HELLO, FT_ERROR, FT_PING, FT_PONG, FT_DGRAM = 0x01, 0x02, 0x03, 0x04, 0x10
+
+
+def frame(ftype, body, flags=0, reserved=0, length=None):
+    n = len(body) if length is None else length
+    return struct.pack(">IBBH", n, ftype, flags, reserved) + body
+
+
+def hello(version=1, role=1, node=0x5E57, island=b"pytest", magic=b"MCFY"):
+    body = (magic + bytes([version, role]) + b"\0\0" + struct.pack(">Q", node)
+            + bytes([len(island)]) + island)
+    return frame(FT_HELLO, body)
+
+
+def dgram(payload):
+    return frame(FT_DGRAM, payload)
+
+
+def parse_frames(buf):
+    """Split bytes into (type, body) frames; returns (frames, rest)."""
+    out = []
+    off = 0
+    while len(buf) - off >= 8:
+        n, ftype, _fl, _r = struct.unpack_from(">IBBH", buf, off)
+        if len(buf) - off - 8 < n:
+            break
+        out.append((ftype, bytes(buf[off + 8:off + 8 + n])))
+        off += 8 + n
+    return out, bytes(buf[off:])
+
+
+def read_until_closed(sock, timeout=5.0):
+    """Read everything until the peer closes.
+
+    Returns (bytes, how) with how in {"eof", "reset"}; raises TopoError if
+    the connection is still open after `timeout`.
+    """
+    sock.settimeout(0.2)
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            if time.monotonic() > deadline:
+                raise TopoError("connection still open after %.1fs" % timeout)
+            continue
+        except ConnectionResetError:
+            return data, "reset"
+        if not chunk:
+            return data, "eof"
+        data += chunk

@@ -1,0 +1,209 @@
+"""The command line contract: exit codes, messages, --check, signals, stats.
+
+Runs inside the `solo` namespace: lan0 (10.9.0.1) <-> lan1 (10.9.0.2).
+"""
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+import topo as T
+
+
+def cli(ns, args, timeout=5):
+    try:
+        return ns.exec([T.MCFERRY] + list(args), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pytest.fail("mcferry %s still running after %ds (expected it to exit)"
+                    % (" ".join(args), timeout))
+
+
+def lines(text):
+    return [l for l in text.splitlines() if l.strip()]
+
+
+BAD_URIS = [
+    # (id, argv after "relay", regex the message must match)
+    ("no-port", ["udp://@224.1.1.1", "tcp://@:1601"], r"224\.1\.1\.1|port"),
+    ("port-range", ["udp://@224.1.1.1:5000", "tcp://@:99999"], r"99999"),
+    ("scheme", ["foo://x:1", "tcp://@:1601"], r"foo"),
+    ("unknown-option", ["udp://@224.1.1.1:5000?bogus=1", "tcp://@:1601"],
+     r"bogus"),
+    ("bad-framing", ["tcp://@:1602?framing=bogus", "tcp://@:1603"],
+     r"framing|bogus"),
+    ("bad-queue", ["udp://@224.1.1.1:5000", "tcp://@:1601?queue=lots"],
+     r"queue|lots"),
+    ("udp-send-uri-as-source", ["udp://224.1.1.1:5000", "tcp://@:1601"],
+     r"udp://224\.1\.1\.1:5000|source"),
+    ("udp-listen-uri-as-sink", ["tcp://@:1602", "udp://@224.1.1.1:5000"],
+     r"udp://@224\.1\.1\.1:5000|sink"),
+    ("ssm-non-multicast-group",
+     ["udp://@10.1.2.3:5000?source=10.9.0.2", "tcp://@:1601"], r"10\.1\.2\.3"),
+    ("missing-sink", ["udp://@224.1.1.1:5000"], r"sink|usage|SINK"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_URIS, ids=[c[0] for c in BAD_URIS])
+def test_bad_uri_exits_2_naming_it(solo, mcferry_bin, case):
+    _id, argv, rx = case
+    p = cli(solo.ns, ["relay"] + argv)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert re.search(rx, p.stderr), "stderr does not name the bad part " \
+        "(/%s/):\n%s" % (rx, p.stderr)
+    assert not re.search(T.READY_RX, p.stderr)
+
+
+def test_unknown_option_and_subcommand_exit_2(solo, mcferry_bin):
+    p = cli(solo.ns, ["relay", "--bogus", "udp://@224.1.1.1:5000",
+                      "tcp://@:1601"])
+    assert p.returncode == 2 and "bogus" in p.stderr, p.stderr
+    p = cli(solo.ns, ["frobnicate"])
+    assert p.returncode == 2 and "frobnicate" in p.stderr, p.stderr
+
+
+def test_port_in_use_exits_1_with_one_line(solo, mcferry_bin):
+    blocker = solo.ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+    blocker.bind(("0.0.0.0", 1601))
+    blocker.listen(1)
+    try:
+        p = cli(solo.ns, ["relay", "udp://@224.1.1.1:5000?iface=lan0",
+                          "tcp://@:1601"])
+    finally:
+        blocker.close()
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    err = lines(p.stderr)
+    assert len(err) == 1, "want a one-line error, got:\n" + p.stderr
+    assert re.search(r"1601|in use", err[0]), err[0]
+
+
+def test_unknown_interface_exits_1_naming_it(solo, mcferry_bin):
+    p = cli(solo.ns, ["relay", "udp://@224.1.1.1:5000?iface=nosuch0",
+                      "tcp://@:1601"])
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert "nosuch0" in p.stderr, p.stderr
+
+
+def test_help_and_version(solo, mcferry_bin):
+    h = cli(solo.ns, ["--help"])
+    assert h.returncode == 0, h.stderr
+    text = h.stdout + h.stderr
+    for word in ("relay", "run", "--stats", "--check"):
+        assert word in text, "--help lacks %r:\n%s" % (word, text)
+    v = cli(solo.ns, ["--version"])
+    assert v.returncode == 0, v.stderr
+    assert re.search(r"\b\d+\.\d+(\.\d+)?\b", v.stdout + v.stderr), v.stdout
+
+
+GOOD_CONF = """\
+# the seed's four tools in one file
+[relay mtcp]
+source = udp://@224.168.2.9:1600?iface=lan0
+sink = tcp://@:1601
+
+[relay splitter]
+source = tcp://@:1602
+sink = tcp://@:1603
+sink = tcp://@:1604?framing=datagram&queue=262144
+"""
+
+BAD_CONFS = [
+    # (id, text, bad line number, regex for the message)
+    ("bad-uri", "# x\n[relay a]\nsource = tcp://@:1602\n\nsink = foo://x:1\n",
+     5, r"foo"),
+    ("unknown-key", "[relay a]\nsource = tcp://@:1602\nsink = tcp://@:1603\n"
+     "colour = blue\n", 4, r"colour"),
+    ("no-section", "# x\nsource = tcp://@:1602\n", 2, r"."),
+    ("garbage-line", "[relay a]\nsource = tcp://@:1602\nsink = tcp://@:1603\n"
+     "\n\nthis is not a key value line\n", 6, r"."),
+]
+
+
+def _write(solo, name, text):
+    path = os.path.join(solo.ns.topo.logdir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def test_run_check_good_file(solo, mcferry_bin):
+    path = _write(solo, "good.conf", GOOD_CONF)
+    p = cli(solo.ns, ["run", "--check", path])
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "configuration OK" in p.stdout + p.stderr
+    # --check only checks: nothing is listening afterwards
+    assert not re.search(T.READY_RX, p.stderr)
+
+
+@pytest.mark.parametrize("case", BAD_CONFS, ids=[c[0] for c in BAD_CONFS])
+def test_run_check_bad_file_names_line(solo, mcferry_bin, case):
+    _id, text, lineno, rx = case
+    path = _write(solo, "bad-%s.conf" % _id, text)
+    p = cli(solo.ns, ["run", "--check", path])
+    out = p.stdout + p.stderr
+    assert p.returncode == 2, (p.returncode, out)
+    assert re.search(r"(line\s*%d\b|:%d\b)" % (lineno, lineno), out), \
+        "message does not name line %d:\n%s" % (lineno, out)
+    assert re.search(rx, out), out
+    assert "configuration OK" not in out
+    # the same file without --check fails the same way, before binding
+    p2 = cli(solo.ns, ["run", path])
+    assert p2.returncode == 2, (p2.returncode, p2.stderr)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT],
+                         ids=["SIGTERM", "SIGINT"])
+def test_signal_exits_0_promptly(solo, mcferry_bin, sig):
+    p = T.start_mcferry(solo.ns, ["relay", "udp://@224.1.1.1:5000?iface=lan0",
+                                  "tcp://@:1601", "tcp://10.9.0.2:1700"])
+    # a client is connected while it shuts down
+    c = solo.ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+    c.settimeout(5)
+    c.connect(("10.9.0.1", 1601))
+    p.wait_for_log(r"\bclient connected\b", timeout=5)
+    t0 = time.monotonic()
+    p.send_signal(sig)
+    rc = p.wait(5)
+    took = time.monotonic() - t0
+    assert rc == 0, p.describe()
+    assert took < 2.0, "took %.2f s to exit" % took
+    assert c.recv(100) == b""       # the client was closed
+    c.close()
+
+
+def test_stats_lines_count_exactly(solo, mcferry_bin):
+    ns = solo.ns
+    rx = ns.socket()
+    rx.bind(("10.9.0.2", 5001))
+    rx.settimeout(5)
+    p = T.start_mcferry(ns, ["relay", "--stats", "1", "udp://@:5000",
+                             "udp://10.9.0.2:5001"], tag="stats")
+    tx = ns.socket()
+    n, size = 100, 200
+    try:
+        for i in range(n):
+            tx.sendto(bytes([i]) * size, ("10.9.0.1", 5000))
+            assert rx.recv(2000) == bytes([i]) * size
+    finally:
+        tx.close()
+        rx.close()
+    keys = ("in_dgrams", "in_bytes", "out_dgrams", "out_bytes", "clients",
+            "drops", "cutoffs", "reconnects")
+    m = p.wait_for_log(r"^stats relay=\S+ .*\bin_dgrams=%d\b" % n,
+                       timeout=5)[0]
+    line = m.string
+    vals = dict(re.findall(r"(\w+)=(\S+)", line))
+    for k in keys:
+        assert k in vals, "stats line lacks %s: %s" % (k, line)
+    assert int(vals["in_bytes"]) == n * size, line
+    assert int(vals["out_dgrams"]) == n, line
+    assert int(vals["out_bytes"]) == n * size, line
+    assert int(vals["drops"]) == 0 and int(vals["cutoffs"]) == 0, line
+    # a second stats line a second later: the counters keep their values
+    p.wait_for_log(r"^stats relay=", timeout=5, count=len(
+        p.log_matches(r"^stats relay=")) + 1)
+    assert p.stop() == 0

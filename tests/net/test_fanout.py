@@ -1,0 +1,111 @@
+"""A listening TCP sink fanning one multicast group out to many clients.
+
+    a1 (mcsend) --LAN A--> gw A: relay udp://@G?iface=br0 -> tcp://@:1601
+        clients: mcrecv tcp (N connections) and socat, from other hosts
+"""
+
+import os
+import re
+import signal
+import time
+
+import topo as T
+
+GROUP, PORT = "224.168.2.9", 1600
+G = "%s:%d" % (GROUP, PORT)
+CONNECTED_RX = r"\bc=(\d+) .*\bclient connected\b.*\bpeer=(\S+)"
+
+
+def wait_file_size(path, size, timeout, proc=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        have = os.path.getsize(path) if os.path.exists(path) else 0
+        if have >= size:
+            return have
+        if time.monotonic() > deadline:
+            raise T.TopoError("%s has %d of %d bytes after %.0fs%s" % (
+                path, have, size, timeout,
+                ("\n" + proc.describe()) if proc else ""))
+        time.sleep(0.02)
+
+
+def check_mcsf_stream(data, count, size=1316):
+    """A raw byte stream of `count` back-to-back mcsend datagrams 0..count-1."""
+    assert len(data) == count * size, "stream has %d bytes, want %d" % (
+        len(data), count * size)
+    for i in range(count):
+        p = T.mcsf_parse(data[i * size:(i + 1) * size])
+        assert p is not None, "record %d malformed" % i
+        assert p[1] == i, "record %d has seq %d" % (i, p[1])
+
+
+def test_multicast_tcp_relay_50_clients_and_socat(islands, tools):
+    gw_a = islands.gw["a"]
+    a1 = islands.hosts["a"][0]
+    b1, b2 = islands.hosts["b"][0], islands.hosts["b"][1]
+    relay = T.start_mcferry(gw_a, ["relay", "udp://@%s?iface=br0" % G,
+                                   "tcp://@:1601"], tag="relay")
+    lan = T.Islands.gw_lan("a")
+    count, clients = 3000, 50
+    # 50 clients from island B (through R), one socat from another host
+    mr = T.start_mcrecv(b1, ["tcp", "%s:1601" % lan, "--clients", clients,
+                             "--size", 1316, "--idle", "3", "--duration", "60",
+                             "--expect", count])
+    socat = b2.spawn(["socat", "-u", "TCP:%s:1601" % lan, "-"], tag="socat")
+    relay.wait_for_log(CONNECTED_RX, timeout=10, count=clients + 1)
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", 3000, "--size", 1316,
+                             "--iface", T.Islands.host_addr("a", 1), G])
+    assert sent == count
+    summary = T.mcrecv_result(mr, timeout=40)
+    T.assert_exactly_once(summary, count, clients=clients,
+                          what="50 tcp clients of a MulticastTCPRelay")
+    assert all(c["trailing_bytes"] == 0 for c in summary["per_client"])
+    wait_file_size(socat.out_path, count * 1316, timeout=10, proc=socat)
+    # a clean stop closes every client: socat sees EOF and exits 0
+    assert relay.stop(signal.SIGTERM, timeout=5) == 0, relay.describe()
+    assert socat.wait(5) == 0, socat.describe()
+    with open(socat.out_path, "rb") as f:
+        check_mcsf_stream(f.read(), count)
+
+
+def test_slow_consumer_cut_off_others_lose_nothing(islands, tools):
+    """21 clients, one stopped with SIGSTOP; queue=256 KiB.
+
+    The stopped client must be cut off with reason=slow-consumer; the 20
+    others must get every datagram.
+    """
+    gw_a = islands.gw["a"]
+    a1, a2, a3 = islands.hosts["a"]
+    relay = T.start_mcferry(gw_a, [
+        "relay", "udp://@%s?iface=br0&rcvbuf=4194304" % G,
+        "tcp://@:1601?queue=262144"], tag="relay")
+    lan = T.Islands.gw_lan("a")
+    count, rate, clients = 30000, 10000, 20
+    mr = T.start_mcrecv(a2, ["tcp", "%s:1601" % lan, "--clients", clients,
+                             "--size", 1316, "--rcvbuf", 4194304,
+                             "--idle", "3", "--duration", "90",
+                             "--expect", count])
+    # the victim: a real TCP client with a small receive window, fixed port
+    victim = a3.spawn(["socat", "-u",
+                       "TCP:%s:1601,sourceport=41999,rcvbuf=16384" % lan,
+                       "OPEN:/dev/null"], tag="victim")
+    conns = relay.wait_for_log(CONNECTED_RX, timeout=10, count=clients + 1)
+    victim_ids = [m.group(1) for m in conns
+                  if m.group(2).endswith(":41999")]
+    assert len(victim_ids) == 1, [m.group(0) for m in conns]
+    victim.send_signal(signal.SIGSTOP)
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", rate, "--size", 1316,
+                             "--iface", T.Islands.host_addr("a", 1), G],
+                        timeout=60)
+    assert sent == count
+    cut = relay.wait_for_log(
+        r"\bc=(\d+) .*\bclosed\b.*\breason=slow-consumer\b", timeout=10)
+    summary = T.mcrecv_result(mr, timeout=60)
+    cuts = relay.log_matches(r"\bc=(\d+) .*\breason=slow-consumer\b")
+    assert [m.group(1) for m in cuts] == victim_ids, (
+        "only the stopped client may be cut off:\n" + relay.stderr())
+    assert cut[0].group(1) == victim_ids[0]
+    T.assert_exactly_once(summary, count, clients=clients,
+                          what="20 healthy clients next to a stopped one")
+    assert summary["eof_clients"] == 0 and summary["reset_clients"] == 0
+    assert relay.alive()
