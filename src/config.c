@@ -1,0 +1,229 @@
+/* config.c - strict parser for the `mcferry run` configuration file. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* Files larger than this are refused rather than read into memory. */
+#define CONFIG_FILE_MAX (1 << 20)
+
+static int config_fail(char *err, size_t errlen, int line, const char *fmt,
+		       ...) __attribute__((format(printf, 4, 5)));
+
+static int config_fail(char *err, size_t errlen, int line, const char *fmt,
+		       ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "line %d: ", line);
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= CONFIG_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' ||
+		      *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int parse_section(struct config *cfg, char *s, int line, char *err,
+			 size_t errlen)
+{
+	char *end = strchr(s, ']');
+	struct config_relay *r;
+	char *name;
+
+	if (!end || trim(end + 1)[0])
+		return config_fail(err, errlen, line,
+				   "section header must end with ']'");
+	*end = '\0';
+	s = trim(s + 1);
+	if (strncmp(s, "relay", 5) || (s[5] != ' ' && s[5] != '\t'))
+		return config_fail(err, errlen, line,
+				   "unknown section '[%s]': want [relay NAME]",
+				   s);
+	name = trim(s + 5);
+	if (!valid_name(name))
+		return config_fail(err, errlen, line,
+				   "bad relay name '%s': use 1-63 of "
+				   "A-Z a-z 0-9 - _ .",
+				   name);
+	for (size_t i = 0; i < cfg->nrelays; i++)
+		if (!strcmp(cfg->relays[i].name, name))
+			return config_fail(err, errlen, line,
+					   "relay '%s' already defined on "
+					   "line %d",
+					   name, cfg->relays[i].line);
+	cfg->relays = xrealloc(cfg->relays,
+			       (cfg->nrelays + 1) * sizeof(*cfg->relays));
+	r = &cfg->relays[cfg->nrelays++];
+	memset(r, 0, sizeof(*r));
+	strcpy(r->name, name);
+	r->line = line;
+	return 0;
+}
+
+static int parse_key(struct config *cfg, char *s, int line, char *err,
+		     size_t errlen)
+{
+	char *eq = strchr(s, '='), *key, *val, uerr[256];
+	struct config_relay *r;
+	struct uri u;
+	int is_source;
+
+	if (!eq)
+		return config_fail(err, errlen, line,
+				   "expected 'key = value' or '[relay NAME]'");
+	*eq = '\0';
+	key = trim(s);
+	val = trim(eq + 1);
+	if (!strcmp(key, "source"))
+		is_source = 1;
+	else if (!strcmp(key, "sink"))
+		is_source = 0;
+	else
+		return config_fail(err, errlen, line,
+				   "unknown key '%s': want source or sink",
+				   key);
+	if (cfg->nrelays == 0)
+		return config_fail(err, errlen, line,
+				   "'%s' outside a [relay NAME] section", key);
+	r = &cfg->relays[cfg->nrelays - 1];
+	if (uri_parse(val, &u, uerr, sizeof(uerr)) ||
+	    uri_check_role(&u, is_source, uerr, sizeof(uerr)))
+		return config_fail(err, errlen, line, "bad %s URI '%s': %s",
+				   key, val, uerr);
+	if (is_source) {
+		if (r->has_source)
+			return config_fail(err, errlen, line,
+					   "relay '%s' has a source already",
+					   r->name);
+		r->source = u;
+		r->has_source = 1;
+		return 0;
+	}
+	if (r->nsinks == CONFIG_MAX_SINKS)
+		return config_fail(err, errlen, line,
+				   "relay '%s' has more than %d sinks", r->name,
+				   CONFIG_MAX_SINKS);
+	r->sinks = xrealloc(r->sinks, (r->nsinks + 1) * sizeof(*r->sinks));
+	r->sinks[r->nsinks++] = u;
+	return 0;
+}
+
+int config_parse(const char *text, size_t len, struct config *cfg, char *err,
+		 size_t errlen)
+{
+	char buf[CONFIG_LINE_MAX + 2];
+	size_t pos = 0;
+	int line = 0, rc = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	while (pos < len && rc == 0) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = (nl ? (size_t)(nl - text) : len) - pos;
+		char *s;
+
+		line++;
+		if (n > CONFIG_LINE_MAX) {
+			rc = config_fail(err, errlen, line,
+					 "line longer than %d characters",
+					 CONFIG_LINE_MAX);
+			break;
+		}
+		if (memchr(text + pos, '\0', n)) {
+			rc = config_fail(err, errlen, line, "NUL byte in line");
+			break;
+		}
+		memcpy(buf, text + pos, n);
+		buf[n] = '\0';
+		pos += n + 1;
+		s = trim(buf);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[')
+			rc = parse_section(cfg, s, line, err, errlen);
+		else
+			rc = parse_key(cfg, s, line, err, errlen);
+	}
+	for (size_t i = 0; rc == 0 && i < cfg->nrelays; i++) {
+		struct config_relay *r = &cfg->relays[i];
+
+		if (!r->has_source)
+			rc = config_fail(err, errlen, r->line,
+					 "relay '%s' has no source", r->name);
+		else if (r->nsinks == 0)
+			rc = config_fail(err, errlen, r->line,
+					 "relay '%s' has no sink", r->name);
+	}
+	if (rc == 0 && cfg->nrelays == 0)
+		rc = config_fail(err, errlen, line, "no [relay NAME] section");
+	if (rc)
+		config_free(cfg);
+	return rc;
+}
+
+int config_load(const char *path, struct config *cfg, char *err,
+		size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *text, inner[512];
+	size_t n;
+	int rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	text = xmalloc(CONFIG_FILE_MAX + 1);
+	n = fread(text, 1, CONFIG_FILE_MAX + 1, f);
+	fclose(f);
+	if (n > CONFIG_FILE_MAX) {
+		free(text);
+		snprintf(err, errlen, "%s: larger than %d bytes", path,
+			 CONFIG_FILE_MAX);
+		return -EFBIG;
+	}
+	rc = config_parse(text, n, cfg, inner, sizeof(inner));
+	free(text);
+	if (rc)
+		snprintf(err, errlen, "%s: %s", path, inner);
+	return rc;
+}
+
+void config_free(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nrelays; i++)
+		free(cfg->relays[i].sinks);
+	free(cfg->relays);
+	memset(cfg, 0, sizeof(*cfg));
+}

@@ -1,0 +1,46 @@
+/* config.h - the configuration file of `mcferry run`: a strict INI
+ * dialect of named relays.
+ *
+ *   # comment            (also ';'; whole lines only)
+ *   [relay NAME]
+ *   source = URI
+ *   sink = URI           (one or more)
+ *
+ * Parsing is pure (text in, structs out), so it is unit-tested and fuzzed.
+ */
+#ifndef MCFERRY_CONFIG_H
+#define MCFERRY_CONFIG_H
+
+#include <stddef.h>
+
+#include "uri.h"
+
+#define CONFIG_NAME_MAX 64
+#define CONFIG_LINE_MAX 1024
+#define CONFIG_MAX_SINKS 64
+
+struct config_relay {
+	char name[CONFIG_NAME_MAX];
+	int line;                 /* line of the section header */
+	int has_source;
+	struct uri source;
+	struct uri *sinks;
+	size_t nsinks;
+};
+
+struct config {
+	struct config_relay *relays;
+	size_t nrelays;
+};
+
+/* Parse len bytes of text. Returns 0, or -EINVAL with "line N: reason"
+ * in err (cfg is then empty). */
+int config_parse(const char *text, size_t len, struct config *cfg, char *err,
+		 size_t errlen);
+/* Read and parse the file at path; errors name the file and line. */
+int config_load(const char *path, struct config *cfg, char *err,
+		size_t errlen);
+/* Free what config_parse allocated. */
+void config_free(struct config *cfg);
+
+#endif

@@ -1,0 +1,363 @@
+/* conn.c - a relay's TCP connection: gathered writes, frame reading, close. */
+#include "conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Entries per gathered write: enough for ~84 KB of 1316-byte datagrams,
+ * small enough to keep the stack frame modest. */
+#define CONN_WRITE_IOV 64
+
+static const char *const state_names[] = { "new", "connecting", "open",
+					   "closing" };
+
+/* Every state change of a connection goes through here. */
+static void conn_set_state(struct conn *c, enum conn_state s)
+{
+	log_debug("relay=%s c=%u %s state %s -> %s", c->relay->name, c->id,
+		  c->what, state_names[c->state], state_names[s]);
+	c->state = s;
+}
+
+struct conn *conn_new(struct relay *r, const char *what, enum conn_rx rx,
+		      bool framed, uint64_t queue_limit, uint32_t sndbuf,
+		      const struct conn_handler *h, void *owner)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+
+	uv_tcp_init(r->ctx->loop, &c->tcp);
+	c->tcp.data = c;
+	c->id = ++r->ctx->next_conn_id;
+	c->state = CONN_NEW;
+	c->rx_mode = rx;
+	c->framed = framed;
+	c->what = what;
+	c->relay = r;
+	c->owner = owner;
+	c->h = h;
+	c->sndbuf = sndbuf;
+	strcpy(c->peer, "?");
+	fanout_queue_init(&c->q, queue_limit);
+	return c;
+}
+
+static void conn_on_closed(uv_handle_t *handle)
+{
+	struct conn *c = handle->data;
+
+	fanout_queue_exit(&c->q);
+	free(c->rx);
+	if (c->h->on_closed)
+		c->h->on_closed(c);
+	free(c);
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+	bool quiet = !strcmp(reason, "eof") || !strcmp(reason, "shutdown") ||
+		     c->state != CONN_OPEN;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	if (c->state == CONN_OPEN)
+		log_msg(quiet ? LOG_INFO : LOG_WARN,
+			"relay=%s c=%u %s closed reason=%s peer=%s queued=%llu "
+			"sent=%llu",
+			c->relay->name, c->id, c->what, reason, c->peer,
+			(unsigned long long)c->q.bytes,
+			(unsigned long long)c->sent_bytes);
+	if (c->counted) {
+		c->relay->stats.clients--;
+		c->counted = false;
+	}
+	conn_set_state(c, CONN_CLOSING);
+	uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
+}
+
+static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+	struct conn *c = handle->data;
+
+	if (c->rx_mode == CONN_RX_FRAMES) {
+		buf->base = (char *)c->rx + c->rxlen;
+		buf->len = FRAME_HDR_LEN + FRAME_BODY_MAX - c->rxlen;
+	} else {
+		/* Bytes are consumed inside the read callback, so every
+		 * connection can share one scratch buffer. */
+		buf->base = (char *)c->relay->ctx->scratch;
+		buf->len = sizeof(c->relay->ctx->scratch);
+	}
+}
+
+/* Send a small frame right now, bypassing the queue: used for the error
+ * frame just before closing, when nothing may wait for a write callback. */
+static void conn_write_now(struct conn *c, const uint8_t *p, size_t n)
+{
+	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+
+	(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+}
+
+static void conn_on_hello(struct conn *c, const struct frame *f)
+{
+	struct frame_hello h;
+	int rc = frame_hello_decode(f, &h);
+	uint8_t out[128];
+
+	if (rc == FRAME_E_VERSION) {
+		size_t n = frame_encode_error(out, sizeof(out),
+					      FRAME_ERRCODE_VERSION,
+					      "version-mismatch: this node "
+					      "speaks version 1");
+
+		log_warn("relay=%s c=%u %s hello version=%u ours=%u",
+			 c->relay->name, c->id, c->what, h.version,
+			 FRAME_VERSION);
+		conn_write_now(c, out, n);
+		conn_close(c, "version-mismatch");
+		return;
+	}
+	if (rc) {
+		conn_close(c, "bad-hello");
+		return;
+	}
+	c->hello_seen = true;
+	log_debug("relay=%s c=%u %s hello role=%u node=%016llx island=%s",
+		  c->relay->name, c->id, c->what, h.role,
+		  (unsigned long long)h.node_id, h.island);
+}
+
+/* Decode every whole frame in the receive buffer, keep the partial rest. */
+static void conn_read_frames(struct conn *c)
+{
+	size_t off = 0;
+
+	while (c->state == CONN_OPEN) {
+		struct frame f;
+		int rc = frame_decode(c->rx + off, c->rxlen - off, &f);
+
+		if (rc == 0)
+			break;
+		if (rc < 0) {
+			conn_close(c, c->hello_seen ? frame_strerror(rc)
+						    : "bad-hello");
+			return;
+		}
+		off += (size_t)rc;
+		if (!c->hello_seen) {
+			if (f.type != FRAME_HELLO)
+				conn_close(c, "bad-hello");
+			else
+				conn_on_hello(c, &f);
+			continue;
+		}
+		switch (f.type) {
+		case FRAME_HELLO:
+			conn_close(c, "bad-frame");
+			break;
+		case FRAME_ERROR:
+			log_warn("relay=%s c=%u %s peer error code=%u text=%.*s",
+				 c->relay->name, c->id, c->what,
+				 f.len >= 2 ? get_be16(f.body) : 0,
+				 f.len >= 2 ? (int)f.len - 2 : 0,
+				 f.len >= 2 ? (const char *)f.body + 2 : "");
+			conn_close(c, "peer-error");
+			break;
+		case FRAME_PING:
+		case FRAME_PONG:
+			break;
+		default:
+			c->h->on_frame(c, &f);
+			break;
+		}
+	}
+	if (c->state != CONN_OPEN)
+		return;
+	c->rxlen -= (uint32_t)off;
+	if (off && c->rxlen)
+		memmove(c->rx, c->rx + off, c->rxlen);
+}
+
+static void conn_on_read(uv_stream_t *stream, ssize_t nread,
+			 const uv_buf_t *buf)
+{
+	struct conn *c = stream->data;
+
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		if (nread != UV_EOF)
+			conn_close(c, nread == UV_ECONNRESET ? "reset"
+							     : uv_err_name((int)nread));
+		else if (c->rx_mode == CONN_RX_FRAMES && c->rxlen > 0)
+			conn_close(c, "truncated");
+		else
+			conn_close(c, "eof");
+		return;
+	}
+	switch (c->rx_mode) {
+	case CONN_RX_DISCARD:
+		break;
+	case CONN_RX_RAW:
+		c->h->on_data(c, (const uint8_t *)buf->base, (size_t)nread);
+		break;
+	case CONN_RX_FRAMES:
+		c->rxlen += (uint32_t)nread;
+		conn_read_frames(c);
+		break;
+	}
+	if (c->state == CONN_OPEN && c->h->on_read_end)
+		c->h->on_read_end(c);
+}
+
+static void conn_send_hello(struct conn *c)
+{
+	struct frame_hello h = { .version = FRAME_VERSION,
+				 .role = FRAME_ROLE_RELAY,
+				 .node_id = c->relay->ctx->node_id };
+	struct buf *b = buf_get(&c->relay->ctx->pool, 128);
+
+	snprintf(h.island, sizeof(h.island), "%s", c->relay->name);
+	b->len = (uint32_t)frame_encode_hello(b->data, b->cap, &h);
+	/* The queue is empty on a new connection, so this cannot fail. */
+	(void)fanout_queue_push(&c->q, b, b->data, b->len);
+	buf_unref(b);
+}
+
+static void conn_open(struct conn *c)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+		uri_addr_format((struct sockaddr *)&ss, c->peer,
+				sizeof(c->peer));
+	uv_tcp_nodelay(&c->tcp, 1);
+	if (c->sndbuf) {
+		int v = (int)c->sndbuf;
+
+		uv_send_buffer_size((uv_handle_t *)&c->tcp, &v);
+	}
+	if (c->rx_mode == CONN_RX_FRAMES)
+		c->rx = xmalloc(FRAME_HDR_LEN + FRAME_BODY_MAX);
+	conn_set_state(c, CONN_OPEN);
+	c->relay->stats.clients++;
+	c->counted = true;
+	if (c->framed)
+		conn_send_hello(c);
+	uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+	conn_kick(c);
+}
+
+int conn_accept(struct conn *c, uv_stream_t *listener)
+{
+	int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
+
+	if (rc == 0)
+		conn_open(c);
+	return rc;
+}
+
+static void conn_on_connect(uv_connect_t *req, int status)
+{
+	struct conn *c = req->data;
+
+	if (c->state == CONN_CLOSING)
+		return;
+	if (status == 0)
+		conn_open(c);
+	c->h->on_connect(c, status);
+}
+
+int conn_connect(struct conn *c, const struct sockaddr *sa)
+{
+	int rc;
+
+	c->creq.data = c;
+	uri_addr_format(sa, c->peer, sizeof(c->peer));
+	rc = uv_tcp_connect(&c->creq, &c->tcp, sa, conn_on_connect);
+	if (rc == 0)
+		conn_set_state(c, CONN_CONNECTING);
+	return rc;
+}
+
+int conn_send(struct conn *c, struct buf *b)
+{
+	if (!c->framed)
+		return fanout_queue_push(&c->q, b, b->data, b->len);
+	/* The header depends only on the length, so every framed client
+	 * can share the bytes written into the headroom. */
+	frame_put_header(b->data - FRAME_HDR_LEN, FRAME_DGRAM, b->len);
+	return fanout_queue_push(&c->q, b, b->data - FRAME_HDR_LEN,
+				 b->len + FRAME_HDR_LEN);
+}
+
+static void conn_on_write(uv_write_t *req, int status)
+{
+	struct conn *c = req->data;
+	struct relay_stats *st = &c->relay->stats;
+
+	if (status == 0) {
+		for (uint32_t i = 0; i < c->q.sending; i++) {
+			st->out_bytes += c->q.ring[(c->q.head + i) &
+						   (c->q.cap - 1)].len;
+		}
+		st->out_dgrams += c->q.sending;
+	}
+	fanout_queue_end(&c->q);
+	if (status < 0) {
+		conn_close(c, status == UV_ECANCELED ? "shutdown"
+						     : uv_err_name(status));
+		return;
+	}
+	conn_kick(c);
+}
+
+void conn_kick(struct conn *c)
+{
+	struct iovec iov[CONN_WRITE_IOV];
+	uint32_t n;
+	int rc;
+
+	if (c->state != CONN_OPEN)
+		return;
+	n = fanout_queue_begin(&c->q, iov, CONN_WRITE_IOV);
+	if (n == 0)
+		return;
+	for (uint32_t i = 0; i < n; i++)
+		c->sent_bytes += iov[i].iov_len;
+	c->wreq.data = c;
+	/* uv_buf_t is laid out as struct iovec on Unix (libuv documents
+	 * it), so the gathered vector goes to writev unchanged. */
+	rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, (uv_buf_t *)iov, n,
+		      conn_on_write);
+	if (rc < 0) {
+		fanout_queue_end(&c->q);
+		conn_close(c, uv_err_name(rc));
+	}
+}
+
+void conn_list_add(struct conn **head, struct conn *c)
+{
+	c->prev = NULL;
+	c->next = *head;
+	if (*head)
+		(*head)->prev = c;
+	*head = c;
+}
+
+void conn_list_del(struct conn **head, struct conn *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		*head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+}

@@ -1,0 +1,46 @@
+/* dialer.h - keeps one outbound TCP connection up: connect, and after a
+ * failure or a close reconnect with jittered exponential backoff
+ * (100 ms doubling to 5 s; back to 100 ms once connected).
+ */
+#ifndef MCFERRY_DIALER_H
+#define MCFERRY_DIALER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "conn.h"
+
+#define DIALER_BACKOFF_MIN_MS 100
+#define DIALER_BACKOFF_MAX_MS 5000
+
+struct dialer {
+	struct relay *relay;
+	struct sockaddr_storage addr;
+	uv_timer_t timer;
+	struct conn *conn;      /* attempt or open connection, or NULL */
+	uint32_t backoff_ms;
+	unsigned failures;      /* consecutive failed attempts */
+	bool ever_connected;
+	bool stopping;
+	int handles;            /* open handles: timer + conn */
+	/* How connections are made, and whom they report to. */
+	enum conn_rx rx;
+	bool framed;
+	uint64_t queue;
+	uint32_t sndbuf;
+	const struct conn_handler *user; /* on_data, on_frame, on_read_end */
+	void *owner;
+	void (*on_stopped)(struct dialer *d); /* every handle closed */
+};
+
+/* Start connecting to addr now. The caller fills the configuration
+ * fields first; conns report to user with conn->owner == d. */
+void dialer_start(struct dialer *d, struct relay *r,
+		  const struct sockaddr_storage *addr);
+/* Stop: close the connection and the timer, then call on_stopped. */
+void dialer_stop(struct dialer *d);
+/* The open connection, or NULL while down. */
+struct conn *dialer_conn(const struct dialer *d);
+
+#endif

@@ -1,0 +1,136 @@
+/* frame.c - link protocol encoder and pure decoder; layout in frame.h. */
+#include "frame.h"
+
+#include <string.h>
+
+#include "util.h"
+
+static uint32_t body_limit(uint8_t type)
+{
+	switch (type) {
+	case FRAME_HELLO:
+		return FRAME_HELLO_MAX;
+	case FRAME_ERROR:
+		return 1024;
+	case FRAME_PING:
+	case FRAME_PONG:
+		return 8;
+	case FRAME_DGRAM:
+		return 65535;
+	default:
+		return 0;
+	}
+}
+
+int frame_decode(const uint8_t *p, size_t n, struct frame *f)
+{
+	uint32_t len, limit;
+
+	if (n < FRAME_HDR_LEN)
+		return 0;
+	len = get_be32(p);
+	f->type = p[4];
+	f->flags = p[5];
+	if (get_be16(p + 6) != 0 || f->flags != 0)
+		return FRAME_E_RESERVED;
+	limit = body_limit(f->type);
+	if (limit == 0)
+		return FRAME_E_TYPE;
+	if (len > FRAME_BODY_MAX)
+		return FRAME_E_TOO_LARGE;
+	if (len > limit)
+		return (f->type == FRAME_DGRAM) ? FRAME_E_TOO_LARGE
+						 : FRAME_E_LENGTH;
+	if ((f->type == FRAME_PING || f->type == FRAME_PONG) && len != 8)
+		return FRAME_E_LENGTH;
+	if (n - FRAME_HDR_LEN < len)
+		return 0;
+	f->len = len;
+	f->body = p + FRAME_HDR_LEN;
+	return (int)(FRAME_HDR_LEN + len);
+}
+
+int frame_hello_decode(const struct frame *f, struct frame_hello *h)
+{
+	const uint8_t *b = f->body;
+	uint8_t ilen;
+
+	memset(h, 0, sizeof(*h));
+	if (f->type != FRAME_HELLO || f->len < 17)
+		return FRAME_E_LENGTH;
+	if (memcmp(b, FRAME_MAGIC, 4) != 0)
+		return FRAME_E_MAGIC;
+	h->version = b[4];
+	if (h->version != FRAME_VERSION)
+		return FRAME_E_VERSION;
+	h->role = b[5];
+	h->node_id = get_be64(b + 8);
+	ilen = b[16];
+	if (get_be16(b + 6) != 0 || ilen > FRAME_ISLAND_MAX ||
+	    f->len != 17u + ilen || h->role < FRAME_ROLE_RELAY ||
+	    h->role > FRAME_ROLE_GATEWAY)
+		return FRAME_E_LENGTH;
+	memcpy(h->island, b + 17, ilen);
+	h->island[ilen] = '\0';
+	return 0;
+}
+
+const char *frame_strerror(int err)
+{
+	switch (err) {
+	case FRAME_E_TOO_LARGE:
+		return "frame-too-large";
+	case FRAME_E_TYPE:
+		return "bad-frame-type";
+	case FRAME_E_RESERVED:
+	case FRAME_E_LENGTH:
+		return "bad-frame";
+	case FRAME_E_MAGIC:
+		return "bad-hello";
+	case FRAME_E_VERSION:
+		return "version-mismatch";
+	default:
+		return "bad-frame";
+	}
+}
+
+void frame_put_header(uint8_t *p, uint8_t type, uint32_t len)
+{
+	put_be32(p, len);
+	p[4] = type;
+	p[5] = 0;
+	put_be16(p + 6, 0);
+}
+
+size_t frame_encode_hello(uint8_t *p, size_t cap, const struct frame_hello *h)
+{
+	size_t ilen = strnlen(h->island, FRAME_ISLAND_MAX);
+	size_t total = FRAME_HDR_LEN + 17 + ilen;
+	uint8_t *b = p + FRAME_HDR_LEN;
+
+	if (cap < total)
+		return 0;
+	frame_put_header(p, FRAME_HELLO, (uint32_t)(17 + ilen));
+	memcpy(b, FRAME_MAGIC, 4);
+	b[4] = h->version;
+	b[5] = h->role;
+	put_be16(b + 6, 0);
+	put_be64(b + 8, h->node_id);
+	b[16] = (uint8_t)ilen;
+	memcpy(b + 17, h->island, ilen);
+	return total;
+}
+
+size_t frame_encode_error(uint8_t *p, size_t cap, uint16_t code,
+			  const char *text)
+{
+	size_t tlen = strnlen(text, 1000);
+	size_t total = FRAME_HDR_LEN + 2 + tlen;
+
+	if (cap < total)
+		return 0;
+	frame_put_header(p, FRAME_ERROR, (uint32_t)(2 + tlen));
+	put_be16(p + FRAME_HDR_LEN, code);
+	memcpy(p + FRAME_HDR_LEN + 2, text, tlen);
+	return total;
+}

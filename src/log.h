@@ -1,0 +1,33 @@
+/* log.h - one-line, grep-able log messages on stderr with levels. */
+#ifndef MCFERRY_LOG_H
+#define MCFERRY_LOG_H
+
+#include <stdarg.h>
+#include <stdnoreturn.h>
+
+enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
+
+/* Messages above this level are dropped; the default is LOG_INFO. */
+void log_set_level(enum log_level level);
+/* True when a message at this level would be printed. */
+int log_enabled(enum log_level level);
+/* Print "LEVEL message\n" on stderr in one write. */
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Print "stats message" regardless of -q: the user asked for it. */
+void log_stats(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "error message" and exit with the given status. For start-up and
+ * broken invariants only. */
+noreturn void fatal(int status, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                                         \
+	do {                                                                   \
+		if (log_enabled(LOG_DEBUG))                                    \
+			log_msg(LOG_DEBUG, __VA_ARGS__);                       \
+	} while (0)
+
+#endif

@@ -1,0 +1,289 @@
+/* main.c - the mcferry command line: parse options, wire relays to the
+ * loop, run until SIGINT or SIGTERM. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <uv.h>
+
+#include "config.h"
+#include "log.h"
+#include "relay.h"
+#include "util.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static const char usage_text[] =
+	"usage: mcferry relay [-v|-q] [--stats SECONDS] SOURCE SINK [SINK...]\n"
+	"       mcferry run [--check] [-v|-q] [--stats SECONDS] FILE\n"
+	"       mcferry --help | --version\n"
+	"\n"
+	"Carry IP multicast between islands over TCP.\n"
+	"\n"
+	"Endpoints (the '@' marks the local side: bind, join, listen):\n"
+	"  udp://@GROUP:PORT[?source=S]  join a group (ASM, or SSM with source)\n"
+	"  udp://@:PORT                  receive unicast datagrams\n"
+	"  udp://HOST:PORT               send datagrams (multicast or unicast)\n"
+	"  tcp://HOST:PORT               connect; reconnect with backoff\n"
+	"  tcp://@[ADDR]:PORT            listen: one publisher as source,\n"
+	"                                every client as sink\n"
+	"Options, after '?' joined by '&':\n"
+	"  iface=NAME|ADDR  ttl=N (default 1)  loop=0|1  rcvbuf=BYTES\n"
+	"  sndbuf=BYTES  framing=raw|datagram (default raw)\n"
+	"  chunk=BYTES (default 1316)  queue=BYTES (default 4194304)\n"
+	"\n"
+	"  -v, --verbose       log debug lines\n"
+	"  -q, --quiet         log warnings and errors only\n"
+	"      --stats SECS    log a line of counters every SECS seconds\n"
+	"      --check         (run) check FILE and print 'configuration OK'\n"
+	"  -h, --help          show this help\n"
+	"  -V, --version       show the version\n"
+	"\n"
+	"Example, the four seed tools:\n"
+	"  mcferry relay udp://@224.168.2.9:1600 tcp://@:1601\n"
+	"  mcferry relay udp://@224.168.2.9:1600 tcp://SPLITTER:1602\n"
+	"  mcferry relay tcp://@:1602 tcp://@:1603\n"
+	"  mcferry relay tcp://SPLITTER:1603 udp://224.168.2.9:1600\n"
+	"See mcferry(1).\n";
+
+struct app {
+	struct relay_ctx ctx;
+	struct relay **relays;
+	size_t nrelays;
+	uv_signal_t sigint, sigterm;
+	uv_timer_t stats_timer;
+	unsigned stats_secs;
+	int status;
+};
+
+noreturn static void usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+noreturn static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "mcferry: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'mcferry --help'.\n");
+	exit(EXIT_USAGE);
+}
+
+static void app_stop(struct app *app)
+{
+	for (size_t i = 0; i < app->nrelays; i++)
+		relay_stop(app->relays[i]);
+	if (!uv_is_closing((uv_handle_t *)&app->sigint)) {
+		uv_close((uv_handle_t *)&app->sigint, NULL);
+		uv_close((uv_handle_t *)&app->sigterm, NULL);
+		uv_close((uv_handle_t *)&app->stats_timer, NULL);
+	}
+}
+
+static void app_on_signal(uv_signal_t *h, int signum)
+{
+	struct app *app = h->data;
+
+	log_info("signal %s: shutting down", strsignal(signum));
+	if (app->stats_secs)
+		for (size_t i = 0; i < app->nrelays; i++)
+			relay_log_stats(app->relays[i]);
+	app_stop(app);
+}
+
+static void app_on_stats(uv_timer_t *t)
+{
+	struct app *app = t->data;
+
+	for (size_t i = 0; i < app->nrelays; i++)
+		relay_log_stats(app->relays[i]);
+}
+
+static uint64_t random_node_id(void)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	return id;
+}
+
+/* Start every relay, run the loop until a signal stops it; returns the
+ * process exit status. */
+static int app_run(struct app *app)
+{
+	uv_loop_t *loop = uv_default_loop();
+	char err[512];
+
+	app->ctx.loop = loop;
+	app->ctx.node_id = random_node_id();
+	srand((unsigned)app->ctx.node_id);
+	buf_pool_init(&app->ctx.pool);
+	uv_signal_init(loop, &app->sigint);
+	uv_signal_init(loop, &app->sigterm);
+	uv_timer_init(loop, &app->stats_timer);
+	app->sigint.data = app->sigterm.data = app->stats_timer.data = app;
+	uv_signal_start(&app->sigint, app_on_signal, SIGINT);
+	uv_signal_start(&app->sigterm, app_on_signal, SIGTERM);
+
+	for (size_t i = 0; i < app->nrelays; i++) {
+		if (relay_start(app->relays[i], err, sizeof(err)) < 0) {
+			log_error("relay=%s %s", app->relays[i]->name, err);
+			app->status = EXIT_RUNTIME;
+			app_stop(app);
+			break;
+		}
+	}
+	if (app->status == 0) {
+		if (app->stats_secs)
+			uv_timer_start(&app->stats_timer, app_on_stats,
+				       app->stats_secs * 1000ull,
+				       app->stats_secs * 1000ull);
+		for (size_t i = 0; i < app->nrelays; i++)
+			log_info("relay=%s ready", app->relays[i]->name);
+	}
+	uv_run(loop, UV_RUN_DEFAULT);
+	for (size_t i = 0; i < app->nrelays; i++)
+		relay_free(app->relays[i]);
+	free(app->relays);
+	buf_pool_exit(&app->ctx.pool);
+	uv_loop_close(loop);
+	return app->status;
+}
+
+static void app_add_relay(struct app *app, const char *name,
+			  const struct uri *src, const struct uri *sinks,
+			  size_t nsinks)
+{
+	app->relays = xrealloc(app->relays,
+			       (app->nrelays + 1) * sizeof(*app->relays));
+	app->relays[app->nrelays++] =
+		relay_new(&app->ctx, name, src, sinks, nsinks);
+}
+
+static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
+{
+	char err[256], msg[600];
+
+	if (uri_parse(text, u, err, sizeof(err)) == 0 &&
+	    uri_check_role(u, as_source, err, sizeof(err)) == 0)
+		return;
+	snprintf(msg, sizeof(msg), "bad %s URI '%s': %s",
+		 as_source ? "source" : "sink", text, err);
+	usage_error("%s", msg);
+}
+
+enum { OPT_STATS = 256, OPT_CHECK };
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct app app = { 0 };
+	const char *cmd;
+	bool check = false;
+	int opt;
+
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2)
+		usage_error("%s", "missing command (relay or run)");
+	cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("mcferry %s (libuv %s)\n", MCFERRY_VERSION,
+		       uv_version_string());
+		return 0;
+	}
+	if (strcmp(cmd, "relay") && strcmp(cmd, "run"))
+		usage_error("unknown command '%s' (want relay or run)", cmd);
+
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "vqhV", opts, NULL)) != -1) {
+		char *end;
+		unsigned long v;
+
+		switch (opt) {
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		case 'q':
+			log_set_level(LOG_WARN);
+			break;
+		case OPT_STATS:
+			v = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || v == 0 ||
+			    v > 86400)
+				usage_error("bad --stats '%s': want 1..86400 "
+					    "seconds",
+					    optarg);
+			app.stats_secs = (unsigned)v;
+			break;
+		case OPT_CHECK:
+			if (strcmp(cmd, "run"))
+				usage_error("%s", "--check applies to 'run'");
+			check = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("mcferry %s\n", MCFERRY_VERSION);
+			return 0;
+		default:
+			usage_error("%s", "bad option");
+		}
+	}
+
+	if (!strcmp(cmd, "relay")) {
+		struct uri src, *sinks;
+		int nsinks = argc - optind - 1;
+
+		if (nsinks < 1)
+			usage_error("%s", "relay needs a SOURCE and at least "
+					  "one SINK");
+		parse_uri_arg(argv[optind], true, &src);
+		sinks = xcalloc((size_t)nsinks, sizeof(*sinks));
+		for (int i = 0; i < nsinks; i++)
+			parse_uri_arg(argv[optind + 1 + i], false, &sinks[i]);
+		app_add_relay(&app, "relay", &src, sinks, (size_t)nsinks);
+		free(sinks);
+	} else {
+		struct config cfg;
+		char err[768];
+
+		if (argc - optind != 1)
+			usage_error("%s", "run needs exactly one FILE");
+		if (config_load(argv[optind], &cfg, err, sizeof(err)) < 0) {
+			fprintf(stderr, "mcferry: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (check) {
+			printf("configuration OK (%zu relays)\n", cfg.nrelays);
+			config_free(&cfg);
+			return 0;
+		}
+		for (size_t i = 0; i < cfg.nrelays; i++)
+			app_add_relay(&app, cfg.relays[i].name,
+				      &cfg.relays[i].source, cfg.relays[i].sinks,
+				      cfg.relays[i].nsinks);
+		config_free(&cfg);
+	}
+	return app_run(&app);
+}

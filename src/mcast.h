@@ -1,0 +1,28 @@
+/* mcast.h - UDP sockets for multicast and unicast: join (ASM and SSM,
+ * IPv4 and IPv6, on a chosen interface) and send. Low level: every
+ * function returns 0 or a negative errno and never logs. */
+#ifndef MCFERRY_MCAST_H
+#define MCFERRY_MCAST_H
+
+#include <sys/socket.h>
+
+#include "uri.h"
+
+/* Which step of opening a socket failed, for the caller's message. */
+enum mcast_step { MCAST_STEP_SOCKET, MCAST_STEP_IFACE, MCAST_STEP_BIND,
+		  MCAST_STEP_JOIN, MCAST_STEP_OPTION, MCAST_STEP_CONNECT };
+
+/* Find an interface by name or by one of its addresses. Returns 0 with
+ * its index, or -ENODEV. */
+int mcast_iface_index(const char *name_or_addr, unsigned *ifindex);
+/* A non-blocking socket bound to u's port (and group or address) that
+ * has joined u's group, (S,G) when u has a source. Sets *step on error. */
+int mcast_open_recv(const struct uri *u, int *fd, enum mcast_step *step);
+/* A non-blocking socket connected to dst, with u's ttl, loop and iface
+ * applied for multicast destinations. Sets *step on error. */
+int mcast_open_send(const struct uri *u, const struct sockaddr_storage *dst,
+		    int *fd, enum mcast_step *step);
+/* Human name of a step, e.g. "join". */
+const char *mcast_step_name(enum mcast_step step);
+
+#endif

@@ -1,0 +1,111 @@
+/* relay.c - one source to many sinks: open, deliver, flush, stop. */
+#include "relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+struct relay *relay_new(struct relay_ctx *ctx, const char *name,
+			const struct uri *source_uri, const struct uri *sinks,
+			size_t nsinks)
+{
+	struct relay *r = xcalloc(1, sizeof(*r));
+
+	r->name = xstrdup(name);
+	r->ctx = ctx;
+	r->source_uri = *source_uri;
+	r->sink_uris = xmalloc(nsinks * sizeof(*sinks));
+	memcpy(r->sink_uris, sinks, nsinks * sizeof(*sinks));
+	r->nsinks = nsinks;
+	r->sinks = xcalloc(nsinks, sizeof(*r->sinks));
+	return r;
+}
+
+int relay_start(struct relay *r, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	/* Sinks first, so the first datagram the source reads has
+	 * somewhere to go. */
+	for (size_t i = 0; i < r->nsinks && rc == 0; i++) {
+		const struct uri *u = &r->sink_uris[i];
+
+		rc = u->scheme == URI_UDP
+			     ? sink_udp_open(r, u, &r->sinks[i], err, errlen)
+			     : sink_tcp_open(r, u, &r->sinks[i], err, errlen);
+		if (rc == 0)
+			log_info("relay=%s sink open uri=%s", r->name, u->text);
+	}
+	if (rc == 0) {
+		const struct uri *u = &r->source_uri;
+
+		rc = u->scheme == URI_UDP
+			     ? source_udp_open(r, u, &r->source, err, errlen)
+			     : source_tcp_open(r, u, &r->source, err, errlen);
+		if (rc == 0)
+			log_info("relay=%s source open uri=%s", r->name,
+				 u->text);
+	}
+	if (rc < 0)
+		relay_stop(r);
+	return rc;
+}
+
+void relay_deliver(struct relay *r, struct buf *b)
+{
+	if (r->stopping)
+		return;
+	r->stats.in_dgrams++;
+	r->stats.in_bytes += b->len;
+	for (size_t i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->push(r->sinks[i], b);
+}
+
+void relay_flush(struct relay *r)
+{
+	if (r->stopping)
+		return;
+	for (size_t i = 0; i < r->nsinks; i++)
+		r->sinks[i]->ops->flush(r->sinks[i]);
+}
+
+void relay_stop(struct relay *r)
+{
+	r->stopping = true;
+	if (r->source) {
+		r->source->ops->close(r->source);
+		r->source = NULL;
+	}
+	for (size_t i = 0; i < r->nsinks; i++) {
+		if (r->sinks[i]) {
+			r->sinks[i]->ops->close(r->sinks[i]);
+			r->sinks[i] = NULL;
+		}
+	}
+}
+
+void relay_free(struct relay *r)
+{
+	free(r->sinks);
+	free(r->sink_uris);
+	free(r->name);
+	free(r);
+}
+
+void relay_log_stats(const struct relay *r)
+{
+	const struct relay_stats *s = &r->stats;
+
+	log_stats("relay=%s in_dgrams=%llu in_bytes=%llu out_dgrams=%llu "
+		  "out_bytes=%llu clients=%u drops=%llu cutoffs=%llu "
+		  "reconnects=%llu rejected=%llu",
+		  r->name, (unsigned long long)s->in_dgrams,
+		  (unsigned long long)s->in_bytes,
+		  (unsigned long long)s->out_dgrams,
+		  (unsigned long long)s->out_bytes, s->clients,
+		  (unsigned long long)s->drops, (unsigned long long)s->cutoffs,
+		  (unsigned long long)s->reconnects,
+		  (unsigned long long)s->rejected);
+}

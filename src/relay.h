@@ -1,0 +1,111 @@
+/* relay.h - a one-way pipeline from one source endpoint to many sinks.
+ *
+ * A source reads datagrams into shared buffers and hands each one to
+ * relay_deliver(); every sink queues a reference. At the end of an input
+ * batch the source calls relay_flush() so that sinks write what they
+ * gathered (one writev per client, one sendmmsg per socket).
+ */
+#ifndef MCFERRY_RELAY_H
+#define MCFERRY_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "uri.h"
+
+/* What every relay of one process shares: the loop and the buffer pool. */
+struct relay_ctx {
+	uv_loop_t *loop;
+	struct buf_pool pool;
+	unsigned next_conn_id;
+	uint64_t node_id;
+	uint8_t scratch[65536]; /* read buffer for bytes consumed at once */
+};
+
+struct relay_stats {
+	uint64_t in_dgrams, in_bytes;
+	uint64_t out_dgrams, out_bytes;
+	uint64_t drops;       /* datagrams not delivered to a sink */
+	uint64_t cutoffs;     /* clients cut off as slow consumers */
+	uint64_t reconnects;  /* outbound connections re-established */
+	uint64_t rejected;    /* connections refused or closed for bad input */
+	uint32_t clients;     /* connected TCP peers right now */
+};
+
+struct relay;
+
+struct sink;
+struct sink_ops {
+	/* Queue one datagram; take a reference if it is kept. */
+	void (*push)(struct sink *s, struct buf *b);
+	/* An input batch ended: write what was queued. */
+	void (*flush)(struct sink *s);
+	/* Close every socket; the sink frees itself once they are closed. */
+	void (*close)(struct sink *s);
+};
+
+struct sink {
+	const struct sink_ops *ops;
+	struct relay *relay;
+	const struct uri *uri;
+};
+
+struct source;
+struct source_ops {
+	/* Close every socket; the source frees itself once they are closed. */
+	void (*close)(struct source *s);
+};
+
+struct source {
+	const struct source_ops *ops;
+	struct relay *relay;
+	const struct uri *uri;
+};
+
+struct relay {
+	char *name;
+	struct relay_ctx *ctx;
+	struct uri source_uri;
+	struct uri *sink_uris;
+	size_t nsinks;
+	struct source *source;
+	struct sink **sinks;
+	struct relay_stats stats;
+	bool stopping;         /* endpoints are closing: deliver nothing */
+};
+
+/* A relay named name from source_uri to the sink URIs (copied). The URIs
+ * must already be parsed and role-checked. */
+struct relay *relay_new(struct relay_ctx *ctx, const char *name,
+			const struct uri *source_uri, const struct uri *sinks,
+			size_t nsinks);
+/* Open every endpoint (bind, join, listen, start connecting). Returns 0 or
+ * a negative errno with a one-line reason in err; on failure everything
+ * opened so far is closed again. */
+int relay_start(struct relay *r, char *err, size_t errlen);
+/* Hand one datagram from the source to every sink. The caller keeps its
+ * reference. */
+void relay_deliver(struct relay *r, struct buf *b);
+/* End of an input batch: every sink writes what it queued. */
+void relay_flush(struct relay *r);
+/* Close every endpoint; the loop ends once their handles are closed. */
+void relay_stop(struct relay *r);
+/* Free the relay after the loop has finished closing its endpoints. */
+void relay_free(struct relay *r);
+/* Log one line of counters. */
+void relay_log_stats(const struct relay *r);
+
+/* Endpoint constructors: 0 or a negative errno with a reason in err. */
+int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
+		    char *err, size_t errlen);
+int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
+		    char *err, size_t errlen);
+int sink_udp_open(struct relay *r, const struct uri *u, struct sink **out,
+		  char *err, size_t errlen);
+int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
+		  char *err, size_t errlen);
+
+#endif

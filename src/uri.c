@@ -1,0 +1,344 @@
+/* uri.c - endpoint URI parsing and validation; see uri.h for the grammar. */
+#include "uri.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Parse a numeric IPv4 or IPv6 address (no brackets) with a port. */
+static bool parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		return true;
+	}
+	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		return true;
+	}
+	return false;
+}
+
+static bool parse_uint(const char *s, unsigned long long max,
+		       unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse_option(struct uri *u, const char *key, const char *val,
+			char *err, size_t errlen)
+{
+	unsigned long long v;
+
+	if (!strcmp(key, "iface")) {
+		if (!*val || strlen(val) >= sizeof(u->iface))
+			return fail(err, errlen, "bad iface '%s'", val);
+		strcpy(u->iface, val);
+	} else if (!strcmp(key, "source")) {
+		if (!parse_addr(val, 0, &u->source))
+			return fail(err, errlen,
+				    "bad source '%s': not an IP address", val);
+		u->has_source = true;
+	} else if (!strcmp(key, "ttl")) {
+		if (!parse_uint(val, 255, &v))
+			return fail(err, errlen, "bad ttl '%s': want 0..255",
+				    val);
+		u->ttl = (int)v;
+		u->set_ttl = true;
+	} else if (!strcmp(key, "loop")) {
+		if (strcmp(val, "0") && strcmp(val, "1"))
+			return fail(err, errlen, "bad loop '%s': want 0 or 1",
+				    val);
+		u->loop = val[0] - '0';
+		u->set_loop = true;
+	} else if (!strcmp(key, "rcvbuf") || !strcmp(key, "sndbuf")) {
+		if (!parse_uint(val, INT_MAX / 2, &v) || v < 1024)
+			return fail(err, errlen,
+				    "bad %s '%s': want 1024..%d bytes", key,
+				    val, INT_MAX / 2);
+		*(key[0] == 'r' ? &u->rcvbuf : &u->sndbuf) = (uint32_t)v;
+	} else if (!strcmp(key, "framing")) {
+		if (!strcmp(val, "raw"))
+			u->framing = FRAMING_RAW;
+		else if (!strcmp(val, "datagram"))
+			u->framing = FRAMING_DATAGRAM;
+		else
+			return fail(err, errlen,
+				    "bad framing '%s': want raw or datagram",
+				    val);
+		u->set_framing = true;
+	} else if (!strcmp(key, "chunk")) {
+		if (!parse_uint(val, 65507, &v) || v < 1)
+			return fail(err, errlen,
+				    "bad chunk '%s': want 1..65507 bytes", val);
+		u->chunk = (uint32_t)v;
+		u->set_chunk = true;
+	} else if (!strcmp(key, "queue")) {
+		if (!parse_uint(val, 1ull << 34, &v) || v < 65536)
+			return fail(err, errlen,
+				    "bad queue '%s': want 65536..%llu bytes",
+				    val, 1ull << 34);
+		u->queue = v;
+		u->set_queue = true;
+	} else {
+		return fail(err, errlen, "unknown option '%s'", key);
+	}
+	return 0;
+}
+
+static int parse_query(struct uri *u, char *q, char *err, size_t errlen)
+{
+	char *save = NULL;
+
+	for (char *kv = strtok_r(q, "&", &save); kv;
+	     kv = strtok_r(NULL, "&", &save)) {
+		char *eq = strchr(kv, '=');
+		int rc;
+
+		if (!eq)
+			return fail(err, errlen, "option '%s' has no value",
+				    kv);
+		*eq = '\0';
+		rc = parse_option(u, kv, eq + 1, err, errlen);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Split "host:port", "[v6]:port" or ":port" into host and port. */
+static int parse_authority(struct uri *u, char *a, char *err, size_t errlen)
+{
+	char *host = a, *colon;
+	unsigned long long port;
+
+	if (*a == '[') {
+		char *close = strchr(a, ']');
+
+		if (!close)
+			return fail(err, errlen, "unclosed '[' in address");
+		*close = '\0';
+		host = a + 1;
+		colon = close + 1;
+		if (*colon != ':')
+			return fail(err, errlen, "missing port after ']'");
+	} else {
+		colon = strrchr(a, ':');
+		if (!colon)
+			return fail(err, errlen, "missing port");
+		if (memchr(a, ':', (size_t)(colon - a)))
+			return fail(err, errlen,
+				    "IPv6 address must be in brackets");
+	}
+	*colon = '\0';
+	if (!parse_uint(colon + 1, 65535, &port) || port == 0)
+		return fail(err, errlen, "bad port '%s': want 1..65535",
+			    colon + 1);
+	u->port = (uint16_t)port;
+	if (strlen(host) >= sizeof(u->host))
+		return fail(err, errlen, "host name too long");
+	strcpy(u->host, host);
+	if (!*host) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&u->addr;
+
+		/* Wildcard: listen on both families through a v6 socket. */
+		memset(&u->addr, 0, sizeof(u->addr));
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = in6addr_any;
+		sin6->sin6_port = htons(u->port);
+		u->host_numeric = true;
+		return 0;
+	}
+	u->host_numeric = parse_addr(host, u->port, &u->addr);
+	if (!u->host_numeric) {
+		for (const char *p = host; *p; p++)
+			if (!(*p == '-' || *p == '.' || (*p >= '0' && *p <= '9') ||
+			      (*p >= 'a' && *p <= 'z') ||
+			      (*p >= 'A' && *p <= 'Z')))
+				return fail(err, errlen, "bad host '%s'", host);
+		if (u->local)
+			return fail(err, errlen,
+				    "local address '%s' must be numeric", host);
+	}
+	return 0;
+}
+
+int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
+{
+	char tmp[sizeof(u->text)];
+	char *rest, *q;
+	int rc;
+
+	memset(u, 0, sizeof(*u));
+	u->ttl = -1;
+	u->loop = -1;
+	u->chunk = URI_DEFAULT_CHUNK;
+	u->queue = URI_DEFAULT_QUEUE;
+	if (strlen(text) >= sizeof(tmp))
+		return fail(err, errlen, "URI too long");
+	strcpy(u->text, text);
+	strcpy(tmp, text);
+
+	if (!strncmp(tmp, "udp://", 6))
+		u->scheme = URI_UDP;
+	else if (!strncmp(tmp, "tcp://", 6))
+		u->scheme = URI_TCP;
+	else
+		return fail(err, errlen,
+			    "unknown scheme in '%s': want udp:// or tcp://",
+			    text);
+	rest = tmp + 6;
+	if (*rest == '@') {
+		u->local = true;
+		rest++;
+	}
+	q = strchr(rest, '?');
+	if (q)
+		*q++ = '\0';
+	if (strchr(rest, '/'))
+		return fail(err, errlen, "unexpected path in '%s'", text);
+	rc = parse_authority(u, rest, err, errlen);
+	if (rc == 0 && q)
+		rc = parse_query(u, q, err, errlen);
+	return rc;
+}
+
+bool uri_addr_is_multicast(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		return IN_MULTICAST(ntohl(sin->sin_addr.s_addr));
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+			(const struct sockaddr_in6 *)ss;
+
+		return IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr);
+	}
+	return false;
+}
+
+static const char *source_opts_only(const struct uri *u, bool as_source)
+{
+	if (as_source) {
+		if (u->set_ttl)
+			return "ttl";
+		if (u->set_loop)
+			return "loop";
+		if (u->set_queue)
+			return "queue";
+	} else {
+		if (u->has_source)
+			return "source";
+	}
+	if (u->scheme == URI_TCP) {
+		if (u->iface[0])
+			return "iface";
+		if (u->set_ttl)
+			return "ttl";
+		if (u->set_loop)
+			return "loop";
+		if (u->set_queue && !u->local)
+			return "queue";
+	} else {
+		if (u->set_framing)
+			return "framing";
+		if (u->set_queue)
+			return "queue";
+		if (u->set_chunk)
+			return "chunk";
+	}
+	return NULL;
+}
+
+int uri_check_role(const struct uri *u, bool as_source, char *err,
+		   size_t errlen)
+{
+	const char *role = as_source ? "source" : "sink";
+	const char *bad = source_opts_only(u, as_source);
+
+	if (bad)
+		return fail(err, errlen,
+			    "option '%s' does not apply to a %s %s", bad,
+			    u->scheme == URI_UDP ? "udp" : "tcp", role);
+	if (u->scheme == URI_UDP && as_source && !u->local)
+		return fail(err, errlen,
+			    "a udp source must be local: write udp://@%s:%u",
+			    u->host, u->port);
+	if (u->scheme == URI_UDP && !as_source && u->local)
+		return fail(err, errlen,
+			    "a udp sink needs a destination, not '@'");
+	if (!u->local && !u->host[0])
+		return fail(err, errlen, "missing host");
+	if (u->has_source) {
+		if (!u->host[0] || !uri_addr_is_multicast(&u->addr))
+			return fail(err, errlen,
+				    "source= needs a multicast group, not '%s'",
+				    u->host[0] ? u->host : "(any)");
+		if (u->source.ss_family != u->addr.ss_family)
+			return fail(err, errlen,
+				    "source and group are of different IP families");
+	}
+	return 0;
+}
+
+void uri_addr_format(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "?";
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 =
+			(const struct sockaddr_in6 *)sa;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		/* Show v4-mapped peers of a dual-stack listener as IPv4. */
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
+			snprintf(buf, len, "%s:%u", host + 7,
+				 ntohs(sin6->sin6_port));
+		else
+			snprintf(buf, len, "[%s]:%u", host,
+				 ntohs(sin6->sin6_port));
+	} else {
+		snprintf(buf, len, "?");
+	}
+}

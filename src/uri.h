@@ -1,0 +1,65 @@
+/* uri.h - endpoint URI parsing (pure: no sockets, no name lookups).
+ *
+ *   udp://@GROUP:PORT[?source=S]   join a group (ASM or SSM)
+ *   udp://@:PORT  udp://@ADDR:PORT receive unicast
+ *   udp://HOST:PORT                send datagrams to HOST
+ *   tcp://HOST:PORT                connect (source: read; sink: push)
+ *   tcp://@[ADDR]:PORT             listen (source: one publisher; sink: fan out)
+ *
+ * '@' marks the local side (bind, join, listen), as in VLC and ffmpeg.
+ */
+#ifndef MCFERRY_URI_H
+#define MCFERRY_URI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+enum uri_scheme { URI_UDP, URI_TCP };
+enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM };
+
+#define URI_DEFAULT_CHUNK 1316
+#define URI_DEFAULT_QUEUE (4u << 20)
+#define URI_DEFAULT_TTL 1
+#define URI_HOST_MAX 256
+#define URI_IFACE_MAX 64
+
+struct uri {
+	char text[512];            /* the URI as given, for logs */
+	enum uri_scheme scheme;
+	bool local;                /* '@': bind, join or listen */
+	char host[URI_HOST_MAX];   /* as written, brackets removed; may be "" */
+	bool host_numeric;         /* host parsed into addr */
+	struct sockaddr_storage addr; /* numeric host (or wildcard) and port */
+	uint16_t port;
+	bool has_source;           /* SSM: ?source= */
+	struct sockaddr_storage source;
+	char iface[URI_IFACE_MAX]; /* name or address; "" = kernel's choice */
+	int ttl;                   /* udp sink; -1 = default */
+	int loop;                  /* udp sink; -1 = kernel default */
+	uint32_t rcvbuf;           /* 0 = default */
+	uint32_t sndbuf;           /* 0 = default */
+	enum uri_framing framing;
+	uint32_t chunk;
+	uint64_t queue;
+	bool set_ttl, set_loop, set_framing, set_chunk, set_queue;
+};
+
+/* Parse text into u. Returns 0, or -EINVAL with a message naming the bad
+ * part written to err. */
+int uri_parse(const char *text, struct uri *u, char *err, size_t errlen);
+
+/* Check that u makes sense as a source (as_source) or as a sink; e.g. a
+ * udp source must be local and a udp sink must not. Returns 0 or -EINVAL
+ * with a message in err. */
+int uri_check_role(const struct uri *u, bool as_source, char *err,
+		   size_t errlen);
+
+/* True when the address is an IPv4 or IPv6 multicast group. */
+bool uri_addr_is_multicast(const struct sockaddr_storage *ss);
+
+/* Format an address and port as "a.b.c.d:p" or "[v6]:p". */
+void uri_addr_format(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif
