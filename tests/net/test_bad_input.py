@@ -43,9 +43,9 @@ def closed_rx(reason, port):
 
 def good_roundtrip(ns, splitter, n=20):
     """A real subscriber on 1603 gets what a good publisher sends to 1602."""
+    before = len(splitter.log_matches(r"\bclient connected\b"))
     sub = connect(ns, HOST, 1603)
     sub.sendall(T.hello(island=b"sub"))
-    before = len(splitter.log_matches(r"\bclient connected\b"))
     splitter.wait_for_log(r"\bclient connected\b", timeout=5,
                           count=before + 1)
     pub = connect(ns, HOST, 1602)
