@@ -12,6 +12,7 @@
 /* Entries per gathered write: enough for ~84 KB of 1316-byte datagrams,
  * small enough to keep the stack frame modest. */
 #define CONN_WRITE_IOV 64
+#define CONN_KEEPALIVE_SECS 15
 
 static const char *const state_names[] = { "new", "connecting", "open",
 					   "closing" };
@@ -238,6 +239,9 @@ static void conn_open(struct conn *c)
 		uri_addr_format((struct sockaddr *)&ss, c->peer,
 				sizeof(c->peer));
 	uv_tcp_nodelay(&c->tcp, 1);
+	/* A peer that vanished without a FIN or RST is noticed within about
+	 * a minute rather than never. */
+	uv_tcp_keepalive(&c->tcp, 1, CONN_KEEPALIVE_SECS);
 	if (c->sndbuf) {
 		int v = (int)c->sndbuf;
 
