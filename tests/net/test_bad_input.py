@@ -37,7 +37,7 @@ def start_splitter(ns):
 
 
 def closed_rx(reason, port):
-    return r"\bc=\d+ .*\bclosed reason=%s\b.*\bpeer=\S*:%d\b" % (
+    return r"\bc=\d+ .*\bclosed reason=%s(?=\s|$).*\bpeer=\S*:%d\b" % (
         re.escape(reason), port)
 
 
@@ -60,6 +60,11 @@ def good_roundtrip(ns, splitter, n=20):
             [(t, len(b)) for t, b in frames],)
         got, buf = T.parse_frames(buf + chunk)
         frames += got
+    # the splitter's first frame is its own HELLO: magic, version 1, relay
+    t0, h = frames[0]
+    assert t0 == T.FT_HELLO, frames[0]
+    assert h[:4] == b"MCFY" and h[4] == 1 and h[5] == 1, h
+    assert len(h) == 17 + h[16], h
     data = [b for t, b in frames if t == T.FT_DGRAM]
     assert data == payloads
     pub.close()
@@ -94,7 +99,13 @@ BAD_INPUTS = [
      False, "frame-too-large"),
     ("reserved-bits", HELLO_OK + T.frame(T.FT_DGRAM, b"r" * 10, reserved=7),
      False, "bad-frame"),
-    ("unknown-type", HELLO_OK + T.frame(0x77, b"u" * 10), False, "bad-frame"),
+    # docs/protocol.md: unknown type -> bad-frame-type (cli-contract.md's
+    # list of close reasons does not name it)
+    ("unknown-type", HELLO_OK + T.frame(0x77, b"u" * 10), False,
+     "bad-frame-type"),
+    ("second-hello", HELLO_OK + HELLO_OK, False, "bad-frame"),
+    ("ping-wrong-length", HELLO_OK + T.frame(T.FT_PING, b"p" * 5), False,
+     "bad-frame"),
     ("wrong-version", T.hello(version=2), False, "version-mismatch"),
 ]
 

@@ -71,7 +71,7 @@ def stream_raw_and_check(isl, count=N_RAW, rate=3000):
         assert sent == count
         summary = T.mcrecv_result(mr, timeout=30)
         T.assert_exactly_once(summary, count, clients=1,
-                              what="raw chain, mcrecv on b1")
+                              what="raw chain, mcrecv on b1", size=1316)
         # second, independent check on b2: byte-exact and in order
         got = [d for _, d in rx.snapshot()]
         parsed = [T.mcsf_parse(d) for d in got]
@@ -121,6 +121,24 @@ def test_seed_chain_datagram_sizes_exact(islands):
         for i, (a, b) in enumerate(zip(got, sent)):
             assert a == b, "datagram #%d (%d bytes) differs" % (i, len(b))
         assert got == sent + [sentinel]
+    finally:
+        rx.close()
+        tx.close()
+
+
+def test_seed_chain_datagram_zero_length(islands):
+    """docs/protocol.md: any size from 0 bytes crosses a link byte-exact."""
+    start_seed_chain(islands, "datagram")
+    tx, rx = open_path(islands, 64)
+    try:
+        seq = [b"before", b"", b"after"]
+        for d in seq:
+            tx.sendto(d, (GROUP, PORT))
+        assert rx.wait_for(lambda g: len(g) >= 3, 5.0), rx.snapshot()
+        sentinel = T.probe_payload("sentinel", 100)
+        tx.sendto(sentinel, (GROUP, PORT))
+        assert rx.wait_for(lambda g: g and g[-1][1] == sentinel, 5.0)
+        assert [d for _, d in rx.snapshot()] == seq + [sentinel]
     finally:
         rx.close()
         tx.close()

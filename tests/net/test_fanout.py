@@ -58,7 +58,8 @@ def test_multicast_tcp_relay_50_clients_and_socat(islands, tools):
     assert sent == count
     summary = T.mcrecv_result(mr, timeout=40)
     T.assert_exactly_once(summary, count, clients=clients,
-                          what="50 tcp clients of a MulticastTCPRelay")
+                          what="50 tcp clients of a MulticastTCPRelay",
+                          size=1316)
     assert all(c["trailing_bytes"] == 0 for c in summary["per_client"])
     wait_file_size(socat.out_path, count * 1316, timeout=10, proc=socat)
     # a clean stop closes every client: socat sees EOF and exits 0
@@ -80,7 +81,7 @@ def test_slow_consumer_cut_off_others_lose_nothing(islands, tools):
         "relay", "udp://@%s?iface=br0&rcvbuf=4194304" % G,
         "tcp://@:1601?queue=262144"], tag="relay")
     lan = T.Islands.gw_lan("a")
-    count, rate, clients = 30000, 10000, 20
+    count, rate, clients = 60000, 20000, 20
     mr = T.start_mcrecv(a2, ["tcp", "%s:1601" % lan, "--clients", clients,
                              "--size", 1316, "--rcvbuf", 4194304,
                              "--idle", "3", "--duration", "90",
@@ -106,6 +107,7 @@ def test_slow_consumer_cut_off_others_lose_nothing(islands, tools):
         "only the stopped client may be cut off:\n" + relay.stderr())
     assert cut[0].group(1) == victim_ids[0]
     T.assert_exactly_once(summary, count, clients=clients,
-                          what="20 healthy clients next to a stopped one")
+                          what="20 healthy clients next to a stopped one",
+                          size=1316)
     assert summary["eof_clients"] == 0 and summary["reset_clients"] == 0
     assert relay.alive()

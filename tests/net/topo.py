@@ -628,8 +628,11 @@ def mcsf_parse(d):
     return stream, seq
 
 
-def assert_exactly_once(summary, sent, clients=None, what=""):
-    """mcrecv summary: every client got every datagram once, intact."""
+def assert_exactly_once(summary, sent, clients=None, what="", size=None):
+    """mcrecv summary: every client got every datagram once, intact.
+
+    With `size`, every client must also have got exactly sent*size bytes.
+    """
     ctx = "%s\nmcrecv summary: %s" % (what, json.dumps(summary)[:3000])
     per = summary["per_client"]
     if clients is not None:
@@ -639,6 +642,8 @@ def assert_exactly_once(summary, sent, clients=None, what=""):
         assert (c["unique"], c["duplicates"], c["bad"], c["lost"]) == \
             (sent, 0, 0, 0), "client %d: %s" % (i, ctx)
         assert c["received"] == sent, "client %d: %s" % (i, ctx)
+        if size is not None:
+            assert c["bytes"] == sent * size, "client %d: %s" % (i, ctx)
     n = len(per)
     assert summary["unique"] == sent * n, ctx
     assert summary["duplicates"] == 0 and summary["bad"] == 0, ctx
