@@ -128,6 +128,9 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 		return;
 	}
 	c->hello_seen = true;
+	c->peer_hello = h;
+	if (c->h->on_hello)
+		c->h->on_hello(c);
 	log_debug("relay=%s c=%u %s hello role=%u node=%016llx island=%s",
 		  c->relay->name, c->id, c->what, h.role,
 		  (unsigned long long)h.node_id, h.island);
@@ -169,7 +172,15 @@ static void conn_read_frames(struct conn *c)
 				 f.len >= 2 ? (const char *)f.body + 2 : "");
 			conn_close(c, "peer-error");
 			break;
-		case FRAME_PING:
+		case FRAME_PING: {
+			uint8_t pong[FRAME_HDR_LEN + 8];
+
+			frame_put_header(pong, FRAME_PONG, 8);
+			memcpy(pong + FRAME_HDR_LEN, f.body, 8);
+			(void)conn_send_bytes(c, pong, sizeof(pong));
+			conn_kick(c);
+			break;
+		}
 		case FRAME_PONG:
 			break;
 		default:
@@ -191,6 +202,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread,
 
 	if (nread == 0)
 		return;
+	c->last_rx = uv_now(stream->loop);
 	if (nread < 0) {
 		if (nread != UV_EOF)
 			conn_close(c, nread == UV_ECONNRESET ? "reset"
@@ -216,18 +228,35 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread,
 		c->h->on_read_end(c);
 }
 
+int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n)
+{
+	struct buf *b = buf_get(&c->relay->ctx->pool, n);
+	int rc;
+
+	memcpy(b->data, p, n);
+	b->len = (uint32_t)n;
+	rc = fanout_queue_push(&c->q, b, b->data, b->len);
+	buf_unref(b);
+	return rc;
+}
+
+int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len)
+{
+	return fanout_queue_push(&c->q, b, p, len);
+}
+
 static void conn_send_hello(struct conn *c)
 {
 	struct frame_hello h = { .version = FRAME_VERSION,
-				 .role = FRAME_ROLE_RELAY,
+				 .role = c->relay->role,
 				 .node_id = c->relay->ctx->node_id };
-	struct buf *b = buf_get(&c->relay->ctx->pool, 128);
+	uint8_t out[FRAME_HDR_LEN + FRAME_HELLO_MAX];
+	size_t n;
 
-	snprintf(h.island, sizeof(h.island), "%s", c->relay->name);
-	b->len = (uint32_t)frame_encode_hello(b->data, b->cap, &h);
+	snprintf(h.island, sizeof(h.island), "%s", c->relay->island);
+	n = frame_encode_hello(out, sizeof(out), &h);
 	/* The queue is empty on a new connection, so this cannot fail. */
-	(void)fanout_queue_push(&c->q, b, b->data, b->len);
-	buf_unref(b);
+	(void)conn_send_bytes(c, out, n);
 }
 
 static void conn_open(struct conn *c)
@@ -250,6 +279,7 @@ static void conn_open(struct conn *c)
 	if (c->rx_mode == CONN_RX_FRAMES)
 		c->rx = xmalloc(FRAME_HDR_LEN + FRAME_BODY_MAX);
 	conn_set_state(c, CONN_OPEN);
+	c->last_rx = uv_now(c->tcp.loop);
 	c->relay->stats.clients++;
 	c->counted = true;
 	if (c->framed)

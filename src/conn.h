@@ -32,6 +32,7 @@ struct conn_handler {
 	void (*on_data)(struct conn *c, const uint8_t *p, size_t n);
 	void (*on_frame)(struct conn *c, const struct frame *f);
 	void (*on_read_end)(struct conn *c); /* after each read's data */
+	void (*on_hello)(struct conn *c);    /* peer's hello accepted */
 	void (*on_closed)(struct conn *c); /* handle closed, about to free */
 };
 
@@ -49,12 +50,15 @@ struct conn {
 	char peer[64];
 	struct relay *relay;
 	void *owner;
+	void *data;             /* the owner's per-connection state */
 	const struct conn_handler *h;
 	struct fanout_queue q;
 	uint32_t sndbuf;
 	uint8_t *rx;            /* partial frame (CONN_RX_FRAMES) */
 	uint32_t rxlen;
 	uint64_t sent_bytes;
+	uint64_t last_rx;       /* loop time (ms) of the last bytes read */
+	struct frame_hello peer_hello; /* valid once hello_seen */
 	struct conn *prev, *next; /* owner's list */
 };
 
@@ -71,6 +75,10 @@ int conn_connect(struct conn *c, const struct sockaddr *sa);
 /* Queue one datagram for sending (with its frame header when framed).
  * Returns 0 or -ENOBUFS when the queue is full (nothing queued). */
 int conn_send(struct conn *c, struct buf *b);
+/* Queue a span of b (a pre-built frame, say); same result as conn_send. */
+int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len);
+/* Queue n bytes (a small control frame), copied into a pooled buffer. */
+int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n);
 /* Start a gathered write of everything queued, unless one is in flight. */
 void conn_kick(struct conn *c);
 /* Start closing with a reason that is logged once. */

@@ -17,6 +17,17 @@ static uint32_t body_limit(uint8_t type)
 		return 8;
 	case FRAME_DGRAM:
 		return 65535;
+	case FRAME_DATA:
+		return FRAME_BODY_MAX;
+	case FRAME_JOIN:
+	case FRAME_LEAVE:
+	case FRAME_EXPORT:
+	case FRAME_UNEXPORT:
+		return CHANNEL_WIRE_MAX;
+	case FRAME_FORWARDER:
+		return CHANNEL_WIRE_MAX + 1;
+	case FRAME_EMITTERS:
+		return 1 + FRAME_EMITTERS_MAX * FRAME_EMITTER_LEN;
 	default:
 		return 0;
 	}
@@ -39,8 +50,9 @@ int frame_decode(const uint8_t *p, size_t n, struct frame *f)
 	if (len > FRAME_BODY_MAX)
 		return FRAME_E_TOO_LARGE;
 	if (len > limit)
-		return (f->type == FRAME_DGRAM) ? FRAME_E_TOO_LARGE
-						 : FRAME_E_LENGTH;
+		return (f->type == FRAME_DGRAM || f->type == FRAME_DATA)
+			       ? FRAME_E_TOO_LARGE
+			       : FRAME_E_LENGTH;
 	if ((f->type == FRAME_PING || f->type == FRAME_PONG) && len != 8)
 		return FRAME_E_LENGTH;
 	if (n - FRAME_HDR_LEN < len)
@@ -133,4 +145,121 @@ size_t frame_encode_error(uint8_t *p, size_t cap, uint16_t code,
 	put_be16(p + FRAME_HDR_LEN, code);
 	memcpy(p + FRAME_HDR_LEN + 2, text, tlen);
 	return total;
+}
+
+size_t frame_data_header_len(uint8_t family)
+{
+	return FRAME_HDR_LEN + FRAME_DATA_FIXED + channel_wire_len(family);
+}
+
+void frame_data_put_header(uint8_t *p, const struct frame_data *d)
+{
+	size_t hlen = frame_data_header_len(d->ch.family);
+	uint8_t *b = p + FRAME_HDR_LEN;
+
+	frame_put_header(p, FRAME_DATA,
+			 (uint32_t)(hlen - FRAME_HDR_LEN + d->len));
+	b[0] = d->hops;
+	b[1] = 0;
+	put_be16(b + 2, d->sport);
+	put_be64(b + 4, d->origin);
+	put_be64(b + 12, d->seq);
+	channel_encode(&d->ch, b + FRAME_DATA_FIXED);
+}
+
+int frame_data_decode(const struct frame *f, struct frame_data *d)
+{
+	const uint8_t *b = f->body;
+	int n;
+
+	if (f->type != FRAME_DATA || f->len < FRAME_DATA_FIXED || b[1] != 0)
+		return FRAME_E_LENGTH;
+	d->hops = b[0];
+	d->sport = get_be16(b + 2);
+	d->origin = get_be64(b + 4);
+	d->seq = get_be64(b + 12);
+	n = channel_decode(&d->ch, b + FRAME_DATA_FIXED,
+			   f->len - FRAME_DATA_FIXED);
+	if (n < 0)
+		return FRAME_E_LENGTH;
+	d->payload = b + FRAME_DATA_FIXED + n;
+	d->len = f->len - FRAME_DATA_FIXED - (uint32_t)n;
+	if (d->len > 65535)
+		return FRAME_E_TOO_LARGE;
+	return 0;
+}
+
+size_t frame_encode_channel(uint8_t *p, size_t cap, uint8_t type,
+			    const struct channel *ch, int active)
+{
+	size_t n = channel_wire_len(ch->family) + (type == FRAME_FORWARDER);
+
+	if (cap < FRAME_HDR_LEN + n)
+		return 0;
+	frame_put_header(p, type, (uint32_t)n);
+	channel_encode(ch, p + FRAME_HDR_LEN);
+	if (type == FRAME_FORWARDER)
+		p[FRAME_HDR_LEN + n - 1] = active ? 1 : 0;
+	return FRAME_HDR_LEN + n;
+}
+
+int frame_channel_decode(const struct frame *f, struct channel *ch,
+			 int *active)
+{
+	int n = channel_decode(ch, f->body, f->len);
+	size_t want;
+
+	if (n < 0)
+		return FRAME_E_LENGTH;
+	want = (size_t)n + (f->type == FRAME_FORWARDER);
+	if (f->len != want)
+		return FRAME_E_LENGTH;
+	if (f->type == FRAME_FORWARDER) {
+		if (f->body[n] > 1)
+			return FRAME_E_LENGTH;
+		*active = f->body[n];
+	}
+	return 0;
+}
+
+size_t frame_encode_emitters(uint8_t *p, size_t cap,
+			     const struct frame_emitter *e, size_t n)
+{
+	size_t len = 1 + n * FRAME_EMITTER_LEN;
+	uint8_t *b = p + FRAME_HDR_LEN;
+
+	if (n > FRAME_EMITTERS_MAX || cap < FRAME_HDR_LEN + len)
+		return 0;
+	frame_put_header(p, FRAME_EMITTERS, (uint32_t)len);
+	b[0] = (uint8_t)n;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *q = b + 1 + i * FRAME_EMITTER_LEN;
+
+		q[0] = e[i].family;
+		q[1] = 0;
+		put_be16(q + 2, e[i].port);
+		memcpy(q + 4, e[i].addr, 16);
+	}
+	return FRAME_HDR_LEN + len;
+}
+
+int frame_emitters_decode(const struct frame *f, struct frame_emitter *e,
+			  size_t *n)
+{
+	const uint8_t *b = f->body;
+
+	if (f->len < 1 || b[0] > FRAME_EMITTERS_MAX ||
+	    f->len != 1u + b[0] * FRAME_EMITTER_LEN)
+		return FRAME_E_LENGTH;
+	*n = b[0];
+	for (size_t i = 0; i < *n; i++) {
+		const uint8_t *q = b + 1 + i * FRAME_EMITTER_LEN;
+
+		if ((q[0] != 4 && q[0] != 6) || q[1] != 0)
+			return FRAME_E_LENGTH;
+		e[i].family = q[0];
+		e[i].port = get_be16(q + 2);
+		memcpy(e[i].addr, q + 4, 16);
+	}
+	return 0;
 }

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "channel.h"
+
 #define FRAME_HDR_LEN 8
 #define FRAME_VERSION 1
 #define FRAME_MAGIC "MCFY"
@@ -35,6 +37,48 @@ enum frame_type {
 	FRAME_PING = 0x03,  /* u64 token */
 	FRAME_PONG = 0x04,  /* u64 token echoed */
 	FRAME_DGRAM = 0x10, /* one datagram, body = payload (relay links) */
+	FRAME_DATA = 0x11,  /* data header (channel, origin, seq, hops) + payload */
+	FRAME_JOIN = 0x20,  /* interest in a channel: send it to me */
+	FRAME_LEAVE = 0x21, /* interest withdrawn */
+	FRAME_EXPORT = 0x22,   /* I can export this channel from my island */
+	FRAME_UNEXPORT = 0x23, /* no longer */
+	FRAME_FORWARDER = 0x24, /* hub -> gateway: channel + u8 active */
+	FRAME_EMITTERS = 0x25,  /* addresses a gateway re-multicasts from */
+};
+
+/* Data frame header after the 8-byte frame header (big-endian):
+ *
+ *   +--------+--------+-----------------+
+ *   |  hops  |   0    |  sender port    |
+ *   +--------+--------+-----------------+
+ *   |        origin node id (u64)       |
+ *   |        sequence (u64, per origin) |
+ *   +-----------------------------------+
+ *   |  channel (12 or 36 bytes)         |
+ *   +-----------------------------------+
+ *   |  payload                          |
+ *
+ * Frame header + data header is 40 bytes for IPv4 and 64 for IPv6, so it
+ * fits in a buffer's headroom and the payload is never copied to frame it.
+ */
+#define FRAME_DATA_FIXED 20
+#define FRAME_EMITTERS_MAX 32
+#define FRAME_EMITTER_LEN 20
+
+struct frame_data {
+	uint8_t hops;
+	uint16_t sport;          /* the original sender's UDP port */
+	uint64_t origin;         /* node id of the gateway that exported it */
+	uint64_t seq;            /* per-origin sequence number */
+	struct channel ch;
+	const uint8_t *payload;
+	uint32_t len;
+};
+
+struct frame_emitter {
+	uint8_t family;          /* 4 or 6 */
+	uint16_t port;
+	uint8_t addr[16];
 };
 
 enum frame_role { FRAME_ROLE_RELAY = 1, FRAME_ROLE_HUB = 2, FRAME_ROLE_GATEWAY = 3 };
@@ -78,6 +122,27 @@ const char *frame_strerror(int err);
 
 /* Write a header for a body of len bytes at p (FRAME_HDR_LEN bytes). */
 void frame_put_header(uint8_t *p, uint8_t type, uint32_t len);
+
+/* Bytes of frame header + data header for a channel of this family. */
+size_t frame_data_header_len(uint8_t family);
+/* Write the frame header and data header for d (payload length d->len)
+ * at p, which must have frame_data_header_len() bytes. */
+void frame_data_put_header(uint8_t *p, const struct frame_data *d);
+/* Decode a DATA frame. Returns 0 or FRAME_E_LENGTH. */
+int frame_data_decode(const struct frame *f, struct frame_data *d);
+/* Encode a JOIN, LEAVE, EXPORT, UNEXPORT frame; FORWARDER also carries
+ * active. Returns the length written. */
+size_t frame_encode_channel(uint8_t *p, size_t cap, uint8_t type,
+			    const struct channel *ch, int active);
+/* Decode the channel of such a frame; *active gets FORWARDER's flag.
+ * Returns 0 or FRAME_E_LENGTH. */
+int frame_channel_decode(const struct frame *f, struct channel *ch,
+			 int *active);
+/* Encode and decode an EMITTERS frame (n <= FRAME_EMITTERS_MAX). */
+size_t frame_encode_emitters(uint8_t *p, size_t cap,
+			     const struct frame_emitter *e, size_t n);
+int frame_emitters_decode(const struct frame *f, struct frame_emitter *e,
+			  size_t *n);
 
 /* Encode whole frames into p (cap bytes); return the length written, or 0
  * when cap is too small. */

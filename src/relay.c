@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
 #include "log.h"
 #include "util.h"
 
@@ -14,6 +15,8 @@ struct relay *relay_new(struct relay_ctx *ctx, const char *name,
 	struct relay *r = xcalloc(1, sizeof(*r));
 
 	r->name = xstrdup(name);
+	r->island = xstrdup(name);
+	r->role = FRAME_ROLE_RELAY;
 	r->ctx = ctx;
 	r->source_uri = *source_uri;
 	r->sink_uris = xmalloc(nsinks * sizeof(*sinks));
@@ -91,6 +94,7 @@ void relay_free(struct relay *r)
 	free(r->sinks);
 	free(r->sink_uris);
 	free(r->name);
+	free(r->island);
 	free(r);
 }
 

@@ -65,8 +65,12 @@ struct source {
 	const struct uri *uri;
 };
 
+/* A relay is also the named owner of connections: the hub and the gateway
+ * each own one (without source or sinks) for their links. */
 struct relay {
 	char *name;
+	char *island;          /* sent in hellos */
+	uint8_t role;          /* FRAME_ROLE_*, sent in hellos */
 	struct relay_ctx *ctx;
 	struct uri source_uri;
 	struct uri *sink_uris;
