@@ -1,29 +1,16 @@
 /* source_udp.c - UDP as a source: join a group (or bind a port) and read
- * datagrams in batches with recvmmsg, straight into pooled buffers.
- *
- * Each batch slot reads into a 2 KiB pooled buffer, followed by an
- * overflow area for the rare larger datagram:
- *
- *   slot i:  iov[0] = pool buffer (2048 B)   iov[1] = overflow[i] (63.5 KiB)
- *
- * A datagram that fits (the common case: MPEG-TS, Ethernet MTU) is handed
- * on in the buffer it arrived in, with no copy; a larger one is copied
- * once into a buffer of its size. The overflow areas are virtual memory
- * that the kernel only touches for large datagrams. */
+ * datagrams in batches (udp_rx.c), straight into pooled buffers. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mcast.h"
 #include "relay.h"
+#include "udp_rx.h"
 #include "util.h"
 
-#define SOURCE_UDP_BATCH 64
-#define SOURCE_UDP_SLOT 2048
-#define SOURCE_UDP_OVERFLOW (BUF_MAX_PAYLOAD - SOURCE_UDP_SLOT)
 /* Batches per wakeup before other handles get their turn. */
 #define SOURCE_UDP_MAX_BATCHES 16
 
@@ -31,74 +18,42 @@ struct source_udp {
 	struct source base;
 	int fd;
 	uv_poll_t poll;
-	struct buf *slot[SOURCE_UDP_BATCH];
-	struct mmsghdr msgs[SOURCE_UDP_BATCH];
-	struct iovec iov[SOURCE_UDP_BATCH][2];
-	uint8_t *overflow;   /* SOURCE_UDP_BATCH areas of SOURCE_UDP_OVERFLOW */
+	struct udp_rx rx;
 };
 
-static void source_udp_refill(struct source_udp *s, int i)
+static void source_udp_on_datagram(void *ctx, struct buf *b,
+				   const struct sockaddr_storage *from)
 {
-	s->slot[i] = buf_get(&s->base.relay->ctx->pool, SOURCE_UDP_SLOT);
-	s->iov[i][0].iov_base = s->slot[i]->data;
-	s->iov[i][0].iov_len = SOURCE_UDP_SLOT;
+	struct source_udp *s = ctx;
+
+	relay_deliver(s->base.relay, b);
 }
 
-/* Hand slot i's datagram of len bytes to the relay. */
-static void source_udp_deliver(struct source_udp *s, int i, size_t len)
+static void source_udp_on_batch(void *ctx)
 {
-	struct relay *r = s->base.relay;
-	struct buf *b = s->slot[i];
+	struct source_udp *s = ctx;
 
-	if (len <= SOURCE_UDP_SLOT) {
-		b->len = (uint32_t)len;
-		relay_deliver(r, b);
-		buf_unref(b);
-		source_udp_refill(s, i);
-		return;
-	}
-	b = buf_get(&r->ctx->pool, len);
-	memcpy(b->data, s->slot[i]->data, SOURCE_UDP_SLOT);
-	memcpy(b->data + SOURCE_UDP_SLOT,
-	       s->overflow + (size_t)i * SOURCE_UDP_OVERFLOW,
-	       len - SOURCE_UDP_SLOT);
-	b->len = (uint32_t)len;
-	relay_deliver(r, b);
-	buf_unref(b);
+	relay_flush(s->base.relay);
 }
 
 static void source_udp_on_readable(uv_poll_t *p, int status, int events)
 {
 	struct source_udp *s = p->data;
 	struct relay *r = s->base.relay;
+	uint64_t truncated = s->rx.truncated;
+	int rc;
 
 	if (status < 0) {
 		log_error("relay=%s udp source poll error=%s", r->name,
 			  uv_strerror(status));
 		return;
 	}
-	for (int batch = 0; batch < SOURCE_UDP_MAX_BATCHES; batch++) {
-		int n = recvmmsg(s->fd, s->msgs, SOURCE_UDP_BATCH, MSG_DONTWAIT,
-				 NULL);
-
-		if (n <= 0) {
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				log_warn("relay=%s udp source recv error=%s",
-					 r->name, strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			if (s->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-				r->stats.drops++;
-				continue;
-			}
-			source_udp_deliver(s, i, s->msgs[i].msg_len);
-		}
-		/* Write after every batch: latency stays one batch deep. */
-		relay_flush(r);
-		if (n < SOURCE_UDP_BATCH)
-			break;
-	}
+	rc = udp_rx_read(&s->rx, s->fd, SOURCE_UDP_MAX_BATCHES,
+			 source_udp_on_datagram, source_udp_on_batch, s);
+	if (rc < 0)
+		log_warn("relay=%s udp source recv error=%s", r->name,
+			 strerror(-rc));
+	r->stats.drops += s->rx.truncated - truncated;
 }
 
 static void source_udp_on_closed(uv_handle_t *h)
@@ -106,9 +61,7 @@ static void source_udp_on_closed(uv_handle_t *h)
 	struct source_udp *s = h->data;
 
 	close(s->fd);
-	for (int i = 0; i < SOURCE_UDP_BATCH; i++)
-		buf_unref(s->slot[i]);
-	free(s->overflow);
+	udp_rx_exit(&s->rx);
 	free(s);
 }
 
@@ -147,15 +100,7 @@ int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
 	s->base.relay = r;
 	s->base.uri = u;
 	s->fd = fd;
-	s->overflow = xmalloc((size_t)SOURCE_UDP_BATCH * SOURCE_UDP_OVERFLOW);
-	for (int i = 0; i < SOURCE_UDP_BATCH; i++) {
-		source_udp_refill(s, i);
-		s->iov[i][1].iov_base =
-			s->overflow + (size_t)i * SOURCE_UDP_OVERFLOW;
-		s->iov[i][1].iov_len = SOURCE_UDP_OVERFLOW;
-		s->msgs[i].msg_hdr.msg_iov = s->iov[i];
-		s->msgs[i].msg_hdr.msg_iovlen = 2;
-	}
+	udp_rx_init(&s->rx, &r->ctx->pool);
 	uv_poll_init(r->ctx->loop, &s->poll, fd);
 	s->poll.data = s;
 	uv_poll_start(&s->poll, UV_READABLE, source_udp_on_readable);
