@@ -1,0 +1,22 @@
+/* fuzz.h - the libFuzzer entry point every target defines, and a check that
+ * survives NDEBUG. */
+#ifndef MCFERRY_FUZZ_H
+#define MCFERRY_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_CHECK(cond)                                                    \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, \
+				__LINE__, #cond);                           \
+			abort();                                            \
+		}                                                           \
+	} while (0)
+
+#endif
