@@ -43,6 +43,8 @@ static void dialer_on_connect(struct conn *c, int status)
 		d->ever_connected = true;
 		d->failures = 0;
 		d->backoff_ms = DIALER_BACKOFF_MIN_MS;
+		if (d->user->on_connect)
+			d->user->on_connect(c, 0);
 		return;
 	}
 	d->failures++;
@@ -76,6 +78,14 @@ static void dialer_on_read_end(struct conn *c)
 		d->user->on_read_end(c);
 }
 
+static void dialer_on_hello(struct conn *c)
+{
+	struct dialer *d = c->owner;
+
+	if (d->user->on_hello)
+		d->user->on_hello(c);
+}
+
 static void dialer_on_closed(struct conn *c)
 {
 	struct dialer *d = c->owner;
@@ -94,6 +104,7 @@ static const struct conn_handler dialer_handler = {
 	.on_data = dialer_on_data,
 	.on_frame = dialer_on_frame,
 	.on_read_end = dialer_on_read_end,
+	.on_hello = dialer_on_hello,
 	.on_closed = dialer_on_closed,
 };
 

@@ -29,7 +29,9 @@ struct dialer {
 	bool framed;
 	uint64_t queue;
 	uint32_t sndbuf;
-	const struct conn_handler *user; /* on_data, on_frame, on_read_end */
+	/* on_connect (success only), on_hello, on_data, on_frame,
+	 * on_read_end, on_closed */
+	const struct conn_handler *user;
 	void *owner;
 	void (*on_stopped)(struct dialer *d); /* every handle closed */
 };

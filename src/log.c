@@ -21,6 +21,9 @@ int log_enabled(enum log_level level)
 }
 
 static void log_write(const char *prefix, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void log_write(const char *prefix, const char *fmt, va_list ap)
 {
 	char line[2048];
 	int n = snprintf(line, sizeof(line), "%s ", prefix);

@@ -216,3 +216,42 @@ fail:
 	close(fd);
 	return rc;
 }
+
+int mcast_iface_addrs(unsigned ifindex, struct sockaddr_storage *v4,
+		      unsigned *prefix4, struct sockaddr_storage *v6)
+{
+	char name[IF_NAMESIZE];
+	struct ifaddrs *ifa, *i;
+
+	memset(v4, 0, sizeof(*v4));
+	memset(v6, 0, sizeof(*v6));
+	*prefix4 = 0;
+	if (!if_indextoname(ifindex, name))
+		return -ENODEV;
+	if (getifaddrs(&ifa) < 0)
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr || strcmp(i->ifa_name, name))
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET && !v4->ss_family) {
+			uint32_t m = ntohl(((struct sockaddr_in *)i->ifa_netmask)
+						   ->sin_addr.s_addr);
+
+			memcpy(v4, i->ifa_addr, sizeof(struct sockaddr_in));
+			*prefix4 = (unsigned)__builtin_popcount(m);
+		} else if (i->ifa_addr->sa_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)i->ifa_addr;
+			bool ll = IN6_IS_ADDR_LINKLOCAL(&a->sin6_addr);
+
+			if (!v6->ss_family ||
+			    (!ll && IN6_IS_ADDR_LINKLOCAL(
+					    &((struct sockaddr_in6 *)v6)->sin6_addr))) {
+				memcpy(v6, a, sizeof(*a));
+				if (ll)
+					((struct sockaddr_in6 *)v6)->sin6_scope_id = ifindex;
+			}
+		}
+	}
+	freeifaddrs(ifa);
+	return 0;
+}

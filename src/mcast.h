@@ -15,6 +15,11 @@ enum mcast_step { MCAST_STEP_SOCKET, MCAST_STEP_IFACE, MCAST_STEP_BIND,
 /* Find an interface by name or by one of its addresses. Returns 0 with
  * its index, or -ENODEV. */
 int mcast_iface_index(const char *name_or_addr, unsigned *ifindex);
+/* The first IPv4 address (with its prefix length) and the first IPv6
+ * address (global preferred over link-local) of an interface; a family
+ * it lacks is left with ss_family 0. Returns 0 or -ENODEV. */
+int mcast_iface_addrs(unsigned ifindex, struct sockaddr_storage *v4,
+		      unsigned *prefix4, struct sockaddr_storage *v6);
 /* A non-blocking socket bound to u's port (and group or address) that
  * has joined u's group, (S,G) when u has a source. Sets *step on error. */
 int mcast_open_recv(const struct uri *u, int *fd, enum mcast_step *step);

@@ -267,6 +267,8 @@ static const char *source_opts_only(const struct uri *u, bool as_source)
 			return "source";
 	}
 	if (u->scheme == URI_TCP) {
+		if (u->has_source)
+			return "source";
 		if (u->iface[0])
 			return "iface";
 		if (u->set_ttl)
@@ -298,8 +300,9 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 			    u->scheme == URI_UDP ? "udp" : "tcp", role);
 	if (u->scheme == URI_UDP && as_source && !u->local)
 		return fail(err, errlen,
-			    "a udp source must be local: write udp://@%s:%u",
-			    u->host, u->port);
+			    "a udp source must be local: write udp://@%s%s%s:%u",
+			    u->addr.ss_family == AF_INET6 ? "[" : "", u->host,
+			    u->addr.ss_family == AF_INET6 ? "]" : "", u->port);
 	if (u->scheme == URI_UDP && !as_source && u->local)
 		return fail(err, errlen,
 			    "a udp sink needs a destination, not '@'");

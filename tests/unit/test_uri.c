@@ -476,9 +476,8 @@ static void test_role_checks(void **state)
 	role_bad("udp://:5000", false, "missing host");
 }
 
-/* Known bugs in src/uri.c, kept here so a fix can switch them on; each one
- * is skipped (not failed) until then. */
-static void test_known_bug_tcp_source_option(void **state)
+/* Regressions: both were bugs found by these tests. */
+static void test_tcp_source_refuses_source_option(void **state)
 {
 	struct uri u;
 	char err[256] = "";
@@ -487,12 +486,11 @@ static void test_known_bug_tcp_source_option(void **state)
 	/* source= only means something for a udp group. It is refused on a
 	 * tcp sink, but a tcp source to a multicast literal accepts it. */
 	parse_ok("tcp://239.1.1.1:9000?source=10.0.0.1", &u);
-	if (uri_check_role(&u, true, err, sizeof(err)) == 0)
-		skip();
+	assert_int_equal(uri_check_role(&u, true, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "source"));
 }
 
-static void test_known_bug_v6_hint(void **state)
+static void test_v6_hint_parses(void **state)
 {
 	struct uri u, hint;
 	char err[256] = "", herr[256] = "";
@@ -504,8 +502,7 @@ static void test_known_bug_v6_hint(void **state)
 	assert_int_equal(uri_check_role(&u, true, err, sizeof(err)), -EINVAL);
 	p = strstr(err, "udp://@");
 	assert_non_null(p);
-	if (uri_parse(p, &hint, herr, sizeof(herr)) != 0)
-		skip();
+	assert_int_equal(uri_parse(p, &hint, herr, sizeof(herr)), 0);
 }
 
 static void test_addr_format(void **state)
@@ -585,8 +582,8 @@ int main(void)
 		cmocka_unit_test(test_bad_addresses),
 		cmocka_unit_test(test_long_but_valid),
 		cmocka_unit_test(test_role_checks),
-		cmocka_unit_test(test_known_bug_tcp_source_option),
-		cmocka_unit_test(test_known_bug_v6_hint),
+		cmocka_unit_test(test_tcp_source_refuses_source_option),
+		cmocka_unit_test(test_v6_hint_parses),
 		cmocka_unit_test(test_addr_format),
 		cmocka_unit_test(test_is_multicast),
 		cmocka_unit_test(test_small_error_buffer),

@@ -1,0 +1,36 @@
+/* hub.h - the central hub: accepts gateways, routes every channel from its
+ * exporting islands to the islands that import it, once.
+ *
+ * Per (island, channel) the hub elects one designated forwarder among that
+ * island's gateways that import or export the channel: only its data is
+ * accepted from the island and only it is sent the channel. The choice is
+ * sticky (a returning gateway stands by) and moves at once when the
+ * forwarder's link closes or goes silent for 3 s. Data frames are also
+ * dropped when seen before (per-origin sequence window) or past the hop
+ * limit, and never go back to the island they came from.
+ */
+#ifndef MCFERRY_HUB_H
+#define MCFERRY_HUB_H
+
+#include <stddef.h>
+
+#include "relay.h"
+#include "uri.h"
+
+#define HUB_MAX_HOPS 8
+
+struct hub;
+
+/* A hub named name listening on the given URIs (copied; tcp://@...). */
+struct hub *hub_new(struct relay_ctx *ctx, const char *name,
+		    const struct uri *listen, size_t nlisten);
+/* Listen. Returns 0 or a negative errno with a reason in err. */
+int hub_start(struct hub *h, char *err, size_t errlen);
+/* Close every link and listener; the loop ends once they are closed. */
+void hub_stop(struct hub *h);
+/* Free the hub after the loop has finished. */
+void hub_free(struct hub *h);
+/* Log counter lines: one per channel and one per link. */
+void hub_log_stats(const struct hub *h);
+
+#endif
