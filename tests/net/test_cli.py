@@ -203,7 +203,10 @@ def test_stats_lines_count_exactly(solo, mcferry_bin):
     assert int(vals["out_dgrams"]) == n, line
     assert int(vals["out_bytes"]) == n * size, line
     assert int(vals["drops"]) == 0 and int(vals["cutoffs"]) == 0, line
-    # a second stats line a second later: the counters keep their values
-    p.wait_for_log(r"^stats relay=", timeout=5, count=len(
-        p.log_matches(r"^stats relay=")) + 1)
+    # the next stats line: counters are totals, they keep their values
+    seen = len(p.log_matches(r"^stats relay="))
+    nxt = p.wait_for_log(r"^stats relay=", timeout=5, count=seen + 1)[seen]
+    vals2 = dict(re.findall(r"(\w+)=(\S+)", nxt.string))
+    for k in ("in_dgrams", "in_bytes", "out_dgrams", "out_bytes"):
+        assert vals2[k] == vals[k], (line, nxt.string)
     assert p.stop() == 0

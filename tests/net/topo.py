@@ -32,8 +32,11 @@ BUILD = os.environ.get("MCFERRY_BUILD") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
 BUILD = os.path.abspath(BUILD)
 MCFERRY = os.path.join(BUILD, "mcferry")
-MCSEND = os.path.join(BUILD, "tests", "tools", "mcsend")
-MCRECV = os.path.join(BUILD, "tests", "tools", "mcrecv")
+# MCFERRY_TOOLS may point at another directory holding mcsend and mcrecv
+TOOLS = os.path.abspath(os.environ.get("MCFERRY_TOOLS")
+                        or os.path.join(BUILD, "tests", "tools"))
+MCSEND = os.path.join(TOOLS, "mcsend")
+MCRECV = os.path.join(TOOLS, "mcrecv")
 
 
 class TopoError(Exception):
