@@ -5,6 +5,14 @@
  *   [relay NAME]
  *   source = URI
  *   sink = URI           (one or more)
+ *   [hub] or [hub NAME]
+ *   listen = URI         (one or more)
+ *   [gateway NAME]
+ *   hub = URI
+ *   iface = NAME|ADDR
+ *   island = NAME        (optional)
+ *   ttl = N              (optional)
+ *   group|export|import = CHANNEL   (one or more)
  *
  * Parsing is pure (text in, structs out), so it is unit-tested and fuzzed.
  */
@@ -13,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "gateway.h"
 #include "uri.h"
 
 #define CONFIG_NAME_MAX 64
@@ -28,9 +37,25 @@ struct config_relay {
 	size_t nsinks;
 };
 
+struct config_hub {
+	char name[CONFIG_NAME_MAX];
+	int line;
+	struct uri *listen;
+	size_t nlisten;
+};
+
+struct config_gateway {
+	int line;
+	struct gateway_spec spec;
+};
+
 struct config {
 	struct config_relay *relays;
 	size_t nrelays;
+	struct config_hub *hubs;
+	size_t nhubs;
+	struct config_gateway *gateways;
+	size_t ngateways;
 };
 
 /* Parse len bytes of text. Returns 0, or -EINVAL with "line N: reason"

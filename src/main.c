@@ -11,6 +11,8 @@
 #include <uv.h>
 
 #include "config.h"
+#include "gateway.h"
+#include "hub.h"
 #include "log.h"
 #include "relay.h"
 #include "util.h"
@@ -20,6 +22,10 @@
 
 static const char usage_text[] =
 	"usage: mcferry relay [-v|-q] [--stats SECONDS] SOURCE SINK [SINK...]\n"
+	"       mcferry hub [-v|-q] [--stats SECONDS] --listen URI [--listen URI...]\n"
+	"       mcferry gateway [-v|-q] [--stats SECONDS] --hub URI --iface IF\n"
+	"               [--island NAME] [--ttl N] (--group CH | --export CH |\n"
+	"               --import CH[=LOCAL_CH])...\n"
 	"       mcferry run [--check] [-v|-q] [--stats SECONDS] FILE\n"
 	"       mcferry --help | --version\n"
 	"\n"
@@ -37,10 +43,20 @@ static const char usage_text[] =
 	"  sndbuf=BYTES  framing=raw|datagram (default raw)\n"
 	"  chunk=BYTES (default 1316)  queue=BYTES (default 4194304)\n"
 	"\n"
+	"Channels (hub and gateway): GROUP:PORT or SOURCE@GROUP:PORT (SSM).\n"
+	"\n"
 	"  -v, --verbose       log debug lines\n"
 	"  -q, --quiet         log warnings and errors only\n"
 	"      --stats SECS    log a line of counters every SECS seconds\n"
 	"      --check         (run) check FILE and print 'configuration OK'\n"
+	"      --listen URI    (hub) accept gateways on tcp://@[ADDR]:PORT\n"
+	"      --hub URI       (gateway) the hub, tcp://HOST:PORT\n"
+	"      --iface IF      (gateway) the island's LAN interface, name or address\n"
+	"      --island NAME   (gateway) default: the LAN's IPv4 subnet\n"
+	"      --ttl N         (gateway) TTL of re-multicast datagrams (default 1)\n"
+	"      --group CH      (gateway) export and import CH\n"
+	"      --export CH     (gateway) send the island's CH to the hub\n"
+	"      --import CH[=LOCAL_CH]  (gateway) multicast CH here, maybe remapped\n"
 	"  -h, --help          show this help\n"
 	"  -V, --version       show the version\n"
 	"\n"
@@ -51,10 +67,20 @@ static const char usage_text[] =
 	"  mcferry relay tcp://SPLITTER:1603 udp://224.168.2.9:1600\n"
 	"See mcferry(1).\n";
 
+/* Relays, hubs and gateways, seen by the loop alike. */
+struct service {
+	void *obj;
+	const char *name;
+	int (*start)(void *obj, char *err, size_t errlen);
+	void (*stop)(void *obj);
+	void (*release)(void *obj);
+	void (*log_stats)(const void *obj);
+};
+
 struct app {
 	struct relay_ctx ctx;
-	struct relay **relays;
-	size_t nrelays;
+	struct service *svcs;
+	size_t nsvcs;
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stats_timer;
 	unsigned stats_secs;
@@ -78,8 +104,8 @@ noreturn static void usage_error(const char *fmt, ...)
 
 static void app_stop(struct app *app)
 {
-	for (size_t i = 0; i < app->nrelays; i++)
-		relay_stop(app->relays[i]);
+	for (size_t i = 0; i < app->nsvcs; i++)
+		app->svcs[i].stop(app->svcs[i].obj);
 	if (!uv_is_closing((uv_handle_t *)&app->sigint)) {
 		uv_close((uv_handle_t *)&app->sigint, NULL);
 		uv_close((uv_handle_t *)&app->sigterm, NULL);
@@ -93,8 +119,8 @@ static void app_on_signal(uv_signal_t *h, int signum)
 
 	log_info("signal %s: shutting down", strsignal(signum));
 	if (app->stats_secs)
-		for (size_t i = 0; i < app->nrelays; i++)
-			relay_log_stats(app->relays[i]);
+		for (size_t i = 0; i < app->nsvcs; i++)
+			app->svcs[i].log_stats(app->svcs[i].obj);
 	app_stop(app);
 }
 
@@ -102,8 +128,8 @@ static void app_on_stats(uv_timer_t *t)
 {
 	struct app *app = t->data;
 
-	for (size_t i = 0; i < app->nrelays; i++)
-		relay_log_stats(app->relays[i]);
+	for (size_t i = 0; i < app->nsvcs; i++)
+		app->svcs[i].log_stats(app->svcs[i].obj);
 }
 
 static uint64_t random_node_id(void)
@@ -133,9 +159,9 @@ static int app_run(struct app *app)
 	uv_signal_start(&app->sigint, app_on_signal, SIGINT);
 	uv_signal_start(&app->sigterm, app_on_signal, SIGTERM);
 
-	for (size_t i = 0; i < app->nrelays; i++) {
-		if (relay_start(app->relays[i], err, sizeof(err)) < 0) {
-			log_error("relay=%s %s", app->relays[i]->name, err);
+	for (size_t i = 0; i < app->nsvcs; i++) {
+		if (app->svcs[i].start(app->svcs[i].obj, err, sizeof(err)) < 0) {
+			log_error("%s %s", app->svcs[i].name, err);
 			app->status = EXIT_RUNTIME;
 			app_stop(app);
 			break;
@@ -146,26 +172,89 @@ static int app_run(struct app *app)
 			uv_timer_start(&app->stats_timer, app_on_stats,
 				       app->stats_secs * 1000ull,
 				       app->stats_secs * 1000ull);
-		for (size_t i = 0; i < app->nrelays; i++)
-			log_info("relay=%s ready", app->relays[i]->name);
+		for (size_t i = 0; i < app->nsvcs; i++)
+			log_info("%s ready", app->svcs[i].name);
 	}
 	uv_run(loop, UV_RUN_DEFAULT);
-	for (size_t i = 0; i < app->nrelays; i++)
-		relay_free(app->relays[i]);
-	free(app->relays);
+	for (size_t i = 0; i < app->nsvcs; i++) {
+		app->svcs[i].release(app->svcs[i].obj);
+		free((char *)app->svcs[i].name);
+	}
+	free(app->svcs);
 	buf_pool_exit(&app->ctx.pool);
 	uv_loop_close(loop);
 	return app->status;
+}
+
+static int relay_start_svc(void *o, char *err, size_t len)
+{
+	return relay_start(o, err, len);
+}
+static void relay_stop_svc(void *o) { relay_stop(o); }
+static void relay_free_svc(void *o) { relay_free(o); }
+static void relay_stats_svc(const void *o) { relay_log_stats(o); }
+static int hub_start_svc(void *o, char *err, size_t len)
+{
+	return hub_start(o, err, len);
+}
+static void hub_stop_svc(void *o) { hub_stop(o); }
+static void hub_free_svc(void *o) { hub_free(o); }
+static void hub_stats_svc(const void *o) { hub_log_stats(o); }
+static int gateway_start_svc(void *o, char *err, size_t len)
+{
+	return gateway_start(o, err, len);
+}
+static void gateway_stop_svc(void *o) { gateway_stop(o); }
+static void gateway_free_svc(void *o) { gateway_free(o); }
+static void gateway_stats_svc(const void *o) { gateway_log_stats(o); }
+
+static struct service *app_add(struct app *app, const char *kind,
+			       const char *name)
+{
+	struct service *s;
+	char label[128];
+
+	app->svcs = xrealloc(app->svcs, (app->nsvcs + 1) * sizeof(*app->svcs));
+	s = &app->svcs[app->nsvcs++];
+	snprintf(label, sizeof(label), "%s=%s", kind, name);
+	s->name = xstrdup(label);
+	return s;
 }
 
 static void app_add_relay(struct app *app, const char *name,
 			  const struct uri *src, const struct uri *sinks,
 			  size_t nsinks)
 {
-	app->relays = xrealloc(app->relays,
-			       (app->nrelays + 1) * sizeof(*app->relays));
-	app->relays[app->nrelays++] =
-		relay_new(&app->ctx, name, src, sinks, nsinks);
+	struct service *s = app_add(app, "relay", name);
+
+	s->obj = relay_new(&app->ctx, name, src, sinks, nsinks);
+	s->start = relay_start_svc;
+	s->stop = relay_stop_svc;
+	s->release = relay_free_svc;
+	s->log_stats = relay_stats_svc;
+}
+
+static void app_add_hub(struct app *app, const char *name,
+			const struct uri *listen, size_t n)
+{
+	struct service *s = app_add(app, "hub", name);
+
+	s->obj = hub_new(&app->ctx, name, listen, n);
+	s->start = hub_start_svc;
+	s->stop = hub_stop_svc;
+	s->release = hub_free_svc;
+	s->log_stats = hub_stats_svc;
+}
+
+static void app_add_gateway(struct app *app, const struct gateway_spec *spec)
+{
+	struct service *s = app_add(app, "gateway", spec->name);
+
+	s->obj = gateway_new(&app->ctx, spec);
+	s->start = gateway_start_svc;
+	s->stop = gateway_stop_svc;
+	s->release = gateway_free_svc;
+	s->log_stats = gateway_stats_svc;
 }
 
 static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
@@ -180,7 +269,8 @@ static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
 	usage_error("%s", msg);
 }
 
-enum { OPT_STATS = 256, OPT_CHECK };
+enum { OPT_STATS = 256, OPT_CHECK, OPT_LISTEN, OPT_HUB, OPT_IFACE,
+       OPT_ISLAND, OPT_TTL, OPT_GROUP, OPT_EXPORT, OPT_IMPORT };
 
 int main(int argc, char **argv)
 {
@@ -189,13 +279,25 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats", required_argument, NULL, OPT_STATS },
 		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "listen", required_argument, NULL, OPT_LISTEN },
+		{ "hub", required_argument, NULL, OPT_HUB },
+		{ "iface", required_argument, NULL, OPT_IFACE },
+		{ "island", required_argument, NULL, OPT_ISLAND },
+		{ "ttl", required_argument, NULL, OPT_TTL },
+		{ "group", required_argument, NULL, OPT_GROUP },
+		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "import", required_argument, NULL, OPT_IMPORT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct app app = { 0 };
+	static struct gateway_spec gw;
+	struct uri *listen = NULL;
+	size_t nlisten = 0;
 	const char *cmd;
 	bool check = false;
+	char err[768];
 	int opt;
 
 	signal(SIGPIPE, SIG_IGN);
@@ -211,8 +313,12 @@ int main(int argc, char **argv)
 		       uv_version_string());
 		return 0;
 	}
-	if (strcmp(cmd, "relay") && strcmp(cmd, "run"))
-		usage_error("unknown command '%s' (want relay or run)", cmd);
+	if (strcmp(cmd, "relay") && strcmp(cmd, "run") && strcmp(cmd, "hub") &&
+	    strcmp(cmd, "gateway"))
+		usage_error("unknown command '%s' (want relay, hub, gateway or "
+			    "run)",
+			    cmd);
+	gateway_spec_init(&gw, "gateway");
 
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "vqhV", opts, NULL)) != -1) {
@@ -240,6 +346,60 @@ int main(int argc, char **argv)
 				usage_error("%s", "--check applies to 'run'");
 			check = true;
 			break;
+		case OPT_LISTEN:
+			if (strcmp(cmd, "hub"))
+				usage_error("%s", "--listen applies to 'hub'");
+			listen = xrealloc(listen, (nlisten + 1) * sizeof(*listen));
+			if (uri_parse(optarg, &listen[nlisten], err, 256) ||
+			    uri_check_role(&listen[nlisten], false, err, 256) ||
+			    (!listen[nlisten].local &&
+			     snprintf(err, 256, "want tcp://@[ADDR]:PORT")) ||
+			    (listen[nlisten].scheme != URI_TCP &&
+			     snprintf(err, 256, "want tcp://@[ADDR]:PORT")))
+				usage_error("bad listen URI '%s': %s", optarg,
+					    err);
+			nlisten++;
+			break;
+		case OPT_HUB:
+		case OPT_IFACE:
+		case OPT_ISLAND:
+		case OPT_TTL:
+		case OPT_GROUP:
+		case OPT_EXPORT:
+		case OPT_IMPORT:
+			if (strcmp(cmd, "gateway"))
+				usage_error("%s applies to 'gateway'",
+					    argv[optind - 1]);
+			if (opt == OPT_HUB) {
+				if (gateway_spec_set_hub(&gw, optarg, err,
+							 sizeof(err)))
+					usage_error("%s", err);
+			} else if (opt == OPT_IFACE) {
+				if (strlen(optarg) >= sizeof(gw.iface))
+					usage_error("bad --iface '%s'", optarg);
+				strcpy(gw.iface, optarg);
+			} else if (opt == OPT_ISLAND) {
+				if (!*optarg ||
+				    strlen(optarg) >= sizeof(gw.island))
+					usage_error("bad --island '%s': 1-64 "
+						    "characters",
+						    optarg);
+				strcpy(gw.island, optarg);
+			} else if (opt == OPT_TTL) {
+				v = strtoul(optarg, &end, 10);
+				if (*optarg < '0' || *optarg > '9' || *end ||
+				    v > 255)
+					usage_error("bad --ttl '%s': want 0..255",
+						    optarg);
+				gw.ttl = (int)v;
+			} else if (gateway_spec_add(&gw,
+						    opt == OPT_GROUP ? "group"
+						    : opt == OPT_EXPORT ? "export"
+									: "import",
+						    optarg, err, sizeof(err))) {
+				usage_error("%s", err);
+			}
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -251,7 +411,20 @@ int main(int argc, char **argv)
 		}
 	}
 
-	if (!strcmp(cmd, "relay")) {
+	if (!strcmp(cmd, "hub")) {
+		if (optind != argc)
+			usage_error("unexpected argument '%s'", argv[optind]);
+		if (nlisten == 0)
+			usage_error("%s", "hub needs --listen URI");
+		app_add_hub(&app, "hub", listen, nlisten);
+		free(listen);
+	} else if (!strcmp(cmd, "gateway")) {
+		if (optind != argc)
+			usage_error("unexpected argument '%s'", argv[optind]);
+		if (gateway_spec_check(&gw, err, sizeof(err)))
+			usage_error("%s", err);
+		app_add_gateway(&app, &gw);
+	} else if (!strcmp(cmd, "relay")) {
 		struct uri src, *sinks;
 		int nsinks = argc - optind - 1;
 
@@ -266,7 +439,6 @@ int main(int argc, char **argv)
 		free(sinks);
 	} else {
 		struct config cfg;
-		char err[768];
 
 		if (argc - optind != 1)
 			usage_error("%s", "run needs exactly one FILE");
@@ -275,7 +447,9 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		if (check) {
-			printf("configuration OK (%zu relays)\n", cfg.nrelays);
+			printf("configuration OK (%zu relays, %zu hubs, %zu "
+			       "gateways)\n",
+			       cfg.nrelays, cfg.nhubs, cfg.ngateways);
 			config_free(&cfg);
 			return 0;
 		}
@@ -283,6 +457,11 @@ int main(int argc, char **argv)
 			app_add_relay(&app, cfg.relays[i].name,
 				      &cfg.relays[i].source, cfg.relays[i].sinks,
 				      cfg.relays[i].nsinks);
+		for (size_t i = 0; i < cfg.nhubs; i++)
+			app_add_hub(&app, cfg.hubs[i].name, cfg.hubs[i].listen,
+				    cfg.hubs[i].nlisten);
+		for (size_t i = 0; i < cfg.ngateways; i++)
+			app_add_gateway(&app, &cfg.gateways[i].spec);
 		config_free(&cfg);
 	}
 	return app_run(&app);

@@ -258,9 +258,9 @@ static void test_errors_name_line(void **state)
 static void test_empty_files(void **state)
 {
 	(void)state;
-	parse_bad_n("", 0, 0, "no [relay NAME] section");
-	parse_bad("\n", 1, "no [relay NAME] section");
-	parse_bad("# only\n; comments\n\n", 3, "no [relay NAME] section");
+	parse_bad_n("", 0, 0, "no [relay NAME], [hub] or [gateway NAME] section");
+	parse_bad("\n", 1, "no [relay NAME], [hub] or [gateway NAME] section");
+	parse_bad("# only\n; comments\n\n", 3, "no [relay NAME], [hub] or [gateway NAME] section");
 }
 
 static void test_long_line(void **state)

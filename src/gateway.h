@@ -1,0 +1,71 @@
+/* gateway.h - attaches one multicast island to a hub, both ways.
+ *
+ * For each channel the gateway exports (joins the group on its LAN and
+ * sends what it hears to the hub) and/or imports (re-multicasts on its LAN
+ * what the hub sends, optionally under another local group and port).
+ * Only while the hub names it the channel's designated forwarder for its
+ * island; otherwise it stands by, joined and ready to take over.
+ *
+ * A gateway never re-exports what it or another gateway of its island
+ * re-multicast: it drops datagrams whose source address and port are one
+ * of the island's emitters, which the gateways announce through the hub.
+ */
+#ifndef MCFERRY_GATEWAY_H
+#define MCFERRY_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "channel.h"
+#include "frame.h"
+#include "relay.h"
+#include "uri.h"
+
+#define GATEWAY_MAX_CHANNELS 256
+
+struct gateway_chan_spec {
+	struct channel ch;     /* the channel's name between islands */
+	struct channel local;  /* where it is multicast on this island */
+	bool do_export, do_import;
+};
+
+/* What a gateway is told to do, from the command line or a config file. */
+struct gateway_spec {
+	char name[64];
+	bool has_hub;
+	struct uri hub;
+	char iface[URI_IFACE_MAX];
+	char island[FRAME_ISLAND_MAX + 1]; /* "" = derive from the LAN */
+	int ttl;                           /* re-multicast TTL */
+	struct gateway_chan_spec chans[GATEWAY_MAX_CHANNELS];
+	size_t nchans;
+};
+
+/* Prepare an empty spec. */
+void gateway_spec_init(struct gateway_spec *s, const char *name);
+/* Set the hub URI (tcp://HOST:PORT). 0 or -EINVAL with a reason. */
+int gateway_spec_set_hub(struct gateway_spec *s, const char *uri, char *err,
+			 size_t errlen);
+/* Add a channel: kind is "group" (both ways), "export" or "import"; an
+ * import may be "G:P=LG:LP". 0 or -EINVAL with a reason in err. */
+int gateway_spec_add(struct gateway_spec *s, const char *kind,
+		     const char *arg, char *err, size_t errlen);
+/* Check that hub, iface and at least one channel are there. */
+int gateway_spec_check(const struct gateway_spec *s, char *err, size_t errlen);
+
+struct gateway;
+
+/* A gateway as the spec says (copied). */
+struct gateway *gateway_new(struct relay_ctx *ctx,
+			    const struct gateway_spec *spec);
+/* Resolve the interface, join the groups, open the emitters, start
+ * connecting to the hub. 0 or a negative errno with a reason in err. */
+int gateway_start(struct gateway *g, char *err, size_t errlen);
+/* Close everything; the loop ends once the handles are closed. */
+void gateway_stop(struct gateway *g);
+/* Free after the loop has finished. */
+void gateway_free(struct gateway *g);
+/* Log one counter line per channel. */
+void gateway_log_stats(const struct gateway *g);
+
+#endif
