@@ -20,7 +20,7 @@ static const char *const state_names[] = { "new", "connecting", "open",
 /* Every state change of a connection goes through here. */
 static void conn_set_state(struct conn *c, enum conn_state s)
 {
-	log_debug("relay=%s c=%u %s state %s -> %s", c->relay->name, c->id,
+	log_debug("%s=%s c=%u %s state %s -> %s", c->relay->kind, c->relay->name, c->id,
 		  c->what, state_names[c->state], state_names[s]);
 	c->state = s;
 }
@@ -67,9 +67,9 @@ void conn_close(struct conn *c, const char *reason)
 		return;
 	if (c->state == CONN_OPEN)
 		log_msg(quiet ? LOG_INFO : LOG_WARN,
-			"relay=%s c=%u %s closed reason=%s peer=%s queued=%llu "
+			"%s=%s c=%u %s closed reason=%s peer=%s queued=%llu "
 			"sent=%llu",
-			c->relay->name, c->id, c->what, reason, c->peer,
+			c->relay->kind, c->relay->name, c->id, c->what, reason, c->peer,
 			(unsigned long long)c->q.bytes,
 			(unsigned long long)c->sent_bytes);
 	if (c->counted) {
@@ -116,8 +116,8 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 					      "version-mismatch: this node "
 					      "speaks version 1");
 
-		log_warn("relay=%s c=%u %s hello version=%u ours=%u",
-			 c->relay->name, c->id, c->what, h.version,
+		log_warn("%s=%s c=%u %s hello version=%u ours=%u",
+			 c->relay->kind, c->relay->name, c->id, c->what, h.version,
 			 FRAME_VERSION);
 		conn_write_now(c, out, n);
 		conn_close(c, "version-mismatch");
@@ -131,8 +131,8 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 	c->peer_hello = h;
 	if (c->h->on_hello)
 		c->h->on_hello(c);
-	log_debug("relay=%s c=%u %s hello role=%u node=%016llx island=%s",
-		  c->relay->name, c->id, c->what, h.role,
+	log_debug("%s=%s c=%u %s hello role=%u node=%016llx island=%s",
+		  c->relay->kind, c->relay->name, c->id, c->what, h.role,
 		  (unsigned long long)h.node_id, h.island);
 }
 
@@ -165,8 +165,8 @@ static void conn_read_frames(struct conn *c)
 			conn_close(c, "bad-frame");
 			break;
 		case FRAME_ERROR:
-			log_warn("relay=%s c=%u %s peer error code=%u text=%.*s",
-				 c->relay->name, c->id, c->what,
+			log_warn("%s=%s c=%u %s peer error code=%u text=%.*s",
+				 c->relay->kind, c->relay->name, c->id, c->what,
 				 f.len >= 2 ? get_be16(f.body) : 0,
 				 f.len >= 2 ? (int)f.len - 2 : 0,
 				 f.len >= 2 ? (const char *)f.body + 2 : "");

@@ -35,8 +35,8 @@ static void dialer_on_connect(struct conn *c, int status)
 	struct dialer *d = c->owner;
 
 	if (status == 0) {
-		log_info("relay=%s c=%u %s connected peer=%s attempts=%u",
-			 d->relay->name, c->id, c->what, c->peer,
+		log_info("%s=%s c=%u %s connected peer=%s attempts=%u",
+			 d->relay->kind, d->relay->name, c->id, c->what, c->peer,
 			 d->failures + 1);
 		if (d->ever_connected)
 			d->relay->stats.reconnects++;
@@ -49,9 +49,9 @@ static void dialer_on_connect(struct conn *c, int status)
 	}
 	d->failures++;
 	log_msg(d->failures == 1 ? LOG_WARN : LOG_DEBUG,
-		"relay=%s c=%u %s connect failed peer=%s err=%s "
+		"%s=%s c=%u %s connect failed peer=%s err=%s "
 		"retry_ms=%u",
-		d->relay->name, c->id, c->what, c->peer, uv_err_name(status),
+		d->relay->kind, d->relay->name, c->id, c->what, c->peer, uv_err_name(status),
 		d->backoff_ms);
 	conn_close(c, "connect-failed");
 }
@@ -121,8 +121,8 @@ static void dialer_attempt(struct dialer *d)
 	d->handles++;
 	rc = conn_connect(c, (const struct sockaddr *)&d->addr);
 	if (rc < 0) {
-		log_warn("relay=%s c=%u upstream connect failed peer=%s err=%s",
-			 d->relay->name, c->id, c->peer, uv_err_name(rc));
+		log_warn("%s=%s c=%u upstream connect failed peer=%s err=%s",
+			 d->relay->kind, d->relay->name, c->id, c->peer, uv_err_name(rc));
 		conn_close(c, "connect-failed");
 	}
 }

@@ -487,6 +487,7 @@ struct gateway *gateway_new(struct relay_ctx *ctx,
 	g->spec = *spec;
 	g->owner = relay_new(ctx, spec->name, &spec->hub, NULL, 0);
 	g->owner->role = FRAME_ROLE_GATEWAY;
+	g->owner->kind = "gateway";
 	g->efd[0] = g->efd[1] = -1;
 	g->nchans = spec->nchans;
 	g->chans = xcalloc(spec->nchans, sizeof(*g->chans));
@@ -601,6 +602,7 @@ static void gateway_derive_island(struct gateway *g,
 int gateway_start(struct gateway *g, char *err, size_t errlen)
 {
 	struct sockaddr_storage v4, v6, hub;
+	bool need4 = false, need6 = false;
 	unsigned prefix;
 	int rc;
 
@@ -625,8 +627,16 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			 g->spec.hub.host);
 		return rc;
 	}
-	if ((v4.ss_family && (rc = gateway_open_emitter(g, AF_INET, &v4)) < 0) ||
-	    (v6.ss_family && (rc = gateway_open_emitter(g, AF_INET6, &v6)) < 0)) {
+	for (size_t i = 0; i < g->nchans; i++) {
+		need4 |= g->chans[i].spec.local.family == 4;
+		need6 |= g->chans[i].spec.local.family == 6;
+	}
+	/* Only the families the channels use: a fresh IPv6 address may still
+	 * be tentative, and an IPv4-only island should not care. */
+	if ((need4 && v4.ss_family &&
+	     (rc = gateway_open_emitter(g, AF_INET, &v4)) < 0) ||
+	    (need6 && v6.ss_family &&
+	     (rc = gateway_open_emitter(g, AF_INET6, &v6)) < 0)) {
 		snprintf(err, errlen, "cannot open the re-multicast socket on %s: %s",
 			 g->spec.iface, strerror(-rc));
 		return rc;

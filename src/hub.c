@@ -509,6 +509,7 @@ struct hub *hub_new(struct relay_ctx *ctx, const char *name,
 
 	h->owner = relay_new(ctx, name, listen, NULL, 0);
 	h->owner->role = FRAME_ROLE_HUB;
+	h->owner->kind = "hub";
 	h->listen = xmalloc(nlisten * sizeof(*listen));
 	memcpy(h->listen, listen, nlisten * sizeof(*listen));
 	h->nlisten = nlisten;

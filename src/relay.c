@@ -14,6 +14,7 @@ struct relay *relay_new(struct relay_ctx *ctx, const char *name,
 {
 	struct relay *r = xcalloc(1, sizeof(*r));
 
+	r->kind = "relay";
 	r->name = xstrdup(name);
 	r->island = xstrdup(name);
 	r->role = FRAME_ROLE_RELAY;

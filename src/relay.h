@@ -68,6 +68,7 @@ struct source {
 /* A relay is also the named owner of connections: the hub and the gateway
  * each own one (without source or sinks) for their links. */
 struct relay {
+	const char *kind;      /* "relay", "hub", "gateway": log lines say kind=name */
 	char *name;
 	char *island;          /* sent in hellos */
 	uint8_t role;          /* FRAME_ROLE_*, sent in hellos */
