@@ -994,7 +994,8 @@ static int run(struct ctx *x)
         if (idle_ns && x->first_data && x->last_data + idle_ns < next)
             next = x->last_data + idle_ns;
         if (o->mode == MODE_TCP && (x->connected < x->n || o->slow)) {
-            for (unsigned i = 0; i < x->n; i++) {
+            unsigned scan = x->connected < x->n ? x->n : (o->slow < x->n ? o->slow : x->n);
+            for (unsigned i = 0; i < scan; i++) {
                 struct client *c = &x->c[i];
                 if (c->state == C_RETRY) {
                     if (now >= retry_end) {

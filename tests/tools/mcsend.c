@@ -439,10 +439,6 @@ static bool send_one(int fd, bool tcp, const uint8_t *buf, size_t len,
                 sleep_us(50);
                 continue;
             }
-            if (!tcp && (errno == ECONNREFUSED || errno == EHOSTUNREACH || errno == ENETUNREACH)) {
-                /* Asynchronous ICMP error from an earlier datagram; resend this one. */
-                continue;
-            }
             fprintf(stderr, "mcsend: send to %s: %s\n", target, strerror(errno));
             return false;
         }
