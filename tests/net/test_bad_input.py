@@ -41,6 +41,23 @@ def closed_rx(reason, port):
         re.escape(reason), port)
 
 
+def read_frames(sock, n_dgrams, timeout=5):
+    """Read frames until n_dgrams DGRAM frames arrived (or EOF)."""
+    sock.settimeout(timeout)
+    buf, frames = b"", []
+    while sum(1 for t, _ in frames if t == T.FT_DGRAM) < n_dgrams:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        got, buf = T.parse_frames(buf + chunk)
+        frames += got
+    return frames
+
+
+def dgrams_of(frames):
+    return [b for t, b in frames if t == T.FT_DGRAM]
+
+
 def good_roundtrip(ns, splitter, n=20):
     """A real subscriber on 1603 gets what a good publisher sends to 1602."""
     before = len(splitter.log_matches(r"\bclient connected\b"))
@@ -52,36 +69,16 @@ def good_roundtrip(ns, splitter, n=20):
     payloads = [os.urandom(1 + 97 * i) for i in range(n)]
     pub.sendall(T.hello(island=b"pub") + b"".join(T.dgram(p)
                                                   for p in payloads))
-    buf, frames = b"", []
-    sub.settimeout(5)
-    while sum(1 for t, _ in frames if t == T.FT_DGRAM) < n:
-        chunk = sub.recv(65536)
-        assert chunk, "subscriber closed early; frames so far %r" % (
-            [(t, len(b)) for t, b in frames],)
-        got, buf = T.parse_frames(buf + chunk)
-        frames += got
+    frames = read_frames(sub, n)
     # the splitter's first frame is its own HELLO: magic, version 1, relay
     t0, h = frames[0]
     assert t0 == T.FT_HELLO, frames[0]
     assert h[:4] == b"MCFY" and h[4] == 1 and h[5] == 1, h
     assert len(h) == 17 + h[16], h
-    data = [b for t, b in frames if t == T.FT_DGRAM]
-    assert data == payloads
+    assert dgrams_of(frames) == payloads, [(t, len(b)) for t, b in frames]
     pub.close()
     sub.close()
     return payloads
-
-
-def read_dgrams(sock, n, timeout=5):
-    sock.settimeout(timeout)
-    buf, frames = b"", []
-    while sum(1 for t, _ in frames if t == T.FT_DGRAM) < n:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        got, buf = T.parse_frames(buf + chunk)
-        frames += got
-    return [b for t, b in frames if t == T.FT_DGRAM]
 
 
 HELLO_OK = T.hello()
@@ -140,7 +137,7 @@ def test_bad_input_closes_that_connection(solo, mcferry_bin, case):
         assert struct.unpack(">H", errors[0][:2])[0] == 1, errors[0]
     # the splitter still works, and the bystander got that stream too
     payloads = good_roundtrip(ns, splitter)
-    assert read_dgrams(bystander, len(payloads)) == payloads
+    assert dgrams_of(read_frames(bystander, len(payloads))) == payloads
     bystander.close()
 
 

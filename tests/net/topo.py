@@ -104,20 +104,14 @@ class Proc:
         Returns the list of matches.  Raises TopoError (with the log) if the
         process dies first or the timeout passes.
         """
-        rx = re.compile(regex)
         deadline = time.monotonic() + timeout
         while True:
-            text = self.stderr() if stream == "stderr" else self.stdout()
-            found = [m for m in (rx.search(l) for l in text.splitlines()) if m]
+            exited = self.p.poll() is not None
+            # read after the exit check: a last line may land just before exit
+            found = self.log_matches(regex, stream)
             if len(found) >= count:
                 return found
-            if self.p.poll() is not None:
-                # one last read: the line may have landed just before exit
-                text = self.stderr() if stream == "stderr" else self.stdout()
-                found = [m for m in (rx.search(l) for l in text.splitlines())
-                         if m]
-                if len(found) >= count:
-                    return found
+            if exited:
                 raise TopoError("%s exited (rc=%s) before /%s/ x%d:\n%s" % (
                     self.tag, self.p.returncode, regex, count, self.describe()))
             if time.monotonic() > deadline:
@@ -524,21 +518,10 @@ def wait_path_open(send, dest, recv, size, timeout=15.0, interval=0.05):
 # mcsend / mcrecv
 
 def parse_json_summary(text):
-    """The last JSON object printed by mcrecv."""
-    text = text.strip()
-    start = text.rfind("\n{")
-    cand = [text] if start < 0 else [text[start + 1:], text]
-    for c in cand:
-        try:
-            return json.loads(c)
-        except ValueError:
-            pass
-    # fall back: find the first '{' that parses to the end
-    for i in [m.start() for m in re.finditer(r"\{", text)]:
-        try:
-            return json.loads(text[i:])
-        except ValueError:
-            continue
+    """mcrecv --json prints its summary as one line, the last one."""
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
     raise TopoError("no JSON summary in mcrecv output:\n" + text)
 
 
@@ -552,23 +535,6 @@ def wait_file(path, timeout, proc=None):
             raise TopoError("timeout waiting for %s%s" % (
                 path, ("\n" + proc.describe()) if proc else ""))
         time.sleep(0.01)
-
-
-def wait_port(ns, host, port, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    while True:
-        s = ns.socket(fam, socket.SOCK_STREAM)
-        s.settimeout(0.5)
-        try:
-            s.connect((host, port))
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise TopoError("port %s:%d not open in %s" % (host, port, ns))
-            time.sleep(0.02)
-        finally:
-            s.close()
 
 
 # --------------------------------------------------------------------------
