@@ -12,14 +12,17 @@
 #
 # Usage: ./bench/run.sh [BUILD_DIR]          (make bench runs ./bench/run.sh build)
 # Environment (all optional):
-#   BENCH_MATRIX=default|tiny  tiny: clients "1 10", 2 s per row, small callgrind run
+#   BENCH_MATRIX=default|tiny  tiny: clients "1 10", 2 s per run, small callgrind run
 #   BENCH_CLIENTS="1 100 1000" client counts for mcferry rows
 #   BENCH_RATE=1900            input datagrams per second (1316 B each: ~20 Mbit/s)
-#   BENCH_SECONDS=10           input duration per row
+#   BENCH_SECONDS=10           input duration per run
+#   BENCH_REPEAT=3             runs per row, round-robin; the table shows medians (tiny: 1)
 #   BENCH_SOCAT=1              0 skips the socat comparison row
 #   BENCH_CALLGRIND=auto       auto|1|0: instructions per datagram per client under callgrind
 #   BENCH_CG_COUNT=2000 BENCH_CG_CLIENTS=10 BENCH_CG_RATE=400   the callgrind workload
+#   BENCH_BUDGET=330           start no new run after this many seconds
 #   BENCH_KEEP=1               keep the logs directory (path printed at the end)
+#   BENCH_SYNCOOKIES=1         leave SYN cookies on in the relay namespace (see below)
 #
 # Everything it starts runs inside its own namespaces (prefix mfb<pid>), with
 # no route out of them; every wait is bounded; on exit, Ctrl-C or TERM it
@@ -185,7 +188,7 @@ jlat() { # jlat FILE p50|p99|max
 }
 
 stat_field() { # stat_field LOG KEY: KEY=value from mcferry's last stats line
-	grep '^stats' "$1" 2>/dev/null | tail -1 | grep -o "$2=[0-9]*" | cut -d= -f2
+	grep '^stats relay=' "$1" 2>/dev/null | tail -1 | grep -o "$2=[0-9]*" | cut -d= -f2
 }
 
 wait_grep() { # wait_grep FILE REGEX COUNT SECONDS PID: until COUNT lines match
@@ -295,7 +298,7 @@ run_row() {
 
 	recv_t0=$(now_ns)
 	bg "$tag.recv" "$NS_C" "$RECV" tcp "$RELAY_C:$TPORT" --clients "$n" --size "$SIZE" \
-		--expect "$COUNT" --count "$COUNT" --idle "$IDLE" --duration $((SECS + 60)) \
+		--expect "$COUNT" --count "$COUNT" --idle "$IDLE" --duration $((SECS + 30)) \
 		--connect-retry 30 --ready-file "$TMP/$tag.ready" --json
 	recv_pid=$LASTPID
 	i=0
@@ -325,9 +328,9 @@ run_row() {
 	send_pid=$LASTPID
 	# Sample the relay's RSS and the receiver's CPU while data flows, until
 	# the receiver ends (all data in, every client closed, or $IDLE s idle);
-	# hard limit SECS + 60.
+	# hard limit SECS + 35 (mcrecv's own --duration is SECS + 30).
 	i=0
-	while alive "$recv_pid" && [ $i -lt $(((SECS + 60) * 10)) ]; do
+	while alive "$recv_pid" && [ $i -lt $(((SECS + 35) * 10)) ]; do
 		rss=$(status_kb "$rpid" VmRSS)
 		[ "${rss:-0}" -gt "$rssmax" ] && rssmax=$rss
 		rcv=$(cpu_ticks "$recv_pid")
@@ -374,10 +377,13 @@ run_row() {
 	if [ "$kind" = mcferry ]; then
 		R_DROPS=$(stat_field "$rlog" drops)
 		R_CUTS=$(stat_field "$rlog" cutoffs)
-		local indg w
+		local indg outdg w
 		indg=$(stat_field "$rlog" in_dgrams)
 		[ -n "$indg" ] && [ "$indg" != "$sent" ] &&
 			note "$tag: mcferry read $indg of $sent datagrams (the rest were lost before the relay, e.g. UDP receive buffer)"
+		outdg=$(stat_field "$rlog" out_dgrams)
+		[ -n "$outdg" ] && [ "$outdg" != "$uniq" ] &&
+			note "$tag: mcferry counted out_dgrams=$outdg but the clients received $uniq unique datagrams"
 		w=$(grep -cE '^(warn|error)' "$rlog")
 		if [ "$w" -gt 0 ]; then
 			note "$tag: $w warn/error lines in mcferry's log: $(grep -E '^(warn|error)' "$rlog" | sed 's/ c=[0-9]*//; s/ peer=[^ ]*//; s/ queued=[0-9]*//; s/ sent=[0-9]*//' | sort | uniq -c | sort -rn | head -3 | sed 's/^ *//' | tr '\n' ';')"
@@ -411,14 +417,21 @@ median() { # median V... (ignores "-" and empty)
 maxof() { printf '%s\n' "$@" | awk '$1 != "" && $1 != "-" { if (!n++ || $1 + 0 > m) m = $1 + 0 } END { print n ? m : "-" }'; }
 sumof() { printf '%s\n' "$@" | awk '$1 != "" && $1 != "-" { s += $1; n++ } END { print n ? s : "-" }'; }
 
+T_START=$(now_ns)
+# No new run starts after BUDGET seconds, so that even a run where every
+# wait hits its limit ends well inside 10 minutes.
+BUDGET=${BENCH_BUDGET:-330}
 CONFIGS=""
 for n in $CLIENTS; do CONFIGS="$CONFIGS mcferry:$n"; done
 [ "$DO_SOCAT" = 1 ] && CONFIGS="$CONFIGS socat:1"
 declare -A V
-T_START=$(now_ns)
 for rep in $(seq 1 "$REPEAT"); do
 	for cfg in $CONFIGS; do
 		REP=$rep
+		if [ $(( ($(now_ns) - T_START) / 1000000000 )) -ge "$BUDGET" ]; then
+			note "time budget (${BUDGET} s) used up: skipped $cfg run $rep"
+			continue
+		fi
 		if run_row "${cfg%%:*}" "${cfg#*:}"; then
 			for k in GBPS LOSS P50 P99 CPU RSS DROPS CUTS RCPU HOST; do
 				eval "V[$cfg.$k]=\"\${V[$cfg.$k]:-} \$R_$k\""
@@ -430,7 +443,7 @@ done
 
 ROWS=""
 for cfg in $CONFIGS; do
-	[ -n "${V[$cfg.ok]:-}" ] || { ROWS="$ROWS| ${cfg%%:*} | ${cfg#*:} | failed (see notes) |||||||||
+	[ -n "${V[$cfg.ok]:-}" ] || { ROWS="$ROWS| ${cfg%%:*} | ${cfg#*:} | failed (see notes) | - | - | - | - | - | - | - | - | - |
 "; continue; }
 	for k in GBPS P50 P99 CPU RSS RCPU HOST; do
 		eval "M_$k=\$(median \${V[$cfg.$k]})"
@@ -455,6 +468,10 @@ CG_LINE=""
 if [ "$DO_CG" = auto ]; then
 	if command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then DO_CG=1; else DO_CG=0; fi
 fi
+if [ "$DO_CG" = 1 ] && [ $(( ($(now_ns) - T_START) / 1000000000 )) -ge $((BUDGET + 70)) ]; then
+	note "time budget used up: skipped the callgrind run"
+	DO_CG=0
+fi
 if [ "$DO_CG" = 1 ]; then
 	echo "bench: callgrind: $CG_COUNT datagrams at ${CG_RATE}pps to $CG_CLIENTS clients" >&2
 	tag=callgrind
@@ -462,29 +479,29 @@ if [ "$DO_CG" = 1 ]; then
 	bg "$tag.relay" "$NS_R" valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" \
 		"$MCF" relay "udp://@$GROUP:$UPORT?iface=$IF_SR" "tcp://@:$TPORT"
 	cg_pid=$LASTPID
-	wait_grep "$TMP/$tag.relay.err" ' ready' 1 60 "$cg_pid" || { cg_ok=0; note "callgrind: mcferry did not become ready under valgrind"; }
+	wait_grep "$TMP/$tag.relay.err" ' ready' 1 30 "$cg_pid" || { cg_ok=0; note "callgrind: mcferry did not become ready under valgrind"; }
 	if [ $cg_ok = 1 ]; then
 		bg "$tag.recv" "$NS_C" "$RECV" tcp "$RELAY_C:$TPORT" --clients "$CG_CLIENTS" --size "$SIZE" \
 			--expect "$CG_COUNT" --count "$CG_COUNT" --idle 5 \
-			--duration $((CG_COUNT / CG_RATE + 90)) --connect-retry 30 --json
+			--duration $((CG_COUNT / CG_RATE + 40)) --connect-retry 20 --json
 		cg_recv=$LASTPID
-		wait_grep "$TMP/$tag.relay.err" 'client connected' "$CG_CLIENTS" 60 "$cg_pid" ||
+		wait_grep "$TMP/$tag.relay.err" 'client connected' "$CG_CLIENTS" 30 "$cg_pid" ||
 			{ cg_ok=0; note "callgrind: clients did not connect"; }
 	fi
 	if [ $cg_ok = 1 ]; then
 		sleep 0.5
 		# Count only the steady state: zero the counters once every client is in.
-		timeout 30 callgrind_control -z "$cg_pid" >"$TMP/cgctl.z" 2>&1 ||
+		timeout 20 callgrind_control -z "$cg_pid" >"$TMP/cgctl.z" 2>&1 ||
 			note "callgrind: callgrind_control -z failed; startup is included in the count"
 		bg "$tag.send" "$NS_S" "$SEND" --count "$CG_COUNT" --rate "$CG_RATE" --size "$SIZE" \
 			--ttl 1 --iface "$IF_S" --quiet "$GROUP:$UPORT"
-		wait_pid "$LASTPID" $((CG_COUNT / CG_RATE + 30)) || note "callgrind: mcsend had to be stopped"
-		wait_pid "$cg_recv" $((CG_COUNT / CG_RATE + 95)) || note "callgrind: mcrecv had to be stopped"
+		wait_pid "$LASTPID" $((CG_COUNT / CG_RATE + 20)) || note "callgrind: mcsend had to be stopped"
+		wait_pid "$cg_recv" 25 || note "callgrind: mcrecv had to be stopped"
 		# Dump now, before shutdown work, then stop.
-		timeout 30 callgrind_control -d "$cg_pid" >"$TMP/cgctl.d" 2>&1 ||
+		timeout 20 callgrind_control -d "$cg_pid" >"$TMP/cgctl.d" 2>&1 ||
 			note "callgrind: callgrind_control -d failed; shutdown is included in the count"
 	fi
-	stop_pid "$cg_pid" 30
+	stop_pid "$cg_pid" 20
 	if [ $cg_ok = 1 ]; then
 		# Prefer the explicit dump (cg.out.1); fall back to the exit dump.
 		cgf=$TMP/cg.out.1
