@@ -270,7 +270,7 @@ if [ "${BENCH_SYNCOOKIES:-0}" != 1 ]; then
 fi
 
 # ---- one row ----------------------------------------------------------------
-# run_row mcferry|socat CLIENTS -> appends a table row to ROWS, sets R_* vars.
+# run_row mcferry|socat CLIENTS: one run; sets R_* (figures), notes oddities.
 
 run_row() {
 	local kind=$1 n=$2 tag=$1-$2.r${REP:-1} rpid rlog i
@@ -502,6 +502,7 @@ if [ "$DO_CG" = 1 ]; then
 			note "callgrind: callgrind_control -d failed; shutdown is included in the count"
 	fi
 	stop_pid "$cg_pid" 20
+	[ -n "${cg_recv:-}" ] && stop_pid "$cg_recv" 5
 	if [ $cg_ok = 1 ]; then
 		# Prefer the explicit dump (cg.out.1); fall back to the exit dump.
 		cgf=$TMP/cg.out.1
@@ -515,7 +516,7 @@ if [ "$DO_CG" = 1 ]; then
 			[ "$uq" -lt $((CG_COUNT * CG_CLIENTS)) ] &&
 				note "callgrind: only $uq of $((CG_COUNT * CG_CLIENTS)) datagrams delivered under valgrind"
 		else
-			note "callgrind: no result (Ir='$ir' unique='$uq'); see $TMP/$tag.*"
+			note "callgrind: no result (Ir='${ir:-}' unique='${uq:-}'); BENCH_KEEP=1 keeps the logs"
 		fi
 	fi
 fi
