@@ -32,6 +32,6 @@ int net_listen(uv_loop_t *loop, uv_tcp_t *tcp, const struct uri *u,
 	/* libuv sets SO_REUSEADDR, so a restarted listener binds at once. */
 	rc = uv_tcp_bind(tcp, (const struct sockaddr *)&u->addr, 0);
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)tcp, 128, cb);
+		rc = uv_listen((uv_stream_t *)tcp, SOMAXCONN, cb);
 	return rc;
 }
