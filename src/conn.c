@@ -13,6 +13,8 @@
  * small enough to keep the stack frame modest. */
 #define CONN_WRITE_IOV 64
 #define CONN_KEEPALIVE_SECS 15
+/* Gathered writes per kick while the socket keeps taking everything. */
+#define CONN_WRITE_ROUNDS 4
 
 static const char *const state_names[] = { "new", "connecting", "open",
 					   "closing" };
@@ -337,10 +339,7 @@ static void conn_on_write(uv_write_t *req, int status)
 	struct relay_stats *st = &c->relay->stats;
 
 	if (status == 0) {
-		for (uint32_t i = 0; i < c->q.sending; i++) {
-			st->out_bytes += c->q.ring[(c->q.head + i) &
-						   (c->q.cap - 1)].len;
-		}
+		st->out_bytes += c->wbytes;
 		st->out_dgrams += c->q.sending;
 	}
 	fanout_queue_end(&c->q);
@@ -352,22 +351,55 @@ static void conn_on_write(uv_write_t *req, int status)
 	conn_kick(c);
 }
 
+/* Write what is queued: first straight from this loop turn with
+ * uv_try_write (a plain writev, no request to track), and only what the
+ * socket would not take goes to uv_write, which finishes it when the
+ * socket is writable again. */
 void conn_kick(struct conn *c)
 {
+	struct relay_stats *st = &c->relay->stats;
 	struct iovec iov[CONN_WRITE_IOV];
+	uint64_t total;
 	uint32_t n;
 	int rc;
 
-	if (c->state != CONN_OPEN)
+	for (int round = 0; round < CONN_WRITE_ROUNDS; round++) {
+		if (c->state != CONN_OPEN)
+			return;
+		n = fanout_queue_begin(&c->q, iov, CONN_WRITE_IOV);
+		if (n == 0)
+			return;
+		total = 0;
+		for (uint32_t i = 0; i < n; i++)
+			total += iov[i].iov_len;
+		rc = uv_try_write((uv_stream_t *)&c->tcp, (uv_buf_t *)iov, n);
+		if (rc < 0 && rc != UV_EAGAIN) {
+			fanout_queue_end(&c->q);
+			conn_close(c, rc == UV_EPIPE || rc == UV_ECONNRESET
+					      ? "reset"
+					      : uv_err_name(rc));
+			return;
+		}
+		if (rc > 0) {
+			c->sent_bytes += (uint64_t)rc;
+			st->out_bytes += (uint64_t)rc;
+			st->out_dgrams += fanout_queue_advance(&c->q,
+							       (uint64_t)rc);
+		}
+		if ((uint64_t)(rc > 0 ? rc : 0) < total)
+			break;
+	}
+	if (c->q.sending == 0)
 		return;
-	n = fanout_queue_begin(&c->q, iov, CONN_WRITE_IOV);
-	if (n == 0)
-		return;
+	/* The socket is full: hand the rest of this batch to libuv. uv_buf_t
+	 * is laid out as struct iovec on Unix (libuv documents it), so the
+	 * vector goes to writev unchanged. */
+	n = fanout_queue_inflight(&c->q, iov);
+	c->wbytes = 0;
 	for (uint32_t i = 0; i < n; i++)
-		c->sent_bytes += iov[i].iov_len;
+		c->wbytes += iov[i].iov_len;
+	c->sent_bytes += c->wbytes;
 	c->wreq.data = c;
-	/* uv_buf_t is laid out as struct iovec on Unix (libuv documents
-	 * it), so the gathered vector goes to writev unchanged. */
 	rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, (uv_buf_t *)iov, n,
 		      conn_on_write);
 	if (rc < 0) {

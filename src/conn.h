@@ -57,6 +57,7 @@ struct conn {
 	uint8_t *rx;            /* partial frame (CONN_RX_FRAMES) */
 	uint32_t rxlen;
 	uint64_t sent_bytes;
+	uint64_t wbytes;        /* bytes in the uv_write in flight */
 	uint64_t last_rx;       /* loop time (ms) of the last bytes read */
 	struct frame_hello peer_hello; /* valid once hello_seen */
 	struct conn *prev, *next; /* owner's list */

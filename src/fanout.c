@@ -70,6 +70,42 @@ uint32_t fanout_queue_begin(struct fanout_queue *q, struct iovec *iov,
 	return n;
 }
 
+uint32_t fanout_queue_advance(struct fanout_queue *q, uint64_t nbytes)
+{
+	uint32_t released = 0;
+
+	while (q->sending && nbytes) {
+		struct fanout_entry *e = &q->ring[q->head];
+
+		if (nbytes < e->len) {
+			e->p += nbytes;
+			e->len -= (uint32_t)nbytes;
+			q->bytes -= nbytes;
+			break;
+		}
+		nbytes -= e->len;
+		q->bytes -= e->len;
+		buf_unref(e->b);
+		q->head = (q->head + 1) & (q->cap - 1);
+		q->count--;
+		q->sending--;
+		released++;
+	}
+	return released;
+}
+
+uint32_t fanout_queue_inflight(const struct fanout_queue *q, struct iovec *iov)
+{
+	for (uint32_t i = 0; i < q->sending; i++) {
+		const struct fanout_entry *e =
+			&q->ring[(q->head + i) & (q->cap - 1)];
+
+		iov[i].iov_base = e->p;
+		iov[i].iov_len = e->len;
+	}
+	return q->sending;
+}
+
 void fanout_queue_end(struct fanout_queue *q)
 {
 	for (uint32_t i = 0; i < q->sending; i++) {

@@ -45,6 +45,13 @@ int fanout_queue_push(struct fanout_queue *q, struct buf *b, uint8_t *p,
  * nothing waits. */
 uint32_t fanout_queue_begin(struct fanout_queue *q, struct iovec *iov,
 			    uint32_t max);
+/* The first nbytes of the in-flight entries were written: release the
+ * entries they cover and trim a partly written one. Returns the number of
+ * entries released; the rest stay in flight. */
+uint32_t fanout_queue_advance(struct fanout_queue *q, uint64_t nbytes);
+/* Describe the in-flight entries in iov (at most `sending` of them). */
+uint32_t fanout_queue_inflight(const struct fanout_queue *q,
+			       struct iovec *iov);
 /* The in-flight write completed (or failed): release its entries. */
 void fanout_queue_end(struct fanout_queue *q);
 

@@ -330,6 +330,49 @@ static void test_shared_between_queues(void **state)
 	buf_pool_exit(&pool);
 }
 
+/* A partial write: advance releases the entries it covers and trims the
+ * one it ends in; the rest stay in flight with the right spans. */
+static void test_advance_partial(void **state)
+{
+	struct buf_pool pool;
+	struct fanout_queue q;
+	struct iovec iov[8];
+	struct buf *b[3];
+
+	(void)state;
+	buf_pool_init(&pool);
+	fanout_queue_init(&q, 1 << 20);
+	for (int i = 0; i < 3; i++) {
+		b[i] = make_buf(&pool, 100, (uint8_t)i);
+		assert_int_equal(fanout_queue_push(&q, b[i], b[i]->data, 100), 0);
+	}
+	assert_int_equal(fanout_queue_begin(&q, iov, 8), 3);
+	/* 150 bytes: the first entry and half of the second. */
+	assert_int_equal(fanout_queue_advance(&q, 150), 1);
+	assert_int_equal(b[0]->refs, 1);
+	assert_int_equal(q.sending, 2);
+	assert_int_equal(q.count, 2);
+	assert_int_equal(q.bytes, 150);
+	assert_int_equal(fanout_queue_inflight(&q, iov), 2);
+	assert_ptr_equal(iov[0].iov_base, b[1]->data + 50);
+	assert_int_equal(iov[0].iov_len, 50);
+	assert_ptr_equal(iov[1].iov_base, b[2]->data);
+	assert_int_equal(iov[1].iov_len, 100);
+	/* Zero bytes changes nothing; the rest completes. */
+	assert_int_equal(fanout_queue_advance(&q, 0), 0);
+	assert_int_equal(fanout_queue_advance(&q, 150), 2);
+	assert_int_equal(q.sending, 0);
+	assert_int_equal(q.count, 0);
+	assert_int_equal(q.bytes, 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(b[i]->refs, 1);
+		buf_unref(b[i]);
+	}
+	fanout_queue_exit(&q);
+	assert_int_equal(pool.live, 0);
+	buf_pool_exit(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -341,6 +384,7 @@ int main(void)
 		cmocka_unit_test(test_growth_wraparound),
 		cmocka_unit_test(test_exit_releases_all),
 		cmocka_unit_test(test_shared_between_queues),
+		cmocka_unit_test(test_advance_partial),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
