@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <time.h>
 #include <uv.h>
 
@@ -132,6 +136,29 @@ static void app_on_stats(uv_timer_t *t)
 		app->svcs[i].log_stats(app->svcs[i].obj);
 }
 
+/* Tell systemd (Type=notify) that every endpoint is up: one datagram to
+ * $NOTIFY_SOCKET, the protocol of sd_notify(3), without linking libsystemd. */
+static void notify_ready(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	socklen_t len;
+	int fd;
+
+	if (!path || (path[0] != '/' && path[0] != '@') ||
+	    strlen(path) >= sizeof(sun.sun_path))
+		return;
+	strcpy(sun.sun_path, path);
+	if (path[0] == '@')
+		sun.sun_path[0] = '\0'; /* abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	(void)sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun, len);
+	close(fd);
+}
+
 static uint64_t random_node_id(void)
 {
 	uint64_t id = 0;
@@ -174,6 +201,7 @@ static int app_run(struct app *app)
 				       app->stats_secs * 1000ull);
 		for (size_t i = 0; i < app->nsvcs; i++)
 			log_info("%s ready", app->svcs[i].name);
+		notify_ready();
 	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	for (size_t i = 0; i < app->nsvcs; i++) {
