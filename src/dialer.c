@@ -25,8 +25,8 @@ static void dialer_schedule(struct dialer *d)
 	uint64_t delay = d->backoff_ms * (75 + (uint64_t)(rand() % 51)) / 100;
 
 	d->backoff_ms *= 2;
-	if (d->backoff_ms > DIALER_BACKOFF_MAX_MS)
-		d->backoff_ms = DIALER_BACKOFF_MAX_MS;
+	if (d->backoff_ms > d->max_backoff_ms)
+		d->backoff_ms = d->max_backoff_ms;
 	uv_timer_start(&d->timer, dialer_on_timer, delay, 0);
 }
 
@@ -133,6 +133,8 @@ void dialer_start(struct dialer *d, struct relay *r,
 	d->relay = r;
 	d->addr = *addr;
 	d->backoff_ms = DIALER_BACKOFF_MIN_MS;
+	if (!d->max_backoff_ms)
+		d->max_backoff_ms = DIALER_BACKOFF_MAX_MS;
 	uv_timer_init(r->ctx->loop, &d->timer);
 	d->timer.data = d;
 	d->handles = 1;

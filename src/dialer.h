@@ -1,6 +1,7 @@
 /* dialer.h - keeps one outbound TCP connection up: connect, and after a
  * failure or a close reconnect with jittered exponential backoff
- * (100 ms doubling to 5 s; back to 100 ms once connected).
+ * (100 ms doubling to max_backoff_ms, 5 s unless set; back to 100 ms once
+ * connected).
  */
 #ifndef MCFERRY_DIALER_H
 #define MCFERRY_DIALER_H
@@ -20,6 +21,7 @@ struct dialer {
 	uv_timer_t timer;
 	struct conn *conn;      /* attempt or open connection, or NULL */
 	uint32_t backoff_ms;
+	uint32_t max_backoff_ms;  /* 0: DIALER_BACKOFF_MAX_MS */
 	unsigned failures;      /* consecutive failed attempts */
 	bool ever_connected;
 	bool stopping;

@@ -20,6 +20,11 @@
 #define GATEWAY_PING_MS 1000
 #define GATEWAY_DEAD_MS 3000
 #define GATEWAY_MAX_BATCHES 16
+/* Retry the hub at least this often: an island is cut off while its link
+ * is down, and one connection attempt per second is cheap, so flows come
+ * back within about a second of the hub's return however long it was
+ * away. */
+#define GATEWAY_MAX_BACKOFF_MS 1000
 
 struct gw_channel {
 	struct gateway *gw;
@@ -448,8 +453,15 @@ static void gateway_on_closed(struct conn *c)
 	struct gateway *g = conn_gateway(c);
 
 	/* Without the hub nobody is forwarder; it says so again on return. */
-	for (size_t i = 0; i < g->nchans; i++)
-		g->chans[i].forwarder = false;
+	for (size_t i = 0; i < g->nchans; i++) {
+		struct gw_channel *gc = &g->chans[i];
+
+		if (gc->forwarder && !g->stopping)
+			log_info("gateway=%s channel=%s forwarder=standby "
+				 "reason=hub-link-down",
+				 g->owner->name, gc->name);
+		gc->forwarder = false;
+	}
 }
 
 static const struct conn_handler gateway_handler = {
@@ -673,6 +685,7 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 	g->dialer.queue = g->spec.hub.queue;
 	g->dialer.user = &gateway_handler;
 	g->dialer.owner = g;
+	g->dialer.max_backoff_ms = GATEWAY_MAX_BACKOFF_MS;
 	dialer_start(&g->dialer, g->owner, &hub);
 	g->handles++;
 	log_info("gateway=%s iface=%s island=%s hub=%s", g->owner->name,
