@@ -6,6 +6,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,6 +28,17 @@ static const char *const step_names[] = { "socket", "interface", "bind",
 const char *mcast_step_name(enum mcast_step step)
 {
 	return step_names[step];
+}
+
+void mcast_strerror(enum mcast_step step, int rc, const struct uri *u,
+		    char *err, size_t errlen)
+{
+	if (step == MCAST_STEP_IFACE)
+		snprintf(err, errlen, "unknown interface '%s' in %s", u->iface,
+			 u->text);
+	else
+		snprintf(err, errlen, "cannot %s %s: %s", mcast_step_name(step),
+			 u->text, strerror(-rc));
 }
 
 int mcast_iface_index(const char *name_or_addr, unsigned *ifindex)

@@ -4,6 +4,7 @@
 #ifndef MCFERRY_MCAST_H
 #define MCFERRY_MCAST_H
 
+#include <stddef.h>
 #include <sys/socket.h>
 
 #include "uri.h"
@@ -29,5 +30,9 @@ int mcast_open_send(const struct uri *u, const struct sockaddr_storage *dst,
 		    int *fd, enum mcast_step *step);
 /* Human name of a step, e.g. "join". */
 const char *mcast_step_name(enum mcast_step step);
+/* A one-line reason for a failed mcast_open_*: "unknown interface 'x' in
+ * URI" or "cannot join URI: No such device". */
+void mcast_strerror(enum mcast_step step, int rc, const struct uri *u,
+		    char *err, size_t errlen);
 
 #endif

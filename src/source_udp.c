@@ -87,12 +87,7 @@ int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
 
 	rc = mcast_open_recv(u, &fd, &step);
 	if (rc < 0) {
-		if (step == MCAST_STEP_IFACE)
-			snprintf(err, errlen, "unknown interface '%s' in %s",
-				 u->iface, u->text);
-		else
-			snprintf(err, errlen, "cannot %s %s: %s",
-				 mcast_step_name(step), u->text, strerror(-rc));
+		mcast_strerror(step, rc, u, err, errlen);
 		return rc;
 	}
 	s = xcalloc(1, sizeof(*s));
