@@ -2,13 +2,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <ifaddrs.h>
 #include <limits.h>
-#include <net/if.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -21,20 +17,17 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "mctool.h"
+
 #ifndef IPV6_MULTICAST_ALL
 #define IPV6_MULTICAST_ALL 29
 #endif
 
-#define MCSF_MAGIC 0x4D435346u
-#define HDR_SIZE 28
-#define MIN_SIZE 32
 #define MAX_DGRAM 65536
 #define UDP_BATCH 64
 #define MAX_SPAN_WORDS ((size_t)1 << 24) /* bitmap span cap: 2^30 sequence numbers */
 #define RETRY_NS 100000000ull            /* tcp connect retry interval */
 #define HIST_BUCKETS 976
-
-static volatile sig_atomic_t g_stop;
 
 enum mode { MODE_UDP, MODE_TCP };
 enum cstate { C_IDLE, C_CONNECTING, C_RETRY, C_OPEN, C_CLOSED, C_FAILED };
@@ -122,166 +115,7 @@ static void usage(FILE *f)
         "Stops on SIGINT/SIGTERM, on all TCP connections closed, and prints the summary.\n");
 }
 
-__attribute__((format(printf, 1, 2), noreturn))
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mcrecv: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-__attribute__((format(printf, 1, 2), noreturn))
-static void usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("mcrecv: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    fputs("usage: mcrecv udp GROUP:PORT [options] | mcrecv tcp HOST:PORT [options]"
-          "   (mcrecv --help for details)\n", stderr);
-    exit(2);
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t parse_u64(const char *opt, const char *s, uint64_t max)
-{
-    char *end;
-    if (*s == '\0' || *s == '-' || *s == '+')
-        usage_error("%s: expected a non-negative integer, got '%s'", opt, s);
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end != '\0' || v > max)
-        usage_error("%s: bad value '%s' (integer 0..%llu)", opt, s, (unsigned long long)max);
-    return v;
-}
-
-static double parse_double(const char *opt, const char *s)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end != '\0' || !(v >= 0) || v > 1e9)
-        usage_error("%s: bad value '%s' (non-negative number of seconds)", opt, s);
-    return v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
 /* ---- addresses ---------------------------------------------------------- */
-
-static int parse_ip(const char *host, const char *port, struct sockaddr_storage *ss, socklen_t *len)
-{
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
-        return -1;
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
-}
-
-/* "1.2.3.4:5", "[ff15::1]:5", "ff15::1:5" (last colon splits), ":5" = 0.0.0.0:5 */
-static int parse_hostport(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[256];
-    const char *port;
-    if (s[0] == '@')
-        s++;
-    if (s[0] == '[') {
-        const char *rb = strchr(s, ']');
-        if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof host)
-            return -1;
-        memcpy(host, s + 1, (size_t)(rb - s - 1));
-        host[rb - s - 1] = '\0';
-        port = rb + 2;
-    } else {
-        const char *c = strrchr(s, ':');
-        if (!c || (size_t)(c - s) >= sizeof host)
-            return -1;
-        memcpy(host, s, (size_t)(c - s));
-        host[c - s] = '\0';
-        port = c + 1;
-    }
-    if (*port == '\0' || strspn(port, "0123456789") != strlen(port) || atol(port) > 65535)
-        return -1;
-    if (host[0] == '\0')
-        strcpy(host, "0.0.0.0");
-    return parse_ip(host, port, ss, len);
-}
-
-static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-    char host[256];
-    size_t n = strlen(s);
-    if (n >= sizeof host)
-        return -1;
-    if (s[0] == '[' && n > 2 && s[n - 1] == ']') {
-        memcpy(host, s + 1, n - 2);
-        host[n - 2] = '\0';
-    } else {
-        memcpy(host, s, n + 1);
-    }
-    return parse_ip(host, "0", ss, len);
-}
-
-/* Interface given as a name or as one of its addresses -> ifindex. */
-static unsigned resolve_iface(const char *s)
-{
-    struct sockaddr_storage ss;
-    socklen_t len;
-    unsigned idx = 0;
-    if (parse_addr(s, &ss, &len) == 0) {
-        struct ifaddrs *ifa, *i;
-        if (getifaddrs(&ifa) != 0)
-            die("getifaddrs: %s", strerror(errno));
-        for (i = ifa; i; i = i->ifa_next) {
-            if (!i->ifa_addr || i->ifa_addr->sa_family != ss.ss_family)
-                continue;
-            if (ss.ss_family == AF_INET &&
-                ((struct sockaddr_in *)i->ifa_addr)->sin_addr.s_addr ==
-                    ((struct sockaddr_in *)&ss)->sin_addr.s_addr)
-                break;
-            if (ss.ss_family == AF_INET6 &&
-                memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr,
-                       &((struct sockaddr_in6 *)&ss)->sin6_addr, 16) == 0)
-                break;
-        }
-        if (i)
-            idx = if_nametoindex(i->ifa_name);
-        freeifaddrs(ifa);
-        if (idx == 0)
-            die("--iface %s: no local interface has this address", s);
-        return idx;
-    }
-    idx = if_nametoindex(s);
-    if (idx == 0)
-        die("--iface %s: unknown interface", s);
-    return idx;
-}
 
 static bool is_multicast(const struct sockaddr_storage *ss)
 {
@@ -348,7 +182,7 @@ static int bitmap_test_set(struct stream *s, uint64_t seq)
         s->base = seq & ~63ull;
         s->bits = calloc(s->nwords, sizeof *s->bits);
         if (!s->bits)
-            die("out of memory");
+            mctool_die("out of memory");
     }
     if (seq < s->base) {
         size_t need = (size_t)((s->base - (seq & ~63ull)) / 64);
@@ -361,7 +195,7 @@ static int bitmap_test_set(struct stream *s, uint64_t seq)
             return -1;
         uint64_t *nb = calloc(s->nwords + extra, sizeof *nb);
         if (!nb)
-            die("out of memory");
+            mctool_die("out of memory");
         memcpy(nb + extra, s->bits, s->nwords * sizeof *nb);
         free(s->bits);
         s->bits = nb;
@@ -379,7 +213,7 @@ static int bitmap_test_set(struct stream *s, uint64_t seq)
             nn = MAX_SPAN_WORDS;
         uint64_t *nb = realloc(s->bits, nn * sizeof *nb);
         if (!nb)
-            die("out of memory");
+            mctool_die("out of memory");
         memset(nb + s->nwords, 0, (nn - s->nwords) * sizeof *nb);
         s->bits = nb;
         s->nwords = nn;
@@ -404,7 +238,7 @@ static struct stream *get_stream(struct client *c, uint32_t id)
         size_t nc = c->cap ? c->cap * 2 : 2;
         struct stream *ns = realloc(c->streams, nc * sizeof *ns);
         if (!ns)
-            die("out of memory");
+            mctool_die("out of memory");
         c->streams = ns;
         c->cap = nc;
     }
@@ -427,15 +261,13 @@ static void mark_done(struct ctx *x, struct client *c)
 static void process(struct ctx *x, struct client *c, const uint8_t *p, size_t len, uint64_t now)
 {
     c->received++;
-    if (len < MIN_SIZE || get_be32(p) != MCSF_MAGIC || get_be32(p + 24) != len) {
+    uint32_t id;
+    uint64_t seq, sent;
+    if (!mctool_hdr_get(p, len, &id, &seq, &sent)) {
         c->bad++;
         return;
     }
-    uint32_t id = get_be32(p + 4);
-    uint64_t seq = get_be64(p + 8);
-    uint64_t sent = get_be64(p + 16);
-    if (memcmp(p + HDR_SIZE, x->pat + (((uint32_t)(seq * 131u) + HDR_SIZE) & 0xff),
-               len - HDR_SIZE) != 0) {
+    if (memcmp(p + MCSF_HDR_SIZE, mctool_payload(x->pat, seq), len - MCSF_HDR_SIZE) != 0) {
         c->bad++;
         return;
     }
@@ -469,12 +301,6 @@ static void process(struct ctx *x, struct client *c, const uint8_t *p, size_t le
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
 static void write_ready(struct ctx *x)
 {
     if (x->ready_written)
@@ -484,13 +310,13 @@ static void write_ready(struct ctx *x)
         return;
     char tmp[PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp%ld", x->o.ready_file, (long)getpid()) >= sizeof tmp)
-        die("--ready-file: path too long");
+        mctool_die("--ready-file: path too long");
     FILE *f = fopen(tmp, "w");
     if (!f)
-        die("--ready-file %s: %s", tmp, strerror(errno));
+        mctool_die("--ready-file %s: %s", tmp, strerror(errno));
     fprintf(f, "%ld\n", (long)getpid());
     if (fclose(f) != 0 || rename(tmp, x->o.ready_file) != 0)
-        die("--ready-file %s: %s", x->o.ready_file, strerror(errno));
+        mctool_die("--ready-file %s: %s", x->o.ready_file, strerror(errno));
 }
 
 static void raise_nofile(unsigned need)
@@ -516,14 +342,14 @@ static void ep_add(struct ctx *x, int fd, uint32_t events, unsigned idx)
 {
     struct epoll_event ev = { .events = events, .data.u32 = idx };
     if (epoll_ctl(x->ep, EPOLL_CTL_ADD, fd, &ev) != 0)
-        die("epoll_ctl: %s", strerror(errno));
+        mctool_die("epoll_ctl: %s", strerror(errno));
 }
 
 static void ep_mod(struct ctx *x, int fd, uint32_t events, unsigned idx)
 {
     struct epoll_event ev = { .events = events, .data.u32 = idx };
     if (epoll_ctl(x->ep, EPOLL_CTL_MOD, fd, &ev) != 0)
-        die("epoll_ctl: %s", strerror(errno));
+        mctool_die("epoll_ctl: %s", strerror(errno));
 }
 
 /* ---- UDP ---------------------------------------------------------------- */
@@ -534,14 +360,14 @@ static void udp_setup(struct ctx *x)
     int fam = x->addr.ss_family;
     int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        die("socket: %s", strerror(errno));
+        mctool_die("socket: %s", strerror(errno));
     int one = 1, zero = 0;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     int rb = o->rcvbuf ? o->rcvbuf : 8 << 20;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof rb) != 0)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
     bool mc = is_multicast(&x->addr);
-    unsigned ifindex = o->iface ? resolve_iface(o->iface) : 0;
+    unsigned ifindex = o->iface ? mctool_resolve_iface(o->iface, NULL, NULL) : 0;
     if (fam == AF_INET6) {
         struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&x->addr;
         if ((IN6_IS_ADDR_MC_LINKLOCAL(&s6->sin6_addr) || IN6_IS_ADDR_LINKLOCAL(&s6->sin6_addr)) &&
@@ -553,7 +379,7 @@ static void udp_setup(struct ctx *x)
         fprintf(stderr, "mcrecv: warning: IP_MULTICAST_ALL=0: %s\n", strerror(errno));
     }
     if (bind(fd, (struct sockaddr *)&x->addr, x->alen) != 0)
-        die("bind %s: %s", o->target, strerror(errno));
+        mctool_die("bind %s: %s", o->target, strerror(errno));
     if (mc) {
         int level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
         if (o->source) {
@@ -561,25 +387,25 @@ static void udp_setup(struct ctx *x)
             struct sockaddr_storage src;
             socklen_t slen;
             memset(&gsr, 0, sizeof gsr);
-            if (parse_addr(o->source, &src, &slen) != 0)
-                usage_error("--source: '%s' is not an IP address", o->source);
+            if (mctool_parse_addr(o->source, &src, &slen) != 0)
+                mctool_usage_error("--source: '%s' is not an IP address", o->source);
             if (src.ss_family != fam)
-                usage_error("--source %s: address family does not match group", o->source);
+                mctool_usage_error("--source %s: address family does not match group", o->source);
             gsr.gsr_interface = ifindex;
             memcpy(&gsr.gsr_group, &x->addr, x->alen);
             memcpy(&gsr.gsr_source, &src, slen);
             if (setsockopt(fd, level, MCAST_JOIN_SOURCE_GROUP, &gsr, sizeof gsr) != 0)
-                die("join (%s,%s): %s", o->source, o->target, strerror(errno));
+                mctool_die("join (%s,%s): %s", o->source, o->target, strerror(errno));
         } else {
             struct group_req gr;
             memset(&gr, 0, sizeof gr);
             gr.gr_interface = ifindex;
             memcpy(&gr.gr_group, &x->addr, x->alen);
             if (setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof gr) != 0)
-                die("join %s: %s", o->target, strerror(errno));
+                mctool_die("join %s: %s", o->target, strerror(errno));
         }
     } else if (o->source) {
-        usage_error("--source needs a multicast GROUP");
+        mctool_usage_error("--source needs a multicast GROUP");
     }
     x->c[0].fd = fd;
     x->c[0].state = C_OPEN;
@@ -607,7 +433,7 @@ static void udp_read(struct ctx *x)
                 fprintf(stderr, "mcrecv: recvmmsg: %s\n", strerror(errno));
             return;
         }
-        uint64_t now = mono_ns();
+        uint64_t now = mctool_mono_ns();
         if (!x->first_data)
             x->first_data = now;
         x->last_data = now;
@@ -647,7 +473,7 @@ static void tcp_start_connect(struct ctx *x, unsigned i, uint64_t now)
     struct client *c = &x->c[i];
     int fd = socket(x->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
-        die("socket: %s", strerror(errno));
+        mctool_die("socket: %s", strerror(errno));
     if (x->o.rcvbuf)
         (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &x->o.rcvbuf, sizeof x->o.rcvbuf);
     c->fd = fd;
@@ -676,7 +502,7 @@ static void tcp_connected(struct ctx *x, unsigned i)
         close(c->fd);
         c->fd = -1;
         c->state = C_RETRY;
-        c->retry_at = mono_ns() + RETRY_NS;
+        c->retry_at = mctool_mono_ns() + RETRY_NS;
         return;
     }
     c->state = C_OPEN;
@@ -706,7 +532,7 @@ static void tcp_read(struct ctx *x, unsigned i)
         tcp_close(x, c, C_CLOSED);
         return;
     }
-    uint64_t now = mono_ns();
+    uint64_t now = mctool_mono_ns();
     if (!x->first_data)
         x->first_data = now;
     x->last_data = now;
@@ -759,7 +585,7 @@ static void report(struct ctx *x, double secs)
     uint64_t *mins = malloc(cap * sizeof *mins), *maxs = malloc(cap * sizeof *maxs);
     uint64_t *lost = calloc(x->n, sizeof *lost);
     if (!ids || !mins || !maxs || !lost)
-        die("out of memory");
+        mctool_die("out of memory");
     for (unsigned i = 0; i < x->n; i++)
         for (size_t j = 0; j < x->c[i].nstreams; j++) {
             const struct stream *s = &x->c[i].streams[j];
@@ -775,7 +601,7 @@ static void report(struct ctx *x, double secs)
                     mins = realloc(mins, cap * sizeof *mins);
                     maxs = realloc(maxs, cap * sizeof *maxs);
                     if (!ids || !mins || !maxs)
-                        die("out of memory");
+                        mctool_die("out of memory");
                 }
                 ids[k] = s->id;
                 mins[k] = s->min_seq;
@@ -878,6 +704,11 @@ static void report(struct ctx *x, double secs)
 
 /* ---- main --------------------------------------------------------------- */
 
+static double parse_seconds(const char *opt, const char *s)
+{
+    return mctool_parse_double(opt, s, 1e9, "non-negative number of seconds");
+}
+
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_IFACE = 256, O_SOURCE, O_CLIENTS, O_SIZE, O_DURATION, O_COUNT, O_IDLE,
@@ -916,57 +747,57 @@ static void parse_args(int argc, char **argv, struct opts *o)
         switch (c) {
         case 1:
             if (npos == 2)
-                usage_error("unexpected argument '%s'", optarg);
+                mctool_usage_error("unexpected argument '%s'", optarg);
             pos[npos++] = optarg;
             break;
         case O_IFACE: o->iface = optarg; udp_only = true; break;
         case O_SOURCE: o->source = optarg; udp_only = true; break;
         case O_CLIENTS:
-            o->clients = (unsigned)parse_u64("--clients", optarg, 100000);
+            o->clients = (unsigned)mctool_parse_u64("--clients", optarg, 100000);
             if (o->clients == 0)
-                usage_error("--clients must be at least 1");
+                mctool_usage_error("--clients must be at least 1");
             tcp_only = true;
             break;
         case O_SIZE:
-            o->size = (uint32_t)parse_u64("--size", optarg, 16u << 20);
-            if (o->size < MIN_SIZE)
-                usage_error("--size %u is too small (minimum %d)", o->size, MIN_SIZE);
+            o->size = (uint32_t)mctool_parse_u64("--size", optarg, 16u << 20);
+            if (o->size < MCSF_MIN_SIZE)
+                mctool_usage_error("--size %u is too small (minimum %d)", o->size, MCSF_MIN_SIZE);
             tcp_only = true;
             break;
-        case O_DURATION: o->duration = parse_double("--duration", optarg); break;
-        case O_COUNT: o->count = parse_u64("--count", optarg, UINT64_MAX); break;
-        case O_IDLE: o->idle = parse_double("--idle", optarg); break;
+        case O_DURATION: o->duration = parse_seconds("--duration", optarg); break;
+        case O_COUNT: o->count = mctool_parse_u64("--count", optarg, UINT64_MAX); break;
+        case O_IDLE: o->idle = parse_seconds("--idle", optarg); break;
         case O_READY: o->ready_file = optarg; break;
         case O_JSON: o->json = true; break;
-        case O_RETRY: o->connect_retry = parse_double("--connect-retry", optarg); break;
+        case O_RETRY: o->connect_retry = parse_seconds("--connect-retry", optarg); break;
         case O_EXPECT:
-            o->expect = parse_u64("--expect", optarg, UINT64_MAX);
+            o->expect = mctool_parse_u64("--expect", optarg, UINT64_MAX);
             o->have_expect = true;
             break;
-        case O_RCVBUF: o->rcvbuf = (int)parse_u64("--rcvbuf", optarg, INT_MAX); break;
-        case O_SLOW: o->slow = (unsigned)parse_u64("--slow", optarg, 100000); tcp_only = true; break;
-        case O_PAUSE: o->pause = parse_double("--pause", optarg); break;
+        case O_RCVBUF: o->rcvbuf = (int)mctool_parse_u64("--rcvbuf", optarg, INT_MAX); break;
+        case O_SLOW: o->slow = (unsigned)mctool_parse_u64("--slow", optarg, 100000); tcp_only = true; break;
+        case O_PAUSE: o->pause = parse_seconds("--pause", optarg); break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
         default:
-            usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            mctool_usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     if (npos < 1)
-        usage_error("missing mode (udp or tcp)");
+        mctool_usage_error("missing mode (udp or tcp)");
     if (strcmp(pos[0], "udp") == 0)
         o->mode = MODE_UDP;
     else if (strcmp(pos[0], "tcp") == 0)
         o->mode = MODE_TCP;
     else
-        usage_error("unknown mode '%s' (expected udp or tcp)", pos[0]);
+        mctool_usage_error("unknown mode '%s' (expected udp or tcp)", pos[0]);
     if (npos < 2)
-        usage_error("missing %s", o->mode == MODE_UDP ? "GROUP:PORT" : "HOST:PORT");
+        mctool_usage_error("missing %s", o->mode == MODE_UDP ? "GROUP:PORT" : "HOST:PORT");
     o->target = pos[1];
     if (o->mode == MODE_UDP && tcp_only)
-        usage_error("--clients, --size and --slow are only valid in tcp mode");
+        mctool_usage_error("--clients, --size and --slow are only valid in tcp mode");
     if (o->mode == MODE_TCP && udp_only)
-        usage_error("--iface and --source are only valid in udp mode");
+        mctool_usage_error("--iface and --source are only valid in udp mode");
     if (o->mode == MODE_UDP)
         o->clients = 1;
 }
@@ -981,8 +812,8 @@ static int run(struct ctx *x)
     int rc = 0;
 
     for (;;) {
-        uint64_t now = mono_ns();
-        if (g_stop) { x->stop_reason = "signal"; break; }
+        uint64_t now = mctool_mono_ns();
+        if (mctool_stop) { x->stop_reason = "signal"; break; }
         if (now >= end) { x->stop_reason = "duration"; break; }
         if (o->count && x->done == x->n) { x->stop_reason = "count"; break; }
         if (o->mode == MODE_TCP && x->closed == x->n) { x->stop_reason = "eof"; break; }
@@ -1029,7 +860,7 @@ static int run(struct ctx *x)
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            die("epoll_wait: %s", strerror(errno));
+            mctool_die("epoll_wait: %s", strerror(errno));
         }
         for (int k = 0; k < n; k++) {
             unsigned i = evs[k].data.u32;
@@ -1051,46 +882,33 @@ int main(int argc, char **argv)
 {
     struct ctx x;
     memset(&x, 0, sizeof x);
+    mctool_init("mcrecv", "usage: mcrecv udp GROUP:PORT [options] | mcrecv tcp HOST:PORT [options]"
+                "   (mcrecv --help for details)\n");
     parse_args(argc, argv, &x.o);
     struct opts *o = &x.o;
-    if (parse_hostport(o->target, &x.addr, &x.alen) != 0)
-        usage_error("bad address '%s' (expected IPv4:PORT or [IPv6]:PORT)", o->target);
+    /* "@GROUP:PORT" (mcferry URI style) means the same as "GROUP:PORT". */
+    if (mctool_parse_hostport(o->target + (o->target[0] == '@'), &x.addr, &x.alen) != 0)
+        mctool_usage_error("bad address '%s' (expected IPv4:PORT or [IPv6]:PORT)", o->target);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    mctool_catch_signals();
 
     x.n = o->clients;
     x.stop_reason = "none";
     x.c = calloc(x.n, sizeof *x.c);
-    x.pat = malloc(MAX_DGRAM + 256);
     if (o->mode == MODE_UDP)
         x.rbuf_size = (size_t)UDP_BATCH * MAX_DGRAM;
     else
         x.rbuf_size = o->size * 4 > (256u << 10) ? (size_t)o->size * 4 : (256u << 10);
     x.rbuf = malloc(x.rbuf_size);
-    if (!x.c || !x.pat || !x.rbuf)
-        die("out of memory");
-    for (size_t i = 0; i < MAX_DGRAM + 256; i++)
-        x.pat[i] = (uint8_t)i;
-    if (o->mode == MODE_TCP && o->size > MAX_DGRAM) {
-        uint8_t *p = realloc(x.pat, (size_t)o->size + 256);
-        if (!p)
-            die("out of memory");
-        x.pat = p;
-        for (size_t i = 0; i < (size_t)o->size + 256; i++)
-            x.pat[i] = (uint8_t)i;
-    }
+    if (!x.c || !x.rbuf)
+        mctool_die("out of memory");
+    x.pat = mctool_pattern_new(o->mode == MODE_TCP && o->size > MAX_DGRAM ? o->size : MAX_DGRAM);
     raise_nofile(x.n);
     x.ep = epoll_create1(EPOLL_CLOEXEC);
     if (x.ep < 0)
-        die("epoll_create1: %s", strerror(errno));
+        mctool_die("epoll_create1: %s", strerror(errno));
 
-    x.t_start = mono_ns();
+    x.t_start = mctool_mono_ns();
     if (o->mode == MODE_UDP) {
         udp_setup(&x);
         write_ready(&x);
@@ -1099,12 +917,12 @@ int main(int argc, char **argv)
             x.c[i].fd = -1;
             x.c[i].partial = malloc(o->size);
             if (!x.c[i].partial)
-                die("out of memory");
+                mctool_die("out of memory");
             tcp_start_connect(&x, i, x.t_start);
         }
     }
     int rc = run(&x);
-    double secs = (double)(mono_ns() - x.t_start) / 1e9;
+    double secs = (double)(mctool_mono_ns() - x.t_start) / 1e9;
     report(&x, secs);
 
     for (unsigned i = 0; i < x.n; i++) {
