@@ -13,8 +13,6 @@
  * small enough to keep the stack frame modest. */
 #define CONN_WRITE_IOV 64
 #define CONN_KEEPALIVE_SECS 15
-/* Gathered writes per kick while the socket keeps taking everything. */
-#define CONN_WRITE_ROUNDS 4
 
 static const char *const state_names[] = { "new", "connecting", "open",
 					   "closing" };
@@ -237,7 +235,7 @@ int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n)
 
 	memcpy(b->data, p, n);
 	b->len = (uint32_t)n;
-	rc = fanout_queue_push(&c->q, b, b->data, b->len);
+	rc = fanout_queue_push_ctl(&c->q, b, b->data, b->len);
 	buf_unref(b);
 	return rc;
 }
@@ -337,12 +335,12 @@ static void conn_on_write(uv_write_t *req, int status)
 {
 	struct conn *c = req->data;
 	struct relay_stats *st = &c->relay->stats;
+	uint32_t done = fanout_queue_end(&c->q);
 
 	if (status == 0) {
 		st->out_bytes += c->wbytes;
-		st->out_dgrams += c->q.sending;
+		st->out_dgrams += done;
 	}
-	fanout_queue_end(&c->q);
 	if (status < 0) {
 		conn_close(c, status == UV_ECANCELED ? "shutdown"
 						     : uv_err_name(status));
@@ -363,7 +361,10 @@ void conn_kick(struct conn *c)
 	uint32_t n;
 	int rc;
 
-	for (int round = 0; round < CONN_WRITE_ROUNDS; round++) {
+	/* Until the queue is empty or the socket refuses: the kernel send
+	 * buffer is capped, so this ends within a few rounds, and nothing
+	 * is left waiting for input that may never come. */
+	for (;;) {
 		if (c->state != CONN_OPEN)
 			return;
 		n = fanout_queue_begin(&c->q, iov, CONN_WRITE_IOV);

@@ -34,8 +34,8 @@ static void fanout_queue_grow(struct fanout_queue *q)
 	q->head = 0;
 }
 
-int fanout_queue_push(struct fanout_queue *q, struct buf *b, uint8_t *p,
-		      uint32_t len)
+static int fanout_queue_add(struct fanout_queue *q, struct buf *b, uint8_t *p,
+			    uint32_t len, bool ctl)
 {
 	struct fanout_entry *e;
 
@@ -47,9 +47,22 @@ int fanout_queue_push(struct fanout_queue *q, struct buf *b, uint8_t *p,
 	e->b = buf_ref(b);
 	e->p = p;
 	e->len = len;
+	e->ctl = ctl;
 	q->count++;
 	q->bytes += len;
 	return 0;
+}
+
+int fanout_queue_push(struct fanout_queue *q, struct buf *b, uint8_t *p,
+		      uint32_t len)
+{
+	return fanout_queue_add(q, b, p, len, false);
+}
+
+int fanout_queue_push_ctl(struct fanout_queue *q, struct buf *b, uint8_t *p,
+			  uint32_t len)
+{
+	return fanout_queue_add(q, b, p, len, true);
 }
 
 uint32_t fanout_queue_begin(struct fanout_queue *q, struct iovec *iov,
@@ -85,11 +98,11 @@ uint32_t fanout_queue_advance(struct fanout_queue *q, uint64_t nbytes)
 		}
 		nbytes -= e->len;
 		q->bytes -= e->len;
+		released += !e->ctl;
 		buf_unref(e->b);
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->count--;
 		q->sending--;
-		released++;
 	}
 	return released;
 }
@@ -106,15 +119,19 @@ uint32_t fanout_queue_inflight(const struct fanout_queue *q, struct iovec *iov)
 	return q->sending;
 }
 
-void fanout_queue_end(struct fanout_queue *q)
+uint32_t fanout_queue_end(struct fanout_queue *q)
 {
+	uint32_t released = 0;
+
 	for (uint32_t i = 0; i < q->sending; i++) {
 		struct fanout_entry *e = &q->ring[q->head];
 
+		released += !e->ctl;
 		q->bytes -= e->len;
 		buf_unref(e->b);
 		q->head = (q->head + 1) & (q->cap - 1);
 		q->count--;
 	}
 	q->sending = 0;
+	return released;
 }

@@ -11,6 +11,7 @@
 #ifndef MCFERRY_FANOUT_H
 #define MCFERRY_FANOUT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
@@ -20,6 +21,7 @@ struct fanout_entry {
 	struct buf *b;
 	uint8_t *p;
 	uint32_t len;
+	bool ctl;           /* a control frame, not counted as a datagram */
 };
 
 struct fanout_queue {
@@ -40,6 +42,10 @@ void fanout_queue_exit(struct fanout_queue *q);
  * -ENOBUFS when the queue would exceed its limit (nothing is queued). */
 int fanout_queue_push(struct fanout_queue *q, struct buf *b, uint8_t *p,
 		      uint32_t len);
+/* The same for a control frame (hello, ping): it is not counted as a
+ * datagram by fanout_queue_advance or fanout_queue_end. */
+int fanout_queue_push_ctl(struct fanout_queue *q, struct buf *b, uint8_t *p,
+			  uint32_t len);
 /* Mark up to max waiting entries as in flight and describe them in iov.
  * Returns the number of entries; 0 when a write is already in flight or
  * nothing waits. */
@@ -47,12 +53,13 @@ uint32_t fanout_queue_begin(struct fanout_queue *q, struct iovec *iov,
 			    uint32_t max);
 /* The first nbytes of the in-flight entries were written: release the
  * entries they cover and trim a partly written one. Returns the number of
- * entries released; the rest stay in flight. */
+ * datagram (non-control) entries released; the rest stay in flight. */
 uint32_t fanout_queue_advance(struct fanout_queue *q, uint64_t nbytes);
 /* Describe the in-flight entries in iov (at most `sending` of them). */
 uint32_t fanout_queue_inflight(const struct fanout_queue *q,
 			       struct iovec *iov);
-/* The in-flight write completed (or failed): release its entries. */
-void fanout_queue_end(struct fanout_queue *q);
+/* The in-flight write completed (or failed): release its entries. Returns
+ * the number of datagram (non-control) entries released. */
+uint32_t fanout_queue_end(struct fanout_queue *q);
 
 #endif

@@ -13,8 +13,11 @@
 #include "relay.h"
 #include "util.h"
 
-/* A partial raw chunk waits this long for more bytes before it is sent. */
-#define SOURCE_TCP_IDLE_FLUSH_MS 5
+/* A partial raw chunk waits this long for more bytes before it is sent.
+ * Long enough that a loaded sender's stall in the middle of a datagram
+ * does not cut it in two (which would shift every later datagram of a raw
+ * stream), short enough that the tail of a stream is not held up. */
+#define SOURCE_TCP_IDLE_FLUSH_MS 50
 
 struct source_tcp {
 	struct source base;

@@ -121,3 +121,38 @@ def test_slow_consumer_cut_off_others_lose_nothing(islands, tools):
     assert relay.log_matches(
         r"^stats relay=\S+ in_dgrams=%d .*\bclients=%d .*\bcutoffs=1\b"
         % (count, clients)), relay.log_matches(r"^stats relay=.*")
+
+
+def test_burst_then_silence_delivers_everything(islands, tools):
+    """A burst as fast as the sender can go, then nothing more: whatever was
+    queued for each client must still go out (a queue must never wait for
+    input that does not come)."""
+    gw_a = islands.gw["a"]
+    a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
+    relay = T.start_mcferry(gw_a, ["relay", "--stats", "1",
+                                   "udp://@%s?iface=br0" % G,
+                                   "tcp://@:1601?queue=16777216"],
+                            tag="relay")
+    lan = T.Islands.gw_lan("a")
+    count, clients = 20000, 10
+    mr = T.start_mcrecv(b1, ["tcp", "%s:1601" % lan, "--clients", clients,
+                             "--size", 1316, "--idle", "5", "--duration", "60",
+                             "--expect", count])
+    relay.wait_for_log(CONNECTED_RX, timeout=10, count=clients)
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", 0, "--size", 1316,
+                             "--iface", T.Islands.host_addr("a", 1), G])
+    assert sent == count
+    summary = T.mcrecv_result(mr, timeout=60)
+    assert relay.stop(signal.SIGTERM, timeout=5) == 0, relay.describe()
+    # The relay may lose some of the burst at its own socket, but every
+    # datagram it took in must reach every client.
+    taken = int(re.findall(r"^stats relay=\S+ in_dgrams=(\d+)",
+                           relay.stderr(), re.M)[-1])
+    got = [c["unique"] for c in summary["per_client"]]
+    assert taken > 0 and got == [taken] * clients, \
+        "relay took %d, clients got %s" % (taken, got)
+    assert summary["duplicates"] == 0 and summary["bad"] == 0, summary
+    m = re.findall(r"client closed reason=\S+ peer=\S+ queued=(\d+)",
+                   relay.stderr())
+    assert m and all(q == "0" for q in m), \
+        "data left queued at shutdown: %s" % m

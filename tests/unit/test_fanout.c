@@ -373,6 +373,32 @@ static void test_advance_partial(void **state)
 	buf_pool_exit(&pool);
 }
 
+/* Control frames travel in the queue but are not counted as datagrams. */
+static void test_ctl_not_counted(void **state)
+{
+	struct buf_pool pool;
+	struct fanout_queue q;
+	struct iovec iov[4];
+	struct buf *b;
+
+	(void)state;
+	buf_pool_init(&pool);
+	b = make_buf(&pool, 10, 7);
+	fanout_queue_init(&q, 1000);
+	assert_int_equal(fanout_queue_push_ctl(&q, b, b->data, 10), 0);
+	assert_int_equal(fanout_queue_push(&q, b, b->data, 10), 0);
+	assert_int_equal(fanout_queue_push(&q, b, b->data, 10), 0);
+	assert_int_equal(fanout_queue_begin(&q, iov, 4), 3);
+	assert_int_equal(fanout_queue_advance(&q, 15), 0);
+	assert_int_equal(fanout_queue_end(&q), 2);
+	assert_int_equal(q.bytes, 0);
+	assert_int_equal(b->refs, 1);
+	buf_unref(b);
+	fanout_queue_exit(&q);
+	assert_int_equal(pool.live, 0);
+	buf_pool_exit(&pool);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_exit_releases_all),
 		cmocka_unit_test(test_shared_between_queues),
 		cmocka_unit_test(test_advance_partial),
+		cmocka_unit_test(test_ctl_not_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
