@@ -28,7 +28,7 @@
  * a TCP segment and a reader wake-up per datagram per client. With few
  * clients the interval is a few microseconds, so latency stays low. */
 #define SINK_TCP_PACE_PER_CLIENT_NS 10000ull
-#define SINK_TCP_PACE_MAX_NS 1000000ull
+#define SINK_TCP_PACE_MAX_NS 4000000ull
 
 struct sink_tcp {
 	struct sink base;
