@@ -461,3 +461,37 @@ def test_hub_restart(net):
                 "lost data sent before the hub was stopped: " + what)
             assert sent_at[hi + 1] <= t_ready + resume[(y, x)] + 0.01, what
             assert len(missing) <= (t_ready - t_term + worst + 0.2) * RATE, what
+
+
+# --------------------------------------------------------------------------
+def test_run_config_hub_and_gateways(net, tmp_path):
+    """`mcferry run FILE` with [hub] and [gateway NAME] sections does what
+    the command lines do: every island gets A's stream exactly once."""
+    conf = tmp_path / "hub.conf"
+    conf.write_text("[hub]\nlisten = tcp://@:%d\n" % H.HUB_PORT)
+    net.hub = T.start_mcferry(net.hub_ns, ["run", "--stats", "1", str(conf)],
+                              tag="hub")
+    for x in ISLANDS:
+        for k in range(1, H.NGW[x] + 1):
+            conf = tmp_path / ("gw%s%d.conf" % (x, k))
+            conf.write_text(
+                "# gateway %d of island %s\n[gateway gw%s%d]\nhub = %s\n"
+                "iface = lan0\nisland = %s\ngroup = %s\n"
+                % (k, NAME[x], x, k, H.HUB_URI, NAME[x], GROUP))
+            p = T.start_mcferry(net.gw[x][k - 1],
+                                ["run", "--stats", "1", str(conf)],
+                                tag="gw%s%d" % (x, k))
+            net.gws.setdefault(x, [None] * H.NGW[x])[k - 1] = p
+    net.hub.wait_for_log(r"\bgateway up\b", timeout=10,
+                         count=sum(H.NGW.values()))
+    for x in ISLANDS:
+        net.wait_forwarder(x, GROUP)
+    n = 1000
+    rx = {x: net.mcrecv(x, GROUP, expect=n) for x in ("b", "c")}
+    assert H.finish_sender(net.sender("a", GROUP, count=n)) == n
+    for x in ("b", "c"):
+        s = H.end_mcrecv(rx[x])
+        c = s["per_client"][0]
+        what = "island %s: %s" % (NAME[x], summary_line(s))
+        assert H.stream_unique(s, STREAM["a"]) == n, what
+        assert (c["duplicates"], c["bad"]) == (0, 0), what
