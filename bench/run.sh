@@ -24,7 +24,8 @@
 # Environment (all optional; see bench/README.md):
 #   BENCH_MATRIX=default|tiny   tiny: a smoke run of every table, well under a minute
 #   BENCH_TABLES="fanout ingest chain hub callgrind"   which tables to run
-#   BENCH_ROWS="mcferry:10:1 ..."   fan-out rows KIND:MBITPS:CLIENTS (KIND mcferry|socat)
+#   BENCH_ROWS="mcferry:10:1 ..."   fan-out rows KIND:MBITPS:CLIENTS (KIND mcferry|mcferry-wN|socat;
+#                                    mcferry-wN runs the relay with --workers N)
 #   BENCH_SECONDS  BENCH_REPEAT     fan-out send time per run, runs per row (round-robin)
 #   BENCH_INGEST_SECONDS BENCH_INGEST_REPEAT BENCH_CHAIN_SECONDS BENCH_HUB_STREAMS
 #   BENCH_HUB_SECONDS BENCH_CG_COUNT BENCH_CG_CLIENTS BENCH_CG_RATE
@@ -452,8 +453,11 @@ run_fan() {
 	rm -f "$TMP/$tag.ready"
 	ns0=$(tcpext ListenOverflows ListenDrops SyncookiesSent)
 	rlog=$TMP/$tag.relay.err
-	if [ "$kind" = mcferry ]; then
-		start_mcferry "$tag.relay" "$NS_R" relay --stats 1 \
+	if [ "${kind%%-w*}" = mcferry ]; then
+		# mcferry-wN: the relay with --workers N (one thread per worker)
+		local workers=1
+		case $kind in mcferry-w*) workers=${kind#mcferry-w} ;; esac
+		start_mcferry "$tag.relay" "$NS_R" relay --stats 1 --workers "$workers" \
 			"udp://@$GROUP:$UPORT?iface=$IF_SR" "tcp://@:$TPORT" || return 1
 		rpid=$LASTPID
 	else
@@ -481,7 +485,7 @@ run_fan() {
 	esac
 	# A client's connect() returns before the relay has accepted it: wait
 	# until the relay itself has taken every client.
-	if [ "$kind" = mcferry ]; then
+	if [ "${kind%%-w*}" = mcferry ]; then
 		wait_grep "$rlog" 'client connected' "$n" 30 "$rpid" ||
 			note "$tag: after 30 s mcferry had accepted only $(grep -c 'client connected' "$rlog") of $n clients that the kernel had connected"
 	else
@@ -519,7 +523,7 @@ run_fan() {
 	done
 	wait_pid "$send_pid" 5 || note "$tag: mcsend had to be stopped"
 	wait_pid "$recv_pid" 5 || note "$tag: mcrecv had to be stopped"
-	if [ "$kind" = mcferry ]; then
+	if [ "${kind%%-w*}" = mcferry ]; then
 		cpu1=$(tree_ticks "$rpid")
 		hwm=$(status_kb "$rpid" VmHWM)
 		[ "${hwm:-0}" -gt "$rssmax" ] && rssmax=$hwm
@@ -563,7 +567,7 @@ run_fan() {
 	R_HOST=$(hostbusy "$h0" "${h1:-}")
 	R_RSS=$rssmax
 	R_P50=$p50 R_P99=$p99
-	if [ "$kind" = mcferry ]; then
+	if [ "${kind%%-w*}" = mcferry ]; then
 		R_DROPS=$(stat_field "$rlog" drops)
 		R_CUTS=$(stat_field "$rlog" cutoffs)
 		local indg outdg
@@ -600,7 +604,7 @@ if want fanout; then
 	CONFIGS=""
 	for r in $ROWS_SPEC; do
 		case $r in
-		mcferry:*:* | socat:*:*) ;;
+		mcferry:*:* | mcferry-w[0-9]*:*:* | socat:*:*) ;;
 		*) die "BENCH_ROWS: '$r' is not KIND:MBITPS:CLIENTS" ;;
 		esac
 		[ "${r%%:*}" = socat ] && [ "$DO_SOCAT" != 1 ] && continue

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "shard.h"
 #include "util.h"
 
 /* Files larger than this are refused rather than read into memory. */
@@ -114,6 +115,7 @@ static int parse_section(struct config *cfg, enum section *sec, char *s,
 		memset(r, 0, sizeof(*r));
 		strcpy(r->name, name);
 		r->line = line;
+		r->workers = 1;
 		*sec = SEC_RELAY;
 	} else if (!strcmp(kind, "hub")) {
 		struct config_hub *h;
@@ -225,16 +227,28 @@ static int parse_key(struct config *cfg, enum section sec, char *s, int line,
 					 key, val, line, err, errlen);
 	if (!strcmp(key, "source"))
 		is_source = 1;
-	else if (!strcmp(key, "sink"))
+	else if (!strcmp(key, "sink") || !strcmp(key, "workers"))
 		is_source = 0;
 	else
 		return config_fail(err, errlen, line,
-				   "unknown key '%s': want source or sink",
+				   "unknown key '%s': want source, sink or "
+				   "workers",
 				   key);
 	if (sec == SEC_NONE)
 		return config_fail(err, errlen, line,
 				   "'%s' outside a [relay NAME] section", key);
 	r = &cfg->relays[cfg->nrelays - 1];
+	if (!strcmp(key, "workers")) {
+		char *end;
+		unsigned long v = strtoul(val, &end, 10);
+
+		if (*val < '0' || *val > '9' || *end || v < 1 || v > SHARD_MAX)
+			return config_fail(err, errlen, line,
+					   "bad workers '%s': want 1..%d", val,
+					   SHARD_MAX);
+		r->workers = (unsigned)v;
+		return 0;
+	}
 	if (uri_parse(val, &u, uerr, sizeof(uerr)) ||
 	    uri_check_role(&u, is_source, uerr, sizeof(uerr)))
 		return config_fail(err, errlen, line, "bad %s URI '%s': %s",
@@ -302,6 +316,14 @@ int config_parse(const char *text, size_t len, struct config *cfg, char *err,
 		else if (r->nsinks == 0)
 			rc = config_fail(err, errlen, r->line,
 					 "relay '%s' has no sink", r->name);
+		else if (r->workers > 1) {
+			char e[400];
+
+			if (shard_check(&r->source, r->sinks, r->nsinks, e,
+					sizeof(e)))
+				rc = config_fail(err, errlen, r->line,
+						 "relay '%s': %s", r->name, e);
+		}
 	}
 	for (size_t i = 0; rc == 0 && i < cfg->nhubs; i++)
 		if (cfg->hubs[i].nlisten == 0)

@@ -5,6 +5,7 @@
  *   [relay NAME]
  *   source = URI
  *   sink = URI           (one or more)
+ *   workers = N          (optional, see shard.h)
  *   [hub] or [hub NAME]
  *   listen = URI         (one or more)
  *   [gateway NAME]
@@ -35,6 +36,7 @@ struct config_relay {
 	struct uri source;
 	struct uri *sinks;
 	size_t nsinks;
+	unsigned workers;         /* 1 unless set */
 };
 
 struct config_hub {

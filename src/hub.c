@@ -529,7 +529,7 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 		int rc;
 
 		h->listeners[i].data = h;
-		rc = net_listen(loop, &h->listeners[i], &h->listen[i],
+		rc = net_listen(loop, &h->listeners[i], &h->listen[i], false,
 				hub_on_connection);
 		h->listeners[i].data = h;
 		if (rc < 0) {

@@ -19,13 +19,14 @@
 #include "hub.h"
 #include "log.h"
 #include "relay.h"
+#include "shard.h"
 #include "util.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 
 static const char usage_text[] =
-	"usage: mcferry relay [-v|-q] [--stats SECONDS] SOURCE SINK [SINK...]\n"
+	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--workers N] SOURCE SINK [SINK...]\n"
 	"       mcferry hub [-v|-q] [--stats SECONDS] --listen URI [--listen URI...]\n"
 	"       mcferry gateway [-v|-q] [--stats SECONDS] --hub URI --iface IF\n"
 	"               [--island NAME] [--ttl N] (--group CH | --export CH |\n"
@@ -53,6 +54,9 @@ static const char usage_text[] =
 	"  -q, --quiet         log warnings and errors only\n"
 	"      --stats SECS    log a line of counters every SECS seconds\n"
 	"      --check         (run) check FILE and print 'configuration OK'\n"
+	"      --workers N     (relay) N threads, each joining the group and\n"
+	"                      serving a share of the clients (multicast source,\n"
+	"                      listening tcp sinks only; default 1)\n"
 	"      --listen URI    (hub) accept gateways on tcp://@[ADDR]:PORT\n"
 	"      --hub URI       (gateway) the hub, tcp://HOST:PORT\n"
 	"      --iface IF      (gateway) the island's LAN interface, name or address\n"
@@ -176,7 +180,6 @@ static int app_run(struct app *app)
 	char err[512];
 
 	app->ctx.loop = loop;
-	app->ctx.node_id = random_node_id();
 	srand((unsigned)app->ctx.node_id);
 	buf_pool_init(&app->ctx.pool);
 	uv_signal_init(loop, &app->sigint);
@@ -249,12 +252,29 @@ static struct service *app_add(struct app *app, const char *kind,
 	return s;
 }
 
+static int shards_start_svc(void *o, char *err, size_t len)
+{
+	return shard_group_start(o, err, len);
+}
+static void shards_stop_svc(void *o) { shard_group_stop(o); }
+static void shards_free_svc(void *o) { shard_group_free(o); }
+static void shards_stats_svc(const void *o) { shard_group_log_stats(o); }
+
 static void app_add_relay(struct app *app, const char *name,
 			  const struct uri *src, const struct uri *sinks,
-			  size_t nsinks)
+			  size_t nsinks, unsigned workers)
 {
 	struct service *s = app_add(app, "relay", name);
 
+	if (workers > 1) {
+		s->obj = shard_group_new(name, workers, src, sinks, nsinks,
+					 app->ctx.node_id);
+		s->start = shards_start_svc;
+		s->stop = shards_stop_svc;
+		s->release = shards_free_svc;
+		s->log_stats = shards_stats_svc;
+		return;
+	}
 	s->obj = relay_new(&app->ctx, name, src, sinks, nsinks);
 	s->start = relay_start_svc;
 	s->stop = relay_stop_svc;
@@ -297,7 +317,7 @@ static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
 	usage_error("%s", msg);
 }
 
-enum { OPT_STATS = 256, OPT_CHECK, OPT_LISTEN, OPT_HUB, OPT_IFACE,
+enum { OPT_STATS = 256, OPT_CHECK, OPT_WORKERS, OPT_LISTEN, OPT_HUB, OPT_IFACE,
        OPT_ISLAND, OPT_TTL, OPT_GROUP, OPT_EXPORT, OPT_IMPORT };
 
 int main(int argc, char **argv)
@@ -307,6 +327,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats", required_argument, NULL, OPT_STATS },
 		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "hub", required_argument, NULL, OPT_HUB },
 		{ "iface", required_argument, NULL, OPT_IFACE },
@@ -325,10 +346,12 @@ int main(int argc, char **argv)
 	size_t nlisten = 0;
 	const char *cmd;
 	bool check = false;
+	unsigned workers = 1;
 	char err[768];
 	int opt;
 
 	signal(SIGPIPE, SIG_IGN);
+	app.ctx.node_id = random_node_id();
 	if (argc < 2)
 		usage_error("%s", "missing command (relay or run)");
 	cmd = argv[1];
@@ -373,6 +396,17 @@ int main(int argc, char **argv)
 			if (strcmp(cmd, "run"))
 				usage_error("%s", "--check applies to 'run'");
 			check = true;
+			break;
+		case OPT_WORKERS:
+			if (strcmp(cmd, "relay"))
+				usage_error("%s", "--workers applies to 'relay' "
+						  "(in a file: workers = N)");
+			v = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || v < 1 ||
+			    v > SHARD_MAX)
+				usage_error("bad --workers '%s': want 1..%d",
+					    optarg, SHARD_MAX);
+			workers = (unsigned)v;
 			break;
 		case OPT_LISTEN:
 			if (strcmp(cmd, "hub"))
@@ -463,7 +497,11 @@ int main(int argc, char **argv)
 		sinks = xcalloc((size_t)nsinks, sizeof(*sinks));
 		for (int i = 0; i < nsinks; i++)
 			parse_uri_arg(argv[optind + 1 + i], false, &sinks[i]);
-		app_add_relay(&app, "relay", &src, sinks, (size_t)nsinks);
+		if (workers > 1 &&
+		    shard_check(&src, sinks, (size_t)nsinks, err, sizeof(err)))
+			usage_error("%s", err);
+		app_add_relay(&app, "relay", &src, sinks, (size_t)nsinks,
+			      workers);
 		free(sinks);
 	} else {
 		struct config cfg;
@@ -484,7 +522,7 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < cfg.nrelays; i++)
 			app_add_relay(&app, cfg.relays[i].name,
 				      &cfg.relays[i].source, cfg.relays[i].sinks,
-				      cfg.relays[i].nsinks);
+				      cfg.relays[i].nsinks, cfg.relays[i].workers);
 		for (size_t i = 0; i < cfg.nhubs; i++)
 			app_add_hub(&app, cfg.hubs[i].name, cfg.hubs[i].listen,
 				    cfg.hubs[i].nlisten);

@@ -80,6 +80,7 @@ struct relay {
 	struct sink **sinks;
 	struct relay_stats stats;
 	bool stopping;         /* endpoints are closing: deliver nothing */
+	bool reuseport;        /* one shard of several: listeners share ports */
 };
 
 /* A relay named name from source_uri to the sink URIs (copied). The URIs

@@ -216,7 +216,7 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 	if (u->local) {
 		s->listening = true;
 		s->listener.data = s;
-		rc = net_listen(r->ctx->loop, &s->listener, u,
+		rc = net_listen(r->ctx->loop, &s->listener, u, r->reuseport,
 				sink_tcp_on_connection);
 		s->listener.data = s;
 		if (rc < 0) {

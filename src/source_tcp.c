@@ -205,7 +205,7 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 	if (u->local) {
 		s->listening = true;
 		s->listener.data = s;
-		rc = net_listen(r->ctx->loop, &s->listener, u,
+		rc = net_listen(r->ctx->loop, &s->listener, u, false,
 				source_tcp_on_connection);
 		if (rc < 0) {
 			snprintf(err, errlen, "cannot listen on %s: %s", u->text,

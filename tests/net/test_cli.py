@@ -210,3 +210,19 @@ def test_stats_lines_count_exactly(solo, mcferry_bin):
     for k in ("in_dgrams", "in_bytes", "out_dgrams", "out_bytes"):
         assert vals2[k] == vals[k], (line, nxt.string)
     assert p.stop() == 0
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--workers", "2", "udp://@239.1.1.1:5000", "udp://10.9.0.2:5001"],
+     "udp://10.9.0.2:5001"),
+    (["--workers", "2", "tcp://@:5000", "tcp://@:5001"], "tcp://@:5000"),
+    (["--workers", "0", "udp://@239.1.1.1:5000", "tcp://@:5001"], "--workers"),
+    (["--workers", "x", "udp://@239.1.1.1:5000", "tcp://@:5001"], "--workers"),
+])
+def test_workers_refused_where_they_would_duplicate(mcferry_bin, args, needle):
+    """--workers only for a multicast source with listening tcp sinks; the
+    error names the endpoint that would get every datagram N times."""
+    r = subprocess.run([mcferry_bin, "relay"] + args, capture_output=True,
+                       text=True, timeout=10)
+    assert r.returncode == 2, r
+    assert needle in r.stderr, r.stderr

@@ -156,3 +156,34 @@ def test_burst_then_silence_delivers_everything(islands, tools):
                    relay.stderr())
     assert m and all(q == "0" for q in m), \
         "data left queued at shutdown: %s" % m
+
+
+def test_workers_share_clients_each_gets_everything(islands, tools):
+    """--workers 2: two threads each join the group and serve a share of
+    the clients (SO_REUSEPORT); every client still gets every datagram
+    once, and the stats line counts the input once."""
+    gw_a = islands.gw["a"]
+    a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
+    relay = T.start_mcferry(gw_a, ["relay", "--workers", "2", "--stats", "1",
+                                   "udp://@%s?iface=br0" % G,
+                                   "tcp://@:1601"], tag="relay")
+    lan = T.Islands.gw_lan("a")
+    count, clients = 3000, 40
+    mr = T.start_mcrecv(b1, ["tcp", "%s:1601" % lan, "--clients", clients,
+                             "--size", 1316, "--idle", "3", "--duration", "60",
+                             "--expect", count])
+    relay.wait_for_log(CONNECTED_RX, timeout=10, count=clients)
+    per_worker = [len(relay.log_matches(r"relay=relay/%d c=\d+ client "
+                                        r"connected" % w)) for w in (1, 2)]
+    assert sum(per_worker) == clients and min(per_worker) > 0, per_worker
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", 3000, "--size", 1316,
+                             "--iface", T.Islands.host_addr("a", 1), G])
+    assert sent == count
+    summary = T.mcrecv_result(mr, timeout=40)
+    T.assert_exactly_once(summary, count, clients=clients,
+                          what="40 clients of a 2-worker relay", size=1316)
+    assert relay.stop(signal.SIGTERM, timeout=5) == 0, relay.describe()
+    last = re.findall(r"^stats relay=relay (.*)$", relay.stderr(), re.M)[-1]
+    vals = dict(re.findall(r"(\w+)=(\d+)", last))
+    assert int(vals["in_dgrams"]) == count, last
+    assert int(vals["workers"]) == 2, last

@@ -231,7 +231,7 @@ static void test_errors_name_line(void **state)
 	parse_bad("source = udp://@:5000\n", 1,
 		  "'source' outside a [relay NAME] section");
 	parse_bad("[relay a]\nsource = udp://@:5000\ndest = udp://10.0.0.1:1\n",
-		  3, "unknown key 'dest': want source or sink");
+		  3, "unknown key 'dest': want source, sink or workers");
 	parse_bad("[relay a]\nsource = udp://@:5000\n = udp://10.0.0.1:1\n", 3,
 		  "unknown key ''");
 	parse_bad("[relay a]\nsource udp://@:5000\n", 2,
@@ -349,6 +349,34 @@ static void test_many_relays(void **state)
 	free(text);
 }
 
+static void test_workers(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	parse_ok("[relay a]\nsource = udp://@239.1.1.1:5000\n"
+		 "sink = tcp://@:6000\nworkers = 2\n", &cfg);
+	assert_int_equal(cfg.relays[0].workers, 2);
+	config_free(&cfg);
+	parse_ok("[relay a]\nsource = udp://@239.1.1.1:5000\n"
+		 "sink = tcp://@:6000\n", &cfg);
+	assert_int_equal(cfg.relays[0].workers, 1);
+	config_free(&cfg);
+	parse_bad("[relay a]\nsource = udp://@239.1.1.1:5000\n"
+		  "sink = tcp://@:6000\nworkers = 0\n", 4, "bad workers '0'");
+	parse_bad("[relay a]\nsource = udp://@239.1.1.1:5000\n"
+		  "sink = tcp://@:6000\nworkers = 65\n", 4, "bad workers");
+	/* A sink that every worker would feed is named, at the section. */
+	parse_bad("# x\n[relay a]\nsource = udp://@239.1.1.1:5000\n"
+		  "sink = udp://10.0.0.1:5000\nworkers = 2\n", 2,
+		  "udp://10.0.0.1:5000");
+	parse_bad("[relay a]\nsource = tcp://@:5000\nsink = tcp://@:6000\n"
+		  "workers = 2\n", 1, "multicast group source");
+	/* workers is a relay key only. */
+	parse_bad("[hub]\nlisten = tcp://@:7000\nworkers = 2\n", 3,
+		  "unknown key 'workers'");
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "wb");
@@ -424,6 +452,7 @@ int main(void)
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_max_sinks),
 		cmocka_unit_test(test_many_relays),
+		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_too_big),
 	};

@@ -1,0 +1,186 @@
+/* shard.c - a relay as N share-nothing shards on N threads; see shard.h. */
+#include "shard.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "log.h"
+#include "relay.h"
+#include "util.h"
+
+struct shard {
+	struct shard_group *g;
+	uv_loop_t loop;
+	struct relay_ctx *ctx;
+	struct relay *relay;
+	uv_async_t stop;
+	uv_thread_t tid;
+	bool thread;
+};
+
+struct shard_group {
+	char *name;
+	unsigned n;
+	struct shard *shards;
+};
+
+int shard_check(const struct uri *src, const struct uri *sinks, size_t n,
+		char *err, size_t errlen)
+{
+	if (src->scheme != URI_UDP || !uri_addr_is_multicast(&src->addr)) {
+		snprintf(err, errlen,
+			 "workers need a multicast group source, not '%s'",
+			 src->text);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (sinks[i].scheme != URI_TCP || !sinks[i].local) {
+			snprintf(err, errlen,
+				 "workers need listening tcp sinks only, not '%s' "
+				 "(it would get every datagram once per worker)",
+				 sinks[i].text);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+struct shard_group *shard_group_new(const char *name, unsigned n,
+				    const struct uri *src,
+				    const struct uri *sinks, size_t nsinks,
+				    uint64_t node_id)
+{
+	struct shard_group *g = xcalloc(1, sizeof(*g));
+
+	g->name = xstrdup(name);
+	g->n = n;
+	g->shards = xcalloc(n, sizeof(*g->shards));
+	for (unsigned i = 0; i < n; i++) {
+		struct shard *s = &g->shards[i];
+		char sname[96];
+
+		s->g = g;
+		uv_loop_init(&s->loop);
+		s->ctx = xcalloc(1, sizeof(*s->ctx));
+		s->ctx->loop = &s->loop;
+		s->ctx->node_id = node_id;
+		buf_pool_init(&s->ctx->pool);
+		snprintf(sname, sizeof(sname), "%s/%u", name, i + 1);
+		s->relay = relay_new(s->ctx, sname, src, sinks, nsinks);
+		s->relay->reuseport = true;
+	}
+	return g;
+}
+
+static void shard_on_stop(uv_async_t *a)
+{
+	struct shard *s = a->data;
+
+	relay_stop(s->relay);
+	uv_close((uv_handle_t *)&s->stop, NULL);
+}
+
+static void shard_main(void *arg)
+{
+	struct shard *s = arg;
+
+	uv_run(&s->loop, UV_RUN_DEFAULT);
+}
+
+int shard_group_start(struct shard_group *g, char *err, size_t errlen)
+{
+	int rc = 0;
+
+	/* Handles are made here, on this thread, before each loop runs; from
+	 * then on only the shard's thread touches its loop (uv_async_send
+	 * is the one call other threads make). */
+	for (unsigned i = 0; i < g->n && rc == 0; i++) {
+		struct shard *s = &g->shards[i];
+
+		uv_async_init(&s->loop, &s->stop, shard_on_stop);
+		s->stop.data = s;
+		rc = relay_start(s->relay, err, errlen);
+		if (rc < 0) {
+			uv_close((uv_handle_t *)&s->stop, NULL);
+			/* Let the failed shard close what it opened. */
+			uv_run(&s->loop, UV_RUN_DEFAULT);
+			break;
+		}
+		rc = uv_thread_create(&s->tid, shard_main, s);
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot start worker thread: %s",
+				 uv_strerror(rc));
+			uv_async_send(&s->stop);
+			uv_run(&s->loop, UV_RUN_DEFAULT);
+			break;
+		}
+		s->thread = true;
+	}
+	if (rc < 0)
+		shard_group_stop(g);
+	else
+		log_info("relay=%s workers=%u", g->name, g->n);
+	return rc;
+}
+
+void shard_group_stop(struct shard_group *g)
+{
+	for (unsigned i = 0; i < g->n; i++)
+		if (g->shards[i].thread)
+			uv_async_send(&g->shards[i].stop);
+}
+
+void shard_group_free(struct shard_group *g)
+{
+	for (unsigned i = 0; i < g->n; i++) {
+		struct shard *s = &g->shards[i];
+
+		if (s->thread)
+			uv_thread_join(&s->tid);
+		relay_free(s->relay);
+		buf_pool_exit(&s->ctx->pool);
+		uv_loop_close(&s->loop);
+		free(s->ctx);
+	}
+	free(g->shards);
+	free(g->name);
+	free(g);
+}
+
+/* Counters are written by each shard's thread and read here without a
+ * lock: relaxed atomic loads of aligned 64-bit words, so a line may mix
+ * values a few datagrams apart, never torn ones. */
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+void shard_group_log_stats(const struct shard_group *g)
+{
+	struct relay_stats t = { 0 };
+	const struct relay_stats *first = &g->shards[0].relay->stats;
+
+	t.in_dgrams = LOAD(first->in_dgrams);
+	t.in_bytes = LOAD(first->in_bytes);
+	for (unsigned i = 0; i < g->n; i++) {
+		const struct relay_stats *s = &g->shards[i].relay->stats;
+
+		t.out_dgrams += LOAD(s->out_dgrams);
+		t.out_bytes += LOAD(s->out_bytes);
+		t.drops += LOAD(s->drops);
+		t.cutoffs += LOAD(s->cutoffs);
+		t.reconnects += LOAD(s->reconnects);
+		t.rejected += LOAD(s->rejected);
+		t.clients += LOAD(s->clients);
+	}
+	log_stats("relay=%s in_dgrams=%llu in_bytes=%llu out_dgrams=%llu "
+		  "out_bytes=%llu clients=%u drops=%llu cutoffs=%llu "
+		  "reconnects=%llu rejected=%llu workers=%u",
+		  g->name, (unsigned long long)t.in_dgrams,
+		  (unsigned long long)t.in_bytes,
+		  (unsigned long long)t.out_dgrams,
+		  (unsigned long long)t.out_bytes, t.clients,
+		  (unsigned long long)t.drops, (unsigned long long)t.cutoffs,
+		  (unsigned long long)t.reconnects,
+		  (unsigned long long)t.rejected, g->n);
+}

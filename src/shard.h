@@ -1,0 +1,43 @@
+/* shard.h - one relay run as N shards, one loop and thread each, sharing
+ * nothing: every shard joins the group itself (the kernel hands each
+ * socket its own copy of every datagram) and listens on the same port with
+ * SO_REUSEPORT (the kernel spreads clients over the shards). So the fan-out
+ * of one stream to many clients uses every core, with no locks and no
+ * shared buffers.
+ *
+ * Only a relay from a multicast group to listening TCP sinks can be
+ * sharded: any other sink would send every datagram N times.
+ */
+#ifndef MCFERRY_SHARD_H
+#define MCFERRY_SHARD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "uri.h"
+
+#define SHARD_MAX 64
+
+struct shard_group;
+
+/* 0 when a relay from src to these sinks can be sharded; else -EINVAL with
+ * the reason in err. */
+int shard_check(const struct uri *src, const struct uri *sinks, size_t n,
+		char *err, size_t errlen);
+/* A group of n shards of the relay name (URIs copied). */
+struct shard_group *shard_group_new(const char *name, unsigned n,
+				    const struct uri *src,
+				    const struct uri *sinks, size_t nsinks,
+				    uint64_t node_id);
+/* Start every shard and its thread. 0, or a negative errno with a reason
+ * in err (shards already started are stopped again). */
+int shard_group_start(struct shard_group *g, char *err, size_t errlen);
+/* Ask every shard to stop; safe from the main loop's signal handler. */
+void shard_group_stop(struct shard_group *g);
+/* Wait for the threads and free everything. */
+void shard_group_free(struct shard_group *g);
+/* One stats line for the whole relay: input counted once (every shard
+ * takes in every datagram), outputs and clients summed. */
+void shard_group_log_stats(const struct shard_group *g);
+
+#endif
