@@ -42,14 +42,14 @@ BUILD=${1:-build}
 MATRIX=${BENCH_MATRIX:-default}
 case $MATRIX in
 tiny)
-	D_ROWS="mcferry:10:1 mcferry:10:10 mcferry:50:20 socat:10:1"
+	D_ROWS="mcferry:10:1 mcferry:10:10 mcferry:50:20 mcferry-w2:10:10 socat:10:1"
 	D_SECS=2 D_REPEAT=1 D_IN_SECS=1 D_IN_REPEAT=1 D_CH_SECS=1 D_HUB_STREAMS=2 D_HUB_SECS=2
 	D_CG_COUNT=300
 	D_IN_CONFIGS="bare:1316:0 relay:1316:1"
 	D_CH_SPECS="direct:950 chain:950 chaindg:950"
 	;;
 default)
-	D_ROWS="mcferry:10:1 mcferry:200:100 mcferry:50:500 mcferry:50:100 mcferry:10:1000 mcferry:1:5000 mcferry:10:10 socat:10:1 socat:10:10"
+	D_ROWS="mcferry:10:1 mcferry:200:100 mcferry:50:500 mcferry:50:100 mcferry:10:1000 mcferry:1:5000 mcferry-w2:10:1000 mcferry-w2:1:5000 mcferry:10:10 socat:10:1 socat:10:10"
 	D_SECS=5 D_REPEAT=3 D_IN_SECS=3 D_IN_REPEAT=3 D_CH_SECS=4 D_HUB_STREAMS=10 D_HUB_SECS=5
 	D_CG_COUNT=2000
 	D_IN_CONFIGS="bare:1316:0 relay:1316:0 relay:1316:1 bare:64:0 relay:64:0 relay:64:1"
