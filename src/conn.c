@@ -20,8 +20,9 @@ static const char *const state_names[] = { "new", "connecting", "open",
 /* Every state change of a connection goes through here. */
 static void conn_set_state(struct conn *c, enum conn_state s)
 {
-	log_debug("%s=%s c=%u %s state %s -> %s", c->relay->kind, c->relay->name, c->id,
-		  c->what, state_names[c->state], state_names[s]);
+	log_debug("%s=%s c=%u %s state %s -> %s", c->relay->kind,
+		  c->relay->name, c->id, c->what, state_names[c->state],
+		  state_names[s]);
 	c->state = s;
 }
 
@@ -69,8 +70,8 @@ void conn_close(struct conn *c, const char *reason)
 		log_msg(quiet ? LOG_INFO : LOG_WARN,
 			"%s=%s c=%u %s closed reason=%s peer=%s queued=%llu "
 			"sent=%llu",
-			c->relay->kind, c->relay->name, c->id, c->what, reason, c->peer,
-			(unsigned long long)c->q.bytes,
+			c->relay->kind, c->relay->name, c->id, c->what, reason,
+			c->peer, (unsigned long long)c->q.bytes,
 			(unsigned long long)c->sent_bytes);
 	if (c->counted) {
 		c->relay->stats.clients--;

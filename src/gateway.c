@@ -701,8 +701,7 @@ void gateway_stop(struct gateway *g)
 	for (size_t i = 0; i < g->nchans; i++)
 		if (g->chans[i].fd >= 0)
 			uv_close((uv_handle_t *)&g->chans[i].poll, NULL);
-	if (uv_is_active((uv_handle_t *)&g->keepalive) ||
-	    g->keepalive.loop)
+	if (g->keepalive.loop) /* initialised: start got that far */
 		uv_close((uv_handle_t *)&g->keepalive, NULL);
 	if (g->dialer.relay)
 		dialer_stop(&g->dialer);
