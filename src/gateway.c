@@ -53,7 +53,6 @@ struct gateway {
 	size_t nisland;
 	uint64_t seq;
 	uv_timer_t keepalive;
-	int handles;
 	bool stopping;
 };
 
@@ -583,7 +582,6 @@ static int gateway_open_channel(struct gateway *g, struct gw_channel *gc,
 	}
 	uv_poll_init(g->owner->ctx->loop, &gc->poll, gc->fd);
 	gc->poll.data = gc;
-	g->handles++;
 	uv_poll_start(&gc->poll, UV_READABLE, gateway_on_readable);
 	return 0;
 }
@@ -677,7 +675,6 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 	}
 	uv_timer_init(g->owner->ctx->loop, &g->keepalive);
 	g->keepalive.data = g;
-	g->handles++;
 	uv_timer_start(&g->keepalive, gateway_on_keepalive, GATEWAY_PING_MS,
 		       GATEWAY_PING_MS);
 	g->dialer.rx = CONN_RX_FRAMES;
@@ -687,7 +684,6 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 	g->dialer.owner = g;
 	g->dialer.max_backoff_ms = GATEWAY_MAX_BACKOFF_MS;
 	dialer_start(&g->dialer, g->owner, &hub);
-	g->handles++;
 	log_info("gateway=%s iface=%s island=%s hub=%s", g->owner->name,
 		 g->spec.iface, g->owner->island, g->spec.hub.text);
 	return 0;
