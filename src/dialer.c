@@ -117,6 +117,7 @@ static void dialer_attempt(struct dialer *d)
 		return;
 	c = conn_new(d->relay, "upstream", d->rx, d->framed, d->queue,
 		     d->sndbuf, &dialer_handler, d);
+	c->data = d->owner; /* the owner's, like any conn's data */
 	d->conn = c;
 	d->handles++;
 	rc = conn_connect(c, (const struct sockaddr *)&d->addr);

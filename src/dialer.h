@@ -39,7 +39,8 @@ struct dialer {
 };
 
 /* Start connecting to addr now. The caller fills the configuration
- * fields first; conns report to user with conn->owner == d. */
+ * fields first; conns report to user with conn->owner == d and
+ * conn->data == d->owner. */
 void dialer_start(struct dialer *d, struct relay *r,
 		  const struct sockaddr_storage *addr);
 /* Stop: close the connection and the timer, then call on_stopped. */

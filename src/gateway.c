@@ -380,7 +380,7 @@ static void gateway_send_channel(struct conn *c, uint8_t type,
 
 static struct gateway *conn_gateway(struct conn *c)
 {
-	return ((struct dialer *)c->owner)->owner;
+	return c->data;
 }
 
 static void gateway_on_hello(struct conn *c)

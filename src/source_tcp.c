@@ -49,10 +49,22 @@ static void source_tcp_emit(void *ctx, struct buf *b)
 
 static struct source_tcp *conn_source(struct conn *c)
 {
-	/* Listen-mode conns belong to the source, dialed ones to its dialer. */
-	if (c->h->on_connect == NULL)
-		return c->owner;
-	return ((struct dialer *)c->owner)->owner;
+	/* Listen-mode conns and dialed ones alike carry the source in data. */
+	return c->data;
+}
+
+static void source_tcp_set_rcvbuf(struct source_tcp *s, struct conn *c)
+{
+	int v = (int)s->base.uri->rcvbuf;
+
+	if (v)
+		uv_recv_buffer_size((uv_handle_t *)&c->tcp, &v);
+}
+
+static void source_tcp_on_connect(struct conn *c, int status)
+{
+	if (status == 0)
+		source_tcp_set_rcvbuf(conn_source(c), c);
 }
 
 static void source_tcp_on_data(struct conn *c, const uint8_t *p, size_t n)
@@ -107,11 +119,12 @@ static void source_tcp_on_closed(struct conn *c)
 	uv_timer_stop(&s->idle);
 	chunker_flush(&s->chunker, source_tcp_emit, s);
 	relay_flush(s->base.relay);
-	if (!c->h->on_connect)
+	if (c->owner == s) /* a listen-mode conn, counted in handles */
 		source_tcp_release(s);
 }
 
 static const struct conn_handler source_tcp_handler = {
+	.on_connect = source_tcp_on_connect,
 	.on_data = source_tcp_on_data,
 	.on_frame = source_tcp_on_frame,
 	.on_read_end = source_tcp_on_read_end,
@@ -134,6 +147,7 @@ static void source_tcp_on_connection(uv_stream_t *listener, int status)
 							    : CONN_RX_RAW),
 		     !busy && u->framing == FRAMING_DATAGRAM, u->queue,
 		     u->sndbuf, &source_tcp_handler, s);
+	c->data = s;
 	s->handles++;
 	if (conn_accept(c, listener) < 0) {
 		conn_close(c, "accept-failed");
@@ -148,11 +162,7 @@ static void source_tcp_on_connection(uv_stream_t *listener, int status)
 		conn_close(c, "publisher-busy");
 		return;
 	}
-	if (u->rcvbuf) {
-		int v = (int)u->rcvbuf;
-
-		uv_recv_buffer_size((uv_handle_t *)&c->tcp, &v);
-	}
+	source_tcp_set_rcvbuf(s, c);
 	s->publisher = c;
 	log_info("relay=%s c=%u publisher connected peer=%s", r->name, c->id,
 		 c->peer);
