@@ -241,6 +241,23 @@ int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n)
 	return rc;
 }
 
+int conn_send_data(struct conn *c, struct buf *b, const struct frame_data *d)
+{
+	size_t hlen = frame_data_header_len(d->ch.family);
+	struct buf *h;
+
+	if (c->q.bytes + hlen + b->len > c->q.limit)
+		return -ENOBUFS;
+	h = buf_get(&c->relay->ctx->pool, hlen);
+	frame_data_put_header(h->data, d);
+	h->len = (uint32_t)hlen;
+	/* The header is counted as a control entry, the payload as the
+	 * datagram, so out_dgrams stays one per datagram. */
+	(void)fanout_queue_push_ctl(&c->q, h, h->data, h->len);
+	buf_unref(h);
+	return fanout_queue_push(&c->q, b, b->data, b->len);
+}
+
 int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len)
 {
 	return fanout_queue_push(&c->q, b, p, len);

@@ -76,6 +76,10 @@ int conn_connect(struct conn *c, const struct sockaddr *sa);
 /* Queue one datagram for sending (with its frame header when framed).
  * Returns 0 or -ENOBUFS when the queue is full (nothing queued). */
 int conn_send(struct conn *c, struct buf *b);
+/* Queue b as a DATA frame described by d (d->len = b->len): the header
+ * goes in a small buffer of its own, since several links may frame one
+ * buffer differently. Both or neither are queued: 0 or -ENOBUFS. */
+int conn_send_data(struct conn *c, struct buf *b, const struct frame_data *d);
 /* Queue a span of b (a pre-built frame, say); same result as conn_send. */
 int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len);
 /* Queue n bytes (a small control frame), copied into a pooled buffer. */

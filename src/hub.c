@@ -421,12 +421,20 @@ static void hub_on_hello(struct conn *c)
 {
 	struct hub *h = c->owner;
 
-	if (c->peer_hello.role != FRAME_ROLE_GATEWAY) {
+	if (c->peer_hello.role == FRAME_ROLE_RELAY) {
+		/* A relay publishing or subscribing one channel: an island
+		 * of its own, so it is its channel's forwarder. */
+		snprintf(c->peer_hello.island, sizeof(c->peer_hello.island),
+			 "relay:%016llx",
+			 (unsigned long long)c->peer_hello.node_id);
+	} else if (c->peer_hello.role != FRAME_ROLE_GATEWAY) {
 		conn_close(c, "bad-role");
 		return;
 	}
-	log_info("hub=%s c=%u gateway up peer=%s island=%s node=%016llx",
-		 h->owner->name, c->id, c->peer, c->peer_hello.island,
+	log_info("hub=%s c=%u %s up peer=%s island=%s node=%016llx",
+		 h->owner->name, c->id,
+		 c->peer_hello.role == FRAME_ROLE_RELAY ? "relay" : "gateway",
+		 c->peer, c->peer_hello.island,
 		 (unsigned long long)c->peer_hello.node_id);
 }
 

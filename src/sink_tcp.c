@@ -7,6 +7,7 @@
  * dropped and counted: nothing is buffered without bound. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct sink_tcp {
 	uv_tcp_t listener;
 	struct conn *clients;    /* listen mode */
 	struct dialer dialer;    /* connect mode */
+	uint64_t origin, seq;    /* connect mode with channel=: DATA frames */
 	int tfd;                 /* pacing timer (listen mode) */
 	uv_poll_t tpoll;
 	bool armed;              /* a paced flush is scheduled */
@@ -65,8 +67,33 @@ static const struct conn_handler sink_tcp_client_handler = {
 	.on_closed = sink_tcp_on_closed,
 };
 
-/* The dialer's conns: what the server sends back is read and dropped. */
-static const struct conn_handler sink_tcp_upstream_handler = { 0 };
+/* A link to a hub: announce the channel this sink publishes. */
+static void sink_tcp_on_upstream(struct conn *c, int status)
+{
+	struct sink_tcp *s = c->data;
+	uint8_t out[FRAME_HDR_LEN + CHANNEL_WIRE_MAX];
+	size_t n;
+
+	if (status < 0 || !s->base.uri->has_channel)
+		return;
+	n = frame_encode_channel(out, sizeof(out), FRAME_EXPORT,
+				 &s->base.uri->channel, 0);
+	(void)conn_send_bytes(c, out, n);
+	conn_kick(c);
+}
+
+/* A hub's FORWARDER and EMITTERS frames are for gateways; a publishing
+ * relay reads them (and answers pings, in conn.c) and moves on. */
+static void sink_tcp_on_hub_frame(struct conn *c, const struct frame *f)
+{
+}
+
+/* The dialer's conns: what the server sends back is read and dropped,
+ * except on a link to a hub, whose frames are read (see above). */
+static const struct conn_handler sink_tcp_upstream_handler = {
+	.on_connect = sink_tcp_on_upstream,
+	.on_frame = sink_tcp_on_hub_frame,
+};
 
 static void sink_tcp_on_connection(uv_stream_t *listener, int status)
 {
@@ -99,8 +126,19 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 
 	if (!s->listening) {
 		c = dialer_conn(&s->dialer);
-		if (!c || conn_send(c, b) < 0)
+		if (c && base->uri->has_channel) {
+			struct frame_data d = { .origin = s->origin,
+						.seq = s->seq,
+						.ch = base->uri->channel,
+						.len = b->len };
+
+			if (conn_send_data(c, b, &d) < 0)
+				st->drops++;
+			else
+				s->seq++;
+		} else if (!c || conn_send(c, b) < 0) {
 			st->drops++;
+		}
 		return;
 	}
 	for (c = s->clients; c; c = c->next) {
@@ -242,12 +280,17 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 			free(s);
 			return rc;
 		}
-		s->dialer.rx = CONN_RX_DISCARD;
+		s->dialer.rx = u->has_channel ? CONN_RX_FRAMES : CONN_RX_DISCARD;
 		s->dialer.framed = u->framing == FRAMING_DATAGRAM;
 		s->dialer.queue = u->queue;
 		s->dialer.sndbuf = u->sndbuf ? u->sndbuf
 					     : SINK_TCP_DEFAULT_SNDBUF;
 		s->dialer.user = &sink_tcp_upstream_handler;
+		/* Each publishing sink is its own origin for the hub's
+		 * duplicate window, even with several in one process. */
+		if (getrandom(&s->origin, sizeof(s->origin), 0) !=
+		    sizeof(s->origin))
+			s->origin = r->ctx->node_id ^ (uintptr_t)s;
 		s->dialer.owner = s;
 		s->dialer.on_stopped = sink_tcp_on_dialer_stopped;
 		dialer_start(&s->dialer, r, &addr);

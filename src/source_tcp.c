@@ -63,8 +63,20 @@ static void source_tcp_set_rcvbuf(struct source_tcp *s, struct conn *c)
 
 static void source_tcp_on_connect(struct conn *c, int status)
 {
-	if (status == 0)
-		source_tcp_set_rcvbuf(conn_source(c), c);
+	struct source_tcp *s = conn_source(c);
+	uint8_t out[FRAME_HDR_LEN + CHANNEL_WIRE_MAX];
+	size_t n;
+
+	if (status < 0)
+		return;
+	source_tcp_set_rcvbuf(s, c);
+	if (!s->base.uri->has_channel)
+		return;
+	/* A link to a hub: subscribe to the channel. */
+	n = frame_encode_channel(out, sizeof(out), FRAME_JOIN,
+				 &s->base.uri->channel, 0);
+	(void)conn_send_bytes(c, out, n);
+	conn_kick(c);
 }
 
 static void source_tcp_on_data(struct conn *c, const uint8_t *p, size_t n)
@@ -77,15 +89,31 @@ static void source_tcp_on_data(struct conn *c, const uint8_t *p, size_t n)
 static void source_tcp_on_frame(struct conn *c, const struct frame *f)
 {
 	struct source_tcp *s = conn_source(c);
+	const struct uri *u = s->base.uri;
+	const uint8_t *p = f->body;
+	uint32_t len = f->len;
+	struct frame_data d;
 	struct buf *b;
 
-	if (f->type != FRAME_DGRAM) {
+	if (u->has_channel && f->type == FRAME_DATA) {
+		if (frame_data_decode(f, &d) < 0) {
+			conn_close(c, "bad-frame");
+			return;
+		}
+		if (!channel_equal(&d.ch, &u->channel))
+			return; /* not ours: the hub sends only what we asked */
+		p = d.payload;
+		len = d.len;
+	} else if (u->has_channel &&
+		   (f->type == FRAME_FORWARDER || f->type == FRAME_EMITTERS)) {
+		return; /* the hub's bookkeeping for gateways */
+	} else if (f->type != FRAME_DGRAM || u->has_channel) {
 		conn_close(c, "bad-frame-type");
 		return;
 	}
-	b = buf_get(&s->base.relay->ctx->pool, f->len);
-	memcpy(b->data, f->body, f->len);
-	b->len = f->len;
+	b = buf_get(&s->base.relay->ctx->pool, len);
+	memcpy(b->data, p, len);
+	b->len = len;
 	source_tcp_emit(s, b);
 }
 

@@ -91,6 +91,12 @@ static int parse_option(struct uri *u, const char *key, const char *val,
 				    "bad %s '%s': want 1024..%d bytes", key,
 				    val, INT_MAX / 2);
 		*(key[0] == 'r' ? &u->rcvbuf : &u->sndbuf) = (uint32_t)v;
+	} else if (!strcmp(key, "channel")) {
+		char cerr[200];
+
+		if (channel_parse(val, &u->channel, cerr, sizeof(cerr)) < 0)
+			return fail(err, errlen, "bad channel: %s", cerr);
+		u->has_channel = true;
 	} else if (!strcmp(key, "framing")) {
 		if (!strcmp(val, "raw"))
 			u->framing = FRAMING_RAW;
@@ -308,6 +314,11 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 			    "a udp sink needs a destination, not '@'");
 	if (!u->local && !u->host[0])
 		return fail(err, errlen, "missing host");
+	if (u->has_channel &&
+	    (u->scheme != URI_TCP || u->local || u->framing != FRAMING_DATAGRAM))
+		return fail(err, errlen,
+			    "channel= needs tcp://HUB:PORT?framing=datagram "
+			    "(a link to a hub)");
 	if (u->has_source) {
 		if (!u->host[0] || !uri_addr_is_multicast(&u->addr))
 			return fail(err, errlen,

@@ -5,6 +5,8 @@
  *   udp://HOST:PORT                send datagrams to HOST
  *   tcp://HOST:PORT                connect (source: read; sink: push)
  *   tcp://@[ADDR]:PORT             listen (source: one publisher; sink: fan out)
+ *   tcp://HUB:PORT?framing=datagram&channel=CH   publish CH to a hub (sink)
+ *                                  or subscribe to CH (source)
  *
  * '@' marks the local side (bind, join, listen), as in VLC and ffmpeg.
  */
@@ -15,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+
+#include "channel.h"
 
 enum uri_scheme { URI_UDP, URI_TCP };
 enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM };
@@ -43,6 +47,8 @@ struct uri {
 	enum uri_framing framing;
 	uint32_t chunk;
 	uint64_t queue;
+	bool has_channel;          /* tcp to or from a hub: ?channel= */
+	struct channel channel;
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue;
 };
 

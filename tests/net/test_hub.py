@@ -495,3 +495,34 @@ def test_run_config_hub_and_gateways(net, tmp_path):
         what = "island %s: %s" % (NAME[x], summary_line(s))
         assert H.stream_unique(s, STREAM["a"]) == n, what
         assert (c["duplicates"], c["bad"]) == (0, 0), what
+
+
+# --------------------------------------------------------------------------
+def test_relays_publish_and_subscribe_through_the_hub(net):
+    """Relays speaking framing=datagram with channel= use the hub like
+    gateways: one on island A publishes a group, one on B subscribes and
+    re-multicasts it, and gateway C imports the same channel; B and C get
+    every datagram once."""
+    ch, n = "239.5.5.5:6000", 1000
+    net.start_hub()
+    link = "%s?framing=datagram&channel=%s" % (H.HUB_URI, ch)
+    gw_c = net.start_gateway("c", 1, ["--import", ch])
+    net.hub.wait_for_log(r"\bgateway up\b", timeout=10)
+    pub = T.start_mcferry(net.gw["a"][0], [
+        "relay", "udp://@%s?iface=lan0" % ch, link], tag="pubA")
+    sub = T.start_mcferry(net.gw["b"][0], [
+        "relay", link, "udp://%s?iface=lan0" % ch], tag="subB")
+    net.hub.wait_for_log(r"\brelay up\b", timeout=10, count=2)
+    net.hub.wait_for_log(r"channel=%s island=relay:\S+ forwarder"
+                         % re.escape(ch), timeout=10, count=2)
+    net.wait_forwarder("c", ch)
+    rx = {x: net.mcrecv(x, ch, expect=n) for x in ("b", "c")}
+    assert H.finish_sender(net.sender("a", ch, count=n)) == n
+    for x in ("b", "c"):
+        s = H.end_mcrecv(rx[x])
+        c = s["per_client"][0]
+        what = "island %s: %s" % (NAME[x], summary_line(s))
+        assert H.stream_unique(s, STREAM["a"]) == n, what
+        assert (c["duplicates"], c["bad"]) == (0, 0), what
+    for p in (pub, sub, gw_c):
+        assert not p.log_matches(r"^(warn|error) "), p.describe()

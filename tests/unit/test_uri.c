@@ -564,6 +564,32 @@ static void test_small_error_buffer(void **state)
 	assert_int_equal(strlen(err), sizeof(err) - 1);
 }
 
+/* channel= names what a link to a hub publishes or subscribes to. */
+static void test_channel_option(void **state)
+{
+	struct uri u;
+	char name[CHANNEL_TEXT_MAX];
+
+	(void)state;
+	role_ok("tcp://10.0.0.1:7000?framing=datagram&channel=239.1.1.1:5000",
+		false, &u);
+	assert_true(u.has_channel);
+	channel_format(&u.channel, name, sizeof(name));
+	assert_string_equal(name, "239.1.1.1:5000");
+	role_ok("tcp://hub:7000?channel=10.0.0.5@232.1.1.1:5000&framing=datagram",
+		true, &u);
+	assert_true(channel_is_ssm(&u.channel));
+	parse_bad("tcp://h:7000?framing=datagram&channel=10.0.0.1:5000",
+		  "not a multicast group");
+	parse_bad("tcp://h:7000?framing=datagram&channel=239.1.1.1",
+		  "bad channel");
+	role_bad("tcp://h:7000?channel=239.1.1.1:5000", false, "framing=datagram");
+	role_bad("tcp://@:7000?framing=datagram&channel=239.1.1.1:5000", true,
+		 "channel=");
+	role_bad("udp://239.1.1.1:5000?channel=239.1.1.1:5000", false,
+		 "channel=");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -584,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_role_checks),
 		cmocka_unit_test(test_tcp_source_refuses_source_option),
 		cmocka_unit_test(test_v6_hint_parses),
+		cmocka_unit_test(test_channel_option),
 		cmocka_unit_test(test_addr_format),
 		cmocka_unit_test(test_is_multicast),
 		cmocka_unit_test(test_small_error_buffer),
