@@ -427,6 +427,25 @@ void conn_kick(struct conn *c)
 	}
 }
 
+void conn_keepalive(struct conn *c, uint64_t now)
+{
+	uint8_t ping[FRAME_HDR_LEN + 8];
+
+	if (c->state != CONN_OPEN)
+		return;
+	if (now - c->last_rx > FRAME_DEAD_MS) {
+		conn_close(c, "timeout");
+		return;
+	}
+	if (now - c->last_ping < FRAME_PING_MS)
+		return;
+	c->last_ping = now;
+	frame_put_header(ping, FRAME_PING, 8);
+	put_be64(ping + FRAME_HDR_LEN, now);
+	if (conn_send_bytes(c, ping, sizeof(ping)) == 0)
+		conn_kick(c);
+}
+
 void conn_list_add(struct conn **head, struct conn *c)
 {
 	c->prev = NULL;

@@ -59,6 +59,7 @@ struct conn {
 	uint64_t sent_bytes;
 	uint64_t wbytes;        /* bytes in the uv_write in flight */
 	uint64_t last_rx;       /* loop time (ms) of the last bytes read */
+	uint64_t last_ping;     /* loop time (ms) of the last PING sent */
 	struct frame_hello peer_hello; /* valid once hello_seen */
 	struct conn *prev, *next; /* owner's list */
 };
@@ -84,6 +85,10 @@ int conn_send_data(struct conn *c, struct buf *b, const struct frame_data *d);
 int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len);
 /* Queue n bytes (a small control frame), copied into a pooled buffer. */
 int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n);
+/* Keepalive tick (every FRAME_TICK_MS) for a link whose peer answers
+ * pings: close it when silent for FRAME_DEAD_MS, else send a PING when
+ * FRAME_PING_MS have passed since the last. */
+void conn_keepalive(struct conn *c, uint64_t now);
 /* Start a gathered write of everything queued, unless one is in flight. */
 void conn_kick(struct conn *c);
 /* Start closing with a reason that is logged once. */

@@ -128,6 +128,15 @@ static void dialer_attempt(struct dialer *d)
 	}
 }
 
+static void dialer_on_ka(uv_timer_t *t)
+{
+	struct dialer *d = t->data;
+	struct conn *c = dialer_conn(d);
+
+	if (c)
+		conn_keepalive(c, uv_now(t->loop));
+}
+
 void dialer_start(struct dialer *d, struct relay *r,
 		  const struct sockaddr_storage *addr)
 {
@@ -139,6 +148,13 @@ void dialer_start(struct dialer *d, struct relay *r,
 	uv_timer_init(r->ctx->loop, &d->timer);
 	d->timer.data = d;
 	d->handles = 1;
+	if (d->keepalive) {
+		uv_timer_init(r->ctx->loop, &d->ka);
+		d->ka.data = d;
+		d->handles++;
+		uv_timer_start(&d->ka, dialer_on_ka, FRAME_TICK_MS,
+			       FRAME_TICK_MS);
+	}
 	dialer_attempt(d);
 }
 
@@ -154,6 +170,8 @@ void dialer_stop(struct dialer *d)
 	d->stopping = true;
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, dialer_on_timer_closed);
+	if (d->keepalive)
+		uv_close((uv_handle_t *)&d->ka, dialer_on_timer_closed);
 	if (d->conn)
 		conn_close(d->conn, "shutdown");
 }

@@ -25,7 +25,9 @@ struct dialer {
 	unsigned failures;      /* consecutive failed attempts */
 	bool ever_connected;
 	bool stopping;
-	int handles;            /* open handles: timer + conn */
+	bool keepalive;         /* ping the peer, close it when silent */
+	uv_timer_t ka;          /* keepalive tick */
+	int handles;            /* open handles: timers + conn */
 	/* How connections are made, and whom they report to. */
 	enum conn_rx rx;
 	bool framed;
@@ -37,6 +39,11 @@ struct dialer {
 	void *owner;
 	void (*on_stopped)(struct dialer *d); /* every handle closed */
 };
+
+/* With keepalive set before dialer_start, the dialer sends a PING every
+ * FRAME_PING_MS on an open framed link and closes it (reason=timeout,
+ * then reconnects) when nothing was read for FRAME_DEAD_MS. Only for peers
+ * that answer pings: hubs and the hub's own links. */
 
 /* Start connecting to addr now. The caller fills the configuration
  * fields first; conns report to user with conn->owner == d and

@@ -30,6 +30,13 @@
  * channel header of data frames. */
 #define FRAME_BODY_MAX (65535 + 128)
 #define FRAME_HELLO_MAX (17 + FRAME_ISLAND_MAX)
+/* Keepalive on hub links: a PING every FRAME_PING_MS both ways; a link
+ * that has read nothing for FRAME_DEAD_MS is closed (reason=timeout).
+ * Checked every FRAME_TICK_MS, so a dead peer is noticed within
+ * FRAME_DEAD_MS + FRAME_TICK_MS = 2.75 s. */
+#define FRAME_PING_MS 1000
+#define FRAME_DEAD_MS 2500
+#define FRAME_TICK_MS 250
 
 enum frame_type {
 	FRAME_HELLO = 0x01, /* magic, version, role, node id, island */

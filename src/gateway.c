@@ -17,8 +17,6 @@
 #include "udp_rx.h"
 #include "util.h"
 
-#define GATEWAY_PING_MS 1000
-#define GATEWAY_DEAD_MS 3000
 #define GATEWAY_MAX_BATCHES 16
 /* Retry the hub at least this often: an island is cut off while its link
  * is down, and one connection attempt per second is cheap, so flows come
@@ -52,7 +50,6 @@ struct gateway {
 	struct frame_emitter island[FRAME_EMITTERS_MAX]; /* from the hub */
 	size_t nisland;
 	uint64_t seq;
-	uv_timer_t keepalive;
 	bool stopping;
 };
 
@@ -469,25 +466,6 @@ static const struct conn_handler gateway_handler = {
 	.on_closed = gateway_on_closed,
 };
 
-static void gateway_on_keepalive(uv_timer_t *t)
-{
-	struct gateway *g = t->data;
-	struct conn *c = dialer_conn(&g->dialer);
-	uint64_t now = uv_now(t->loop);
-	uint8_t ping[FRAME_HDR_LEN + 8];
-
-	if (!c)
-		return;
-	if (now - c->last_rx > GATEWAY_DEAD_MS) {
-		conn_close(c, "timeout");
-		return;
-	}
-	frame_put_header(ping, FRAME_PING, 8);
-	put_be64(ping + FRAME_HDR_LEN, now);
-	if (conn_send_bytes(c, ping, sizeof(ping)) == 0)
-		conn_kick(c);
-}
-
 /* ---- lifetime ------------------------------------------------------ */
 
 struct gateway *gateway_new(struct relay_ctx *ctx,
@@ -673,16 +651,13 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			 gc->spec.do_import ? " import" : "",
 			 channel_equal(&gc->spec.ch, &gc->spec.local) ? "" : " remapped");
 	}
-	uv_timer_init(g->owner->ctx->loop, &g->keepalive);
-	g->keepalive.data = g;
-	uv_timer_start(&g->keepalive, gateway_on_keepalive, GATEWAY_PING_MS,
-		       GATEWAY_PING_MS);
 	g->dialer.rx = CONN_RX_FRAMES;
 	g->dialer.framed = true;
 	g->dialer.queue = g->spec.hub.queue;
 	g->dialer.user = &gateway_handler;
 	g->dialer.owner = g;
 	g->dialer.max_backoff_ms = GATEWAY_MAX_BACKOFF_MS;
+	g->dialer.keepalive = true;
 	dialer_start(&g->dialer, g->owner, &hub);
 	log_info("gateway=%s iface=%s island=%s hub=%s", g->owner->name,
 		 g->spec.iface, g->owner->island, g->spec.hub.text);
@@ -697,8 +672,6 @@ void gateway_stop(struct gateway *g)
 	for (size_t i = 0; i < g->nchans; i++)
 		if (g->chans[i].fd >= 0)
 			uv_close((uv_handle_t *)&g->chans[i].poll, NULL);
-	if (g->keepalive.loop) /* initialised: start got that far */
-		uv_close((uv_handle_t *)&g->keepalive, NULL);
 	if (g->dialer.relay)
 		dialer_stop(&g->dialer);
 }

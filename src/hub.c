@@ -16,8 +16,6 @@
 #define HUB_MAX_ORIGINS 1024
 #define HUB_MAX_CHANNELS 4096
 #define HUB_LINK_MAX_CHANNELS 1024
-#define HUB_PING_MS 1000
-#define HUB_DEAD_MS 3000
 
 /* Sequence numbers seen from one origin: the highest, and a bitmap of
  * the HUB_DEDUP_WINDOW below it. */
@@ -489,25 +487,13 @@ static void hub_on_connection(uv_stream_t *listener, int status)
 		 c->peer);
 }
 
-/* Every second: close links silent for HUB_DEAD_MS, ping the others. */
+/* Every tick: close links gone silent, ping the others. */
 static void hub_on_keepalive(uv_timer_t *t)
 {
 	struct hub *h = t->data;
-	uint64_t now = uv_now(t->loop);
-	uint8_t ping[FRAME_HDR_LEN + 8];
 
-	frame_put_header(ping, FRAME_PING, 8);
-	put_be64(ping + FRAME_HDR_LEN, now);
-	for (struct conn *c = h->links; c; c = c->next) {
-		if (c->state != CONN_OPEN)
-			continue;
-		if (now - c->last_rx > HUB_DEAD_MS) {
-			conn_close(c, "timeout");
-			continue;
-		}
-		if (conn_send_bytes(c, ping, sizeof(ping)) == 0)
-			conn_kick(c);
-	}
+	for (struct conn *c = h->links; c; c = c->next)
+		conn_keepalive(c, uv_now(t->loop));
 }
 
 struct hub *hub_new(struct relay_ctx *ctx, const char *name,
@@ -531,8 +517,8 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 
 	uv_timer_init(loop, &h->keepalive);
 	h->keepalive.data = h;
-	uv_timer_start(&h->keepalive, hub_on_keepalive, HUB_PING_MS,
-		       HUB_PING_MS);
+	uv_timer_start(&h->keepalive, hub_on_keepalive, FRAME_TICK_MS,
+		       FRAME_TICK_MS);
 	for (size_t i = 0; i < h->nlisten; i++) {
 		int rc;
 

@@ -285,6 +285,7 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 		s->dialer.queue = u->queue;
 		s->dialer.sndbuf = u->sndbuf ? u->sndbuf
 					     : SINK_TCP_DEFAULT_SNDBUF;
+		s->dialer.keepalive = u->has_channel;
 		s->dialer.user = &sink_tcp_upstream_handler;
 		/* Each publishing sink is its own origin for the hub's
 		 * duplicate window, even with several in one process. */

@@ -269,6 +269,7 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 		s->dialer.framed = u->framing == FRAMING_DATAGRAM;
 		s->dialer.queue = u->queue;
 		s->dialer.sndbuf = u->sndbuf;
+		s->dialer.keepalive = u->has_channel;
 		s->dialer.user = &source_tcp_handler;
 		s->dialer.owner = s;
 		s->dialer.on_stopped = source_tcp_on_dialer_stopped;

@@ -526,3 +526,34 @@ def test_relays_publish_and_subscribe_through_the_hub(net):
         assert (c["duplicates"], c["bad"]) == (0, 0), what
     for p in (pub, sub, gw_c):
         assert not p.log_matches(r"^(warn|error) "), p.describe()
+
+
+# --------------------------------------------------------------------------
+def test_silent_hub_detected_within_3s(net):
+    """A hub that stops answering (SIGSTOP: no FIN, no RST) is noticed by
+    every gateway and by a relay linked to it within 3 s (keepalive: a
+    PING a second, closed after 2.5 s of silence, checked every 250 ms);
+    when it answers again they all come back by themselves."""
+    ch = "239.6.6.6:6000"
+    hub, gws = net.start_all()
+    sub = T.start_mcferry(net.gw["b"][0], [
+        "relay", "%s?framing=datagram&channel=%s" % (H.HUB_URI, ch),
+        "udp://%s?iface=lan0" % ch], tag="subB")
+    hub.wait_for_log(r"\brelay up\b", timeout=10)
+    procs = [p for x in ISLANDS for p in gws[x]] + [sub]
+    t0 = time.monotonic()
+    os.kill(hub.pid, signal.SIGSTOP)
+    try:
+        for p in procs:
+            p.wait_for_log(r"\bupstream closed reason=timeout\b", timeout=6)
+        took = time.monotonic() - t0
+    finally:
+        os.kill(hub.pid, signal.SIGCONT)
+    print("silent hub noticed by all %d links in %.2f s" % (len(procs), took))
+    # The issue's bound: a dead peer is detected within 3 s (plus the
+    # scheduling of this test's own polling).
+    assert took <= 3.3, "took %.2f s" % took
+    for p in procs:
+        p.wait_for_log(r"\bupstream connected\b", timeout=10, count=2)
+    hub.wait_for_log(r"\bgateway up\b", timeout=10,
+                     count=2 * sum(H.NGW.values()))
