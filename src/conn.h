@@ -60,6 +60,7 @@ struct conn {
 	uint64_t wbytes;        /* bytes in the uv_write in flight */
 	uint64_t last_rx;       /* loop time (ms) of the last bytes read */
 	uint64_t last_ping;     /* loop time (ms) of the last PING sent */
+	uint64_t soft_since;    /* loop time (ms) the queue went over soft */
 	struct frame_hello peer_hello; /* valid once hello_seen */
 	struct conn *prev, *next; /* owner's list */
 };

@@ -47,6 +47,7 @@ static const char usage_text[] =
 	"  iface=NAME|ADDR  ttl=N (default 1)  loop=0|1  rcvbuf=BYTES\n"
 	"  sndbuf=BYTES  framing=raw|datagram (default raw)\n"
 	"  chunk=BYTES (default 1316)  queue=BYTES (default 4194304)\n"
+	"  soft=BYTES (default queue/2)  softsecs=N (default 10)\n"
 	"  channel=CH (tcp://HUB:PORT?framing=datagram: publish or subscribe CH)\n"
 	"\n"
 	"Channels (hub and gateway): GROUP:PORT or SOURCE@GROUP:PORT (SSM).\n"

@@ -38,6 +38,8 @@ struct sink_tcp {
 	struct conn *clients;    /* listen mode */
 	struct dialer dialer;    /* connect mode */
 	uint64_t origin, seq;    /* connect mode with channel=: DATA frames */
+	uint64_t soft;           /* listen mode: soft queue limit, bytes */
+	uint64_t softms;         /* ... and how long a client may stay above */
 	int tfd;                 /* pacing timer (listen mode) */
 	uv_poll_t tpoll;
 	bool armed;              /* a paced flush is scheduled */
@@ -122,6 +124,7 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 {
 	struct sink_tcp *s = (struct sink_tcp *)base;
 	struct relay_stats *st = &base->relay->stats;
+	uint64_t now = uv_now(base->relay->ctx->loop);
 	struct conn *c;
 
 	if (!s->listening) {
@@ -145,6 +148,15 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 		if (c->state != CONN_OPEN)
 			continue;
 		if (conn_send(c, b) == -ENOBUFS) {
+			st->cutoffs++;
+			conn_close(c, "slow-consumer");
+		} else if (c->q.bytes <= s->soft) {
+			c->soft_since = 0;
+		} else if (!c->soft_since) {
+			c->soft_since = now;
+		} else if (now - c->soft_since > s->softms) {
+			/* Above the soft limit for softsecs on end: it is
+			 * not catching up, only adding delay. */
 			st->cutoffs++;
 			conn_close(c, "slow-consumer");
 		}
@@ -253,6 +265,8 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 	s->tfd = -1;
 	if (u->local) {
 		s->listening = true;
+		s->soft = u->soft ? u->soft : u->queue / 2;
+		s->softms = u->softsecs * 1000ull;
 		s->listener.data = s;
 		rc = net_listen(r->ctx->loop, &s->listener, u, r->reuseport,
 				sink_tcp_on_connection);

@@ -91,6 +91,20 @@ static int parse_option(struct uri *u, const char *key, const char *val,
 				    "bad %s '%s': want 1024..%d bytes", key,
 				    val, INT_MAX / 2);
 		*(key[0] == 'r' ? &u->rcvbuf : &u->sndbuf) = (uint32_t)v;
+	} else if (!strcmp(key, "soft")) {
+		if (!parse_uint(val, 1ull << 34, &v) || v < 1024)
+			return fail(err, errlen,
+				    "bad soft '%s': want 1024..%llu bytes", val,
+				    1ull << 34);
+		u->soft = v;
+		u->set_soft = true;
+	} else if (!strcmp(key, "softsecs")) {
+		if (!parse_uint(val, 86400, &v) || v < 1)
+			return fail(err, errlen,
+				    "bad softsecs '%s': want 1..86400 seconds",
+				    val);
+		u->softsecs = (uint32_t)v;
+		u->set_soft = true;
 	} else if (!strcmp(key, "channel")) {
 		char cerr[200];
 
@@ -214,6 +228,7 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	u->loop = -1;
 	u->chunk = URI_DEFAULT_CHUNK;
 	u->queue = URI_DEFAULT_QUEUE;
+	u->softsecs = URI_DEFAULT_SOFTSECS;
 	if (strlen(text) >= sizeof(tmp))
 		return fail(err, errlen, "URI too long");
 	strcpy(u->text, text);
@@ -268,6 +283,8 @@ static const char *source_opts_only(const struct uri *u, bool as_source)
 			return "loop";
 		if (u->set_queue)
 			return "queue";
+		if (u->set_soft)
+			return "soft";
 	} else {
 		if (u->has_source)
 			return "source";
@@ -281,13 +298,15 @@ static const char *source_opts_only(const struct uri *u, bool as_source)
 			return "ttl";
 		if (u->set_loop)
 			return "loop";
-		if (u->set_queue && !u->local)
-			return "queue";
+		if (u->set_soft && !u->local)
+			return "soft";
 	} else {
 		if (u->set_framing)
 			return "framing";
 		if (u->set_queue)
 			return "queue";
+		if (u->set_soft)
+			return "soft";
 		if (u->set_chunk)
 			return "chunk";
 	}
@@ -314,6 +333,10 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 			    "a udp sink needs a destination, not '@'");
 	if (!u->local && !u->host[0])
 		return fail(err, errlen, "missing host");
+	if (u->soft && u->soft >= u->queue)
+		return fail(err, errlen, "soft=%llu must be below queue=%llu",
+			    (unsigned long long)u->soft,
+			    (unsigned long long)u->queue);
 	if (u->has_channel &&
 	    (u->scheme != URI_TCP || u->local || u->framing != FRAMING_DATAGRAM))
 		return fail(err, errlen,

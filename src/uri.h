@@ -26,6 +26,7 @@ enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM };
 #define URI_DEFAULT_CHUNK 1316
 #define URI_DEFAULT_QUEUE (4u << 20)
 #define URI_DEFAULT_TTL 1
+#define URI_DEFAULT_SOFTSECS 10
 #define URI_HOST_MAX 256
 #define URI_IFACE_MAX 64
 
@@ -47,9 +48,11 @@ struct uri {
 	enum uri_framing framing;
 	uint32_t chunk;
 	uint64_t queue;
+	uint64_t soft;             /* soft queue limit; 0 = queue / 2 */
+	uint32_t softsecs;         /* seconds above soft before a cut-off */
 	bool has_channel;          /* tcp to or from a hub: ?channel= */
 	struct channel channel;
-	bool set_ttl, set_loop, set_framing, set_chunk, set_queue;
+	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
 };
 
 /* Parse text into u. Returns 0, or -EINVAL with a message naming the bad

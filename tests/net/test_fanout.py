@@ -187,3 +187,35 @@ def test_workers_share_clients_each_gets_everything(islands, tools):
     vals = dict(re.findall(r"(\w+)=(\d+)", last))
     assert int(vals["in_dgrams"]) == count, last
     assert int(vals["workers"]) == 2, last
+
+
+def test_soft_limit_cuts_a_client_that_stays_behind(islands, tools):
+    """soft=/softsecs=: a client whose queue stays above the soft limit for
+    softsecs is cut off (reason=slow-consumer) long before it reaches the
+    hard limit; the others lose nothing."""
+    gw_a = islands.gw["a"]
+    a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
+    hard = 64 << 20
+    relay = T.start_mcferry(gw_a, [
+        "relay", "udp://@%s?iface=br0" % G,
+        "tcp://@:1601?queue=%d&soft=524288&softsecs=1" % hard], tag="relay")
+    lan = T.Islands.gw_lan("a")
+    count, clients = 20000, 6
+    # client 0 stops reading for 8 s after its first data
+    mr = T.start_mcrecv(b1, ["tcp", "%s:1601" % lan, "--clients", clients,
+                             "--size", 1316, "--idle", "3", "--duration", "60",
+                             "--expect", count, "--slow", 1, "--pause", 8])
+    relay.wait_for_log(CONNECTED_RX, timeout=10, count=clients)
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", 5000, "--size", 1316,
+                             "--iface", T.Islands.host_addr("a", 1), G])
+    assert sent == count
+    cut = relay.wait_for_log(
+        r"\bc=\d+ client closed reason=slow-consumer\b.*\bqueued=(\d+)",
+        timeout=10)
+    assert int(cut[0].group(1)) < hard // 4, cut[0].string
+    summary = T.mcrecv_result(mr, timeout=60)
+    healthy = summary["per_client"][1:]
+    assert [c["unique"] for c in healthy] == [count] * (clients - 1), \
+        [c["unique"] for c in healthy]
+    assert all(c["duplicates"] == 0 and c["bad"] == 0 for c in healthy)
+    assert len(relay.log_matches(r"reason=slow-consumer")) == 1

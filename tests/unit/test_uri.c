@@ -439,6 +439,8 @@ static void test_long_but_valid(void **state)
 
 static void test_role_checks(void **state)
 {
+	struct uri u;
+
 	(void)state;
 	role_bad("udp://239.1.1.1:5000", true, "must be local");
 	role_bad("udp://239.1.1.1:5000", true, "udp://@239.1.1.1:5000");
@@ -467,8 +469,24 @@ static void test_role_checks(void **state)
 	role_bad("tcp://10.0.0.1:9000?iface=eth0", true, "option 'iface'");
 	role_bad("tcp://10.0.0.1:9000?ttl=2", false, "option 'ttl'");
 	role_bad("tcp://10.0.0.1:9000?loop=0", false, "option 'loop'");
-	role_bad("tcp://10.0.0.1:9000?queue=65536", false,
-		 "option 'queue' does not apply to a tcp sink");
+	/* A connecting sink's queue bounds what waits for a slow server. */
+	role_ok("tcp://10.0.0.1:9000?queue=65536", false, &u);
+	assert_int_equal(u.queue, 65536);
+	/* The soft limit is for a listening sink's clients only. */
+	role_bad("tcp://10.0.0.1:9000?soft=65536", false,
+		 "option 'soft' does not apply to a tcp sink");
+	role_bad("udp://239.1.1.1:5000?softsecs=3", false,
+		 "option 'soft' does not apply to a udp sink");
+	role_bad("tcp://@:9000?queue=1048576&soft=1048576", false,
+		 "must be below queue");
+	role_ok("tcp://@:9000?queue=1048576&soft=262144&softsecs=3", false, &u);
+	assert_int_equal(u.soft, 262144);
+	assert_int_equal(u.softsecs, 3);
+	role_ok("tcp://@:9000", false, &u);
+	assert_int_equal(u.soft, 0);
+	assert_int_equal(u.softsecs, URI_DEFAULT_SOFTSECS);
+	parse_bad("tcp://@:9000?softsecs=0", "bad softsecs '0'");
+	parse_bad("tcp://@:9000?soft=12", "bad soft '12'");
 	role_bad("tcp://@:9000?queue=65536", true,
 		 "option 'queue' does not apply to a tcp source");
 	role_bad("tcp://:9000", true, "missing host");
