@@ -92,3 +92,31 @@ def test_ipv6_group_end_to_end(islands, tools):
     finally:
         rx.close()
         tx.close()
+
+
+def test_ipv6_channel_through_hub(islands, tools):
+    """An IPv6 channel through a hub: gateways talk to the hub over IPv6 and
+    export/import [ff15::4321]:5000 between the two islands, once."""
+    G6 = "[ff15::4321]:5000"
+    T.start_mcferry(islands.r, ["hub", "--listen", "tcp://@[::]:7000"],
+                    tag="hub6")
+    gws = {}
+    for x in ("a", "b"):
+        gws[x] = T.start_mcferry(islands.gw[x], [
+            "gateway", "--hub",
+            "tcp://[%s]:7000" % T.Islands.r_addr(x, v6=True),
+            "--iface", "br0", "--group", G6], tag="gw6" + x)
+    for x in ("a", "b"):
+        gws[x].wait_for_log(r"channel=\[ff15::4321\]:5000 forwarder=yes",
+                            timeout=10)
+    a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
+    count = 2000
+    mr = T.start_mcrecv(b1, ["udp", G6, "--iface", "lan0", "--idle", "2",
+                             "--duration", "40", "--expect", count])
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", 2000,
+                             "--size", 1316, "--iface", "lan0", G6])
+    assert sent == count
+    T.assert_exactly_once(T.mcrecv_result(mr), count, clients=1,
+                          what="IPv6 channel through the hub")
+    for x in ("a", "b"):
+        assert not gws[x].log_matches(r"^(warn|error) "), gws[x].describe()
