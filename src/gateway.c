@@ -353,7 +353,7 @@ static void gateway_import(struct gateway *g, const struct frame *f)
 		return;
 	}
 	if (channel_is_ssm(&gc->spec.local) && gc->tfd == -2)
-		gc->tfd = gateway_ssm_socket(gc);
+		gc->tfd = gateway_ssm_socket(gc); /* not made at start */
 	fd = gc->tfd >= 0 ? gc->tfd : g->efd[gc->spec.local.family == 6];
 	channel_group_addr(&gc->spec.local, &dst);
 	if (sendto(fd, d.payload, d.len, 0, (struct sockaddr *)&dst,
@@ -646,6 +646,10 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			gateway_stop(g);
 			return rc;
 		}
+		/* Made now, while the process may still have the privilege
+		 * (it may drop it with --user once everything is open). */
+		if (gc->spec.do_import && channel_is_ssm(&gc->spec.local))
+			gc->tfd = gateway_ssm_socket(gc);
 		log_info("gateway=%s channel=%s%s%s%s", g->owner->name, gc->name,
 			 gc->spec.do_export ? " export" : "",
 			 gc->spec.do_import ? " import" : "",

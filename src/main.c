@@ -1,6 +1,9 @@
 /* main.c - the mcferry command line: parse options, wire relays to the
  * loop, run until SIGINT or SIGTERM. */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +59,7 @@ static const char usage_text[] =
 	"  -q, --quiet         log warnings and errors only\n"
 	"      --stats SECS    log a line of counters every SECS seconds\n"
 	"      --check         (run) check FILE and print 'configuration OK'\n"
+	"      --user USER     drop to USER's uid and gids once everything is open\n"
 	"      --workers N     (relay) N threads, each joining the group and\n"
 	"                      serving a share of the clients (multicast source,\n"
 	"                      listening tcp sinks only; default 1)\n"
@@ -94,6 +98,7 @@ struct app {
 	uv_signal_t sigint, sigterm;
 	uv_timer_t stats_timer;
 	unsigned stats_secs;
+	const char *user;      /* --user: drop privileges once open */
 	int status;
 };
 
@@ -140,6 +145,27 @@ static void app_on_stats(uv_timer_t *t)
 
 	for (size_t i = 0; i < app->nsvcs; i++)
 		app->svcs[i].log_stats(app->svcs[i].obj);
+}
+
+/* Bind, join, then drop privileges: everything that needs root is open
+ * by now. Returns 0 or -1 with the reason logged. */
+static int drop_privileges(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw) {
+		log_error("--user %s: no such user", user);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
+	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
+		log_error("--user %s: cannot switch: %s", user,
+			  strerror(errno));
+		return -1;
+	}
+	log_info("running as user=%s uid=%u gid=%u", user,
+		 (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	return 0;
 }
 
 /* Tell systemd (Type=notify) that every endpoint is up: one datagram to
@@ -198,6 +224,10 @@ static int app_run(struct app *app)
 			app_stop(app);
 			break;
 		}
+	}
+	if (app->status == 0 && app->user && drop_privileges(app->user) < 0) {
+		app->status = EXIT_RUNTIME;
+		app_stop(app);
 	}
 	if (app->status == 0) {
 		if (app->stats_secs)
@@ -319,7 +349,7 @@ static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
 	usage_error("%s", msg);
 }
 
-enum { OPT_STATS = 256, OPT_CHECK, OPT_WORKERS, OPT_LISTEN, OPT_HUB, OPT_IFACE,
+enum { OPT_STATS = 256, OPT_CHECK, OPT_USER, OPT_WORKERS, OPT_LISTEN, OPT_HUB, OPT_IFACE,
        OPT_ISLAND, OPT_TTL, OPT_GROUP, OPT_EXPORT, OPT_IMPORT };
 
 int main(int argc, char **argv)
@@ -330,6 +360,7 @@ int main(int argc, char **argv)
 		{ "stats", required_argument, NULL, OPT_STATS },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
+		{ "user", required_argument, NULL, OPT_USER },
 		{ "listen", required_argument, NULL, OPT_LISTEN },
 		{ "hub", required_argument, NULL, OPT_HUB },
 		{ "iface", required_argument, NULL, OPT_IFACE },
@@ -398,6 +429,9 @@ int main(int argc, char **argv)
 			if (strcmp(cmd, "run"))
 				usage_error("%s", "--check applies to 'run'");
 			check = true;
+			break;
+		case OPT_USER:
+			app.user = optarg;
 			break;
 		case OPT_WORKERS:
 			if (strcmp(cmd, "relay"))

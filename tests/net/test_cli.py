@@ -226,3 +226,35 @@ def test_workers_refused_where_they_would_duplicate(mcferry_bin, args, needle):
                        text=True, timeout=10)
     assert r.returncode == 2, r
     assert needle in r.stderr, r.stderr
+
+
+def test_user_drops_privileges_and_keeps_working(solo, mcferry_bin):
+    """--user nobody: the relay binds as root, then runs as nobody, and
+    still relays."""
+    ns = solo.ns
+    rx = ns.socket()
+    rx.bind(("10.9.0.2", 5011))
+    rx.settimeout(5)
+    p = T.start_mcferry(ns, ["relay", "--user", "nobody", "udp://@:5010",
+                             "udp://10.9.0.2:5011"], tag="user")
+    try:
+        with open("/proc/%d/status" % p.pid) as f:
+            uids = [l.split()[1:] for l in f if l.startswith("Uid:")][0]
+        nobody = __import__("pwd").getpwnam("nobody").pw_uid
+        assert uids == [str(nobody)] * 4, uids
+        assert p.log_matches(r"running as user=nobody uid=%d" % nobody)
+        tx = ns.socket()
+        tx.sendto(b"still relaying", ("10.9.0.1", 5010))
+        assert rx.recv(100) == b"still relaying"
+        tx.close()
+    finally:
+        rx.close()
+    assert p.stop() == 0
+
+
+def test_user_unknown_exits_1(solo, mcferry_bin):
+    r = subprocess.run([mcferry_bin, "relay", "--user", "no-such-user-x",
+                        "udp://@:5012", "udp://127.0.0.1:5013"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 1, r
+    assert "no-such-user-x" in r.stderr, r.stderr
