@@ -19,9 +19,9 @@
 
 #include "config.h"
 #include "gateway.h"
-#include "hub.h"
 #include "log.h"
 #include "relay.h"
+#include "service.h"
 #include "shard.h"
 #include "util.h"
 
@@ -81,21 +81,12 @@ static const char usage_text[] =
 	"  mcferry relay tcp://SPLITTER:1603 udp://224.168.2.9:1600\n"
 	"See mcferry(1).\n";
 
-/* Relays, hubs and gateways, seen by the loop alike. */
-struct service {
-	void *obj;
-	const char *name;
-	int (*start)(void *obj, char *err, size_t errlen);
-	void (*stop)(void *obj);
-	void (*release)(void *obj);
-	void (*log_stats)(const void *obj);
-};
-
 struct app {
 	struct relay_ctx ctx;
-	struct service *svcs;
-	size_t nsvcs;
-	uv_signal_t sigint, sigterm;
+	struct service_list svcs;    /* running */
+	struct service_list retired; /* stopped by a reload, freed at exit */
+	const char *config_path;     /* run: reread on SIGHUP */
+	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t stats_timer;
 	unsigned stats_secs;
 	const char *user;      /* --user: drop privileges once open */
@@ -119,32 +110,100 @@ noreturn static void usage_error(const char *fmt, ...)
 
 static void app_stop(struct app *app)
 {
-	for (size_t i = 0; i < app->nsvcs; i++)
-		app->svcs[i].stop(app->svcs[i].obj);
+	for (size_t i = 0; i < app->svcs.n; i++)
+		app->svcs.v[i].ops->stop(app->svcs.v[i].obj);
 	if (!uv_is_closing((uv_handle_t *)&app->sigint)) {
 		uv_close((uv_handle_t *)&app->sigint, NULL);
 		uv_close((uv_handle_t *)&app->sigterm, NULL);
+		uv_close((uv_handle_t *)&app->sighup, NULL);
 		uv_close((uv_handle_t *)&app->stats_timer, NULL);
 	}
+}
+
+static void app_log_stats(const struct app *app)
+{
+	for (size_t i = 0; i < app->svcs.n; i++)
+		app->svcs.v[i].ops->log_stats(app->svcs.v[i].obj);
+}
+
+/* SIGHUP: reread the file. A service whose configuration is unchanged
+ * keeps running with its connections; a changed or removed one is stopped,
+ * a changed or new one started. A bad file changes nothing. */
+static void app_reload(struct app *app)
+{
+	struct service_list next = { 0 }, kept = { 0 };
+	struct config cfg;
+	unsigned stopped = 0, started = 0;
+	char err[768];
+
+	if (!app->config_path) {
+		log_info("SIGHUP: nothing to reload (no configuration file)");
+		return;
+	}
+	if (config_load(app->config_path, &cfg, err, sizeof(err)) < 0) {
+		log_error("reload failed, keeping the running configuration: %s",
+			  err);
+		return;
+	}
+	service_add_config(&next, &app->ctx, &cfg);
+	config_free(&cfg);
+	while (app->svcs.n > 0) {
+		struct service *old = &app->svcs.v[0];
+		size_t j;
+
+		for (j = 0; j < next.n; j++)
+			if (!strcmp(next.v[j].fingerprint, old->fingerprint))
+				break;
+		if (j < next.n) {
+			/* Unchanged: the running one stays, the twin goes. */
+			struct service_list twin = { 0 };
+
+			service_move(&next, j, &twin);
+			service_list_free(&twin);
+			service_move(&app->svcs, 0, &kept);
+			continue;
+		}
+		log_info("%s stopped by reload", old->name);
+		old->ops->stop(old->obj);
+		service_move(&app->svcs, 0, &app->retired);
+		stopped++;
+	}
+	free(app->svcs.v);
+	app->svcs = kept;
+	while (next.n > 0) {
+		struct service *s = &next.v[0];
+
+		if (s->ops->start(s->obj, err, sizeof(err)) < 0) {
+			log_error("%s not started by reload: %s", s->name, err);
+			service_move(&next, 0, &app->retired);
+			continue;
+		}
+		log_info("%s ready (reload)", s->name);
+		service_move(&next, 0, &app->svcs);
+		started++;
+	}
+	free(next.v);
+	log_info("reload done: %zu running, %u stopped, %u started",
+		 app->svcs.n, stopped, started);
 }
 
 static void app_on_signal(uv_signal_t *h, int signum)
 {
 	struct app *app = h->data;
 
+	if (signum == SIGHUP) {
+		app_reload(app);
+		return;
+	}
 	log_info("signal %s: shutting down", strsignal(signum));
 	if (app->stats_secs)
-		for (size_t i = 0; i < app->nsvcs; i++)
-			app->svcs[i].log_stats(app->svcs[i].obj);
+		app_log_stats(app);
 	app_stop(app);
 }
 
 static void app_on_stats(uv_timer_t *t)
 {
-	struct app *app = t->data;
-
-	for (size_t i = 0; i < app->nsvcs; i++)
-		app->svcs[i].log_stats(app->svcs[i].obj);
+	app_log_stats(t->data);
 }
 
 /* Bind, join, then drop privileges: everything that needs root is open
@@ -212,14 +271,19 @@ static int app_run(struct app *app)
 	buf_pool_init(&app->ctx.pool);
 	uv_signal_init(loop, &app->sigint);
 	uv_signal_init(loop, &app->sigterm);
+	uv_signal_init(loop, &app->sighup);
 	uv_timer_init(loop, &app->stats_timer);
-	app->sigint.data = app->sigterm.data = app->stats_timer.data = app;
+	app->sigint.data = app->sigterm.data = app->sighup.data = app;
+	app->stats_timer.data = app;
 	uv_signal_start(&app->sigint, app_on_signal, SIGINT);
 	uv_signal_start(&app->sigterm, app_on_signal, SIGTERM);
+	uv_signal_start(&app->sighup, app_on_signal, SIGHUP);
 
-	for (size_t i = 0; i < app->nsvcs; i++) {
-		if (app->svcs[i].start(app->svcs[i].obj, err, sizeof(err)) < 0) {
-			log_error("%s %s", app->svcs[i].name, err);
+	for (size_t i = 0; i < app->svcs.n; i++) {
+		struct service *sv = &app->svcs.v[i];
+
+		if (sv->ops->start(sv->obj, err, sizeof(err)) < 0) {
+			log_error("%s %s", sv->name, err);
 			app->status = EXIT_RUNTIME;
 			app_stop(app);
 			break;
@@ -234,107 +298,16 @@ static int app_run(struct app *app)
 			uv_timer_start(&app->stats_timer, app_on_stats,
 				       app->stats_secs * 1000ull,
 				       app->stats_secs * 1000ull);
-		for (size_t i = 0; i < app->nsvcs; i++)
-			log_info("%s ready", app->svcs[i].name);
+		for (size_t i = 0; i < app->svcs.n; i++)
+			log_info("%s ready", app->svcs.v[i].name);
 		notify_ready();
 	}
 	uv_run(loop, UV_RUN_DEFAULT);
-	for (size_t i = 0; i < app->nsvcs; i++) {
-		app->svcs[i].release(app->svcs[i].obj);
-		free((char *)app->svcs[i].name);
-	}
-	free(app->svcs);
+	service_list_free(&app->svcs);
+	service_list_free(&app->retired);
 	buf_pool_exit(&app->ctx.pool);
 	uv_loop_close(loop);
 	return app->status;
-}
-
-static int relay_start_svc(void *o, char *err, size_t len)
-{
-	return relay_start(o, err, len);
-}
-static void relay_stop_svc(void *o) { relay_stop(o); }
-static void relay_free_svc(void *o) { relay_free(o); }
-static void relay_stats_svc(const void *o) { relay_log_stats(o); }
-static int hub_start_svc(void *o, char *err, size_t len)
-{
-	return hub_start(o, err, len);
-}
-static void hub_stop_svc(void *o) { hub_stop(o); }
-static void hub_free_svc(void *o) { hub_free(o); }
-static void hub_stats_svc(const void *o) { hub_log_stats(o); }
-static int gateway_start_svc(void *o, char *err, size_t len)
-{
-	return gateway_start(o, err, len);
-}
-static void gateway_stop_svc(void *o) { gateway_stop(o); }
-static void gateway_free_svc(void *o) { gateway_free(o); }
-static void gateway_stats_svc(const void *o) { gateway_log_stats(o); }
-
-static struct service *app_add(struct app *app, const char *kind,
-			       const char *name)
-{
-	struct service *s;
-	char label[128];
-
-	app->svcs = xrealloc(app->svcs, (app->nsvcs + 1) * sizeof(*app->svcs));
-	s = &app->svcs[app->nsvcs++];
-	snprintf(label, sizeof(label), "%s=%s", kind, name);
-	s->name = xstrdup(label);
-	return s;
-}
-
-static int shards_start_svc(void *o, char *err, size_t len)
-{
-	return shard_group_start(o, err, len);
-}
-static void shards_stop_svc(void *o) { shard_group_stop(o); }
-static void shards_free_svc(void *o) { shard_group_free(o); }
-static void shards_stats_svc(const void *o) { shard_group_log_stats(o); }
-
-static void app_add_relay(struct app *app, const char *name,
-			  const struct uri *src, const struct uri *sinks,
-			  size_t nsinks, unsigned workers)
-{
-	struct service *s = app_add(app, "relay", name);
-
-	if (workers > 1) {
-		s->obj = shard_group_new(name, workers, src, sinks, nsinks,
-					 app->ctx.node_id);
-		s->start = shards_start_svc;
-		s->stop = shards_stop_svc;
-		s->release = shards_free_svc;
-		s->log_stats = shards_stats_svc;
-		return;
-	}
-	s->obj = relay_new(&app->ctx, name, src, sinks, nsinks);
-	s->start = relay_start_svc;
-	s->stop = relay_stop_svc;
-	s->release = relay_free_svc;
-	s->log_stats = relay_stats_svc;
-}
-
-static void app_add_hub(struct app *app, const char *name,
-			const struct uri *listen, size_t n)
-{
-	struct service *s = app_add(app, "hub", name);
-
-	s->obj = hub_new(&app->ctx, name, listen, n);
-	s->start = hub_start_svc;
-	s->stop = hub_stop_svc;
-	s->release = hub_free_svc;
-	s->log_stats = hub_stats_svc;
-}
-
-static void app_add_gateway(struct app *app, const struct gateway_spec *spec)
-{
-	struct service *s = app_add(app, "gateway", spec->name);
-
-	s->obj = gateway_new(&app->ctx, spec);
-	s->start = gateway_start_svc;
-	s->stop = gateway_stop_svc;
-	s->release = gateway_free_svc;
-	s->log_stats = gateway_stats_svc;
 }
 
 static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
@@ -514,14 +487,14 @@ int main(int argc, char **argv)
 			usage_error("unexpected argument '%s'", argv[optind]);
 		if (nlisten == 0)
 			usage_error("%s", "hub needs --listen URI");
-		app_add_hub(&app, "hub", listen, nlisten);
+		service_add_hub(&app.svcs, &app.ctx, "hub", listen, nlisten);
 		free(listen);
 	} else if (!strcmp(cmd, "gateway")) {
 		if (optind != argc)
 			usage_error("unexpected argument '%s'", argv[optind]);
 		if (gateway_spec_check(&gw, err, sizeof(err)))
 			usage_error("%s", err);
-		app_add_gateway(&app, &gw);
+		service_add_gateway(&app.svcs, &app.ctx, &gw);
 	} else if (!strcmp(cmd, "relay")) {
 		struct uri src, *sinks;
 		int nsinks = argc - optind - 1;
@@ -536,8 +509,8 @@ int main(int argc, char **argv)
 		if (workers > 1 &&
 		    shard_check(&src, sinks, (size_t)nsinks, err, sizeof(err)))
 			usage_error("%s", err);
-		app_add_relay(&app, "relay", &src, sinks, (size_t)nsinks,
-			      workers);
+		service_add_relay(&app.svcs, &app.ctx, "relay", &src, sinks,
+				  (size_t)nsinks, workers);
 		free(sinks);
 	} else {
 		struct config cfg;
@@ -555,15 +528,8 @@ int main(int argc, char **argv)
 			config_free(&cfg);
 			return 0;
 		}
-		for (size_t i = 0; i < cfg.nrelays; i++)
-			app_add_relay(&app, cfg.relays[i].name,
-				      &cfg.relays[i].source, cfg.relays[i].sinks,
-				      cfg.relays[i].nsinks, cfg.relays[i].workers);
-		for (size_t i = 0; i < cfg.nhubs; i++)
-			app_add_hub(&app, cfg.hubs[i].name, cfg.hubs[i].listen,
-				    cfg.hubs[i].nlisten);
-		for (size_t i = 0; i < cfg.ngateways; i++)
-			app_add_gateway(&app, &cfg.gateways[i].spec);
+		service_add_config(&app.svcs, &app.ctx, &cfg);
+		app.config_path = argv[optind];
 		config_free(&cfg);
 	}
 	return app_run(&app);

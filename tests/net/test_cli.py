@@ -258,3 +258,62 @@ def test_user_unknown_exits_1(solo, mcferry_bin):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1, r
     assert "no-such-user-x" in r.stderr, r.stderr
+
+
+def _recv_exactly(sock, n, timeout=5.0):
+    sock.settimeout(timeout)
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        assert chunk, "connection closed after %d of %d bytes" % (len(data), n)
+        data += chunk
+    return data
+
+
+def test_sighup_reload_keeps_unchanged_relays(solo, mcferry_bin, tmp_path):
+    """SIGHUP rereads the file: an unchanged relay keeps running with its
+    clients, a changed one is restarted, a new one starts, and a bad file
+    changes nothing."""
+    ns = solo.ns
+    conf = tmp_path / "reload.conf"
+    keep = "[relay keep]\nsource = udp://@:5021\nsink = tcp://@:1621\n"
+    conf.write_text(keep + "[relay change]\nsource = udp://@:5022\n"
+                    "sink = tcp://@:1622\n")
+    p = T.start_mcferry(ns, ["run", str(conf)], tag="reload")
+    c = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+    tx = ns.socket()
+    try:
+        c.connect(("10.9.0.1", 1621))
+        p.wait_for_log(r"relay=keep c=\d+ client connected")
+        tx.sendto(b"A" * 100, ("10.9.0.1", 5021))
+        assert _recv_exactly(c, 100) == b"A" * 100
+
+        conf.write_text(keep + "[relay change]\nsource = udp://@:5022\n"
+                        "sink = tcp://@:1623\n[relay added]\n"
+                        "source = udp://@:5024\nsink = tcp://@:1624\n")
+        p.send_signal(signal.SIGHUP)
+        done = p.wait_for_log(r"reload done: (\d+) running, (\d+) stopped, "
+                              r"(\d+) started")[0]
+        assert done.groups() == ("3", "1", "2"), done.string
+        assert p.log_matches(r"relay=change stopped by reload")
+        assert p.log_matches(r"relay=added ready \(reload\)")
+        assert not p.log_matches(r"relay=keep .*closed"), p.describe()
+        # the unchanged relay's client is still connected and served
+        tx.sendto(b"B" * 100, ("10.9.0.1", 5021))
+        assert _recv_exactly(c, 100) == b"B" * 100
+        for port, up in ((1622, False), (1623, True), (1624, True)):
+            s = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                assert (s.connect_ex(("10.9.0.1", port)) == 0) == up, port
+            finally:
+                s.close()
+
+        conf.write_text("[relay keep]\nsource = nonsense\n")
+        p.send_signal(signal.SIGHUP)
+        p.wait_for_log(r"reload failed, keeping the running configuration")
+        tx.sendto(b"C" * 100, ("10.9.0.1", 5021))
+        assert _recv_exactly(c, 100) == b"C" * 100
+    finally:
+        c.close()
+        tx.close()
+    assert p.stop() == 0

@@ -1,0 +1,198 @@
+/* service.c - relays, shard groups, hubs and gateways behind one ops
+ * table; see service.h. */
+#include "service.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hub.h"
+#include "shard.h"
+#include "util.h"
+
+static int relay_start_op(void *o, char *err, size_t len)
+{
+	return relay_start(o, err, len);
+}
+static void relay_stop_op(void *o) { relay_stop(o); }
+static void relay_free_op(void *o) { relay_free(o); }
+static void relay_stats_op(const void *o) { relay_log_stats(o); }
+
+static const struct service_ops relay_ops = {
+	relay_start_op, relay_stop_op, relay_free_op, relay_stats_op,
+};
+
+static int shards_start_op(void *o, char *err, size_t len)
+{
+	return shard_group_start(o, err, len);
+}
+static void shards_stop_op(void *o) { shard_group_stop(o); }
+static void shards_free_op(void *o) { shard_group_free(o); }
+static void shards_stats_op(const void *o) { shard_group_log_stats(o); }
+
+static const struct service_ops shards_ops = {
+	shards_start_op, shards_stop_op, shards_free_op, shards_stats_op,
+};
+
+static int hub_start_op(void *o, char *err, size_t len)
+{
+	return hub_start(o, err, len);
+}
+static void hub_stop_op(void *o) { hub_stop(o); }
+static void hub_free_op(void *o) { hub_free(o); }
+static void hub_stats_op(const void *o) { hub_log_stats(o); }
+
+static const struct service_ops hub_ops = {
+	hub_start_op, hub_stop_op, hub_free_op, hub_stats_op,
+};
+
+static int gateway_start_op(void *o, char *err, size_t len)
+{
+	return gateway_start(o, err, len);
+}
+static void gateway_stop_op(void *o) { gateway_stop(o); }
+static void gateway_free_op(void *o) { gateway_free(o); }
+static void gateway_stats_op(const void *o) { gateway_log_stats(o); }
+
+static const struct service_ops gateway_ops = {
+	gateway_start_op, gateway_stop_op, gateway_free_op, gateway_stats_op,
+};
+
+/* A growing string for fingerprints. */
+struct text {
+	char *p;
+	size_t len;
+};
+
+static void text_add(struct text *t, const char *s)
+{
+	size_t n = strlen(s);
+
+	t->p = xrealloc(t->p, t->len + n + 2);
+	memcpy(t->p + t->len, s, n);
+	t->len += n;
+	t->p[t->len++] = '\n';
+	t->p[t->len] = '\0';
+}
+
+static struct service *service_add(struct service_list *l,
+				   const struct service_ops *ops, void *obj,
+				   const char *kind, const char *name,
+				   struct text *fp)
+{
+	struct service *s;
+	char label[128];
+
+	l->v = xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
+	s = &l->v[l->n++];
+	snprintf(label, sizeof(label), "%s=%s", kind, name);
+	s->ops = ops;
+	s->obj = obj;
+	s->name = xstrdup(label);
+	s->fingerprint = fp->p;
+	return s;
+}
+
+void service_add_relay(struct service_list *l, struct relay_ctx *ctx,
+		       const char *name, const struct uri *src,
+		       const struct uri *sinks, size_t nsinks,
+		       unsigned workers)
+{
+	struct text fp = { 0 };
+	char w[32];
+
+	text_add(&fp, "relay");
+	text_add(&fp, name);
+	text_add(&fp, src->text);
+	for (size_t i = 0; i < nsinks; i++)
+		text_add(&fp, sinks[i].text);
+	snprintf(w, sizeof(w), "workers=%u", workers);
+	text_add(&fp, w);
+	if (workers > 1)
+		service_add(l, &shards_ops,
+			    shard_group_new(name, workers, src, sinks, nsinks,
+					    ctx->node_id),
+			    "relay", name, &fp);
+	else
+		service_add(l, &relay_ops,
+			    relay_new(ctx, name, src, sinks, nsinks), "relay",
+			    name, &fp);
+}
+
+void service_add_hub(struct service_list *l, struct relay_ctx *ctx,
+		     const char *name, const struct uri *listen, size_t n)
+{
+	struct text fp = { 0 };
+
+	text_add(&fp, "hub");
+	text_add(&fp, name);
+	for (size_t i = 0; i < n; i++)
+		text_add(&fp, listen[i].text);
+	service_add(l, &hub_ops, hub_new(ctx, name, listen, n), "hub", name,
+		    &fp);
+}
+
+void service_add_gateway(struct service_list *l, struct relay_ctx *ctx,
+			 const struct gateway_spec *spec)
+{
+	struct text fp = { 0 };
+	char line[2 * CHANNEL_TEXT_MAX + 32], ch[CHANNEL_TEXT_MAX],
+		local[CHANNEL_TEXT_MAX];
+
+	text_add(&fp, "gateway");
+	text_add(&fp, spec->name);
+	text_add(&fp, spec->hub.text);
+	text_add(&fp, spec->iface);
+	text_add(&fp, spec->island);
+	snprintf(line, sizeof(line), "ttl=%d", spec->ttl);
+	text_add(&fp, line);
+	for (size_t i = 0; i < spec->nchans; i++) {
+		const struct gateway_chan_spec *c = &spec->chans[i];
+
+		channel_format(&c->ch, ch, sizeof(ch));
+		channel_format(&c->local, local, sizeof(local));
+		snprintf(line, sizeof(line), "%s%s %s=%s",
+			 c->do_export ? "export" : "",
+			 c->do_import ? "import" : "", ch, local);
+		text_add(&fp, line);
+	}
+	service_add(l, &gateway_ops, gateway_new(ctx, spec), "gateway",
+		    spec->name, &fp);
+}
+
+void service_add_config(struct service_list *l, struct relay_ctx *ctx,
+			const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nrelays; i++) {
+		const struct config_relay *r = &cfg->relays[i];
+
+		service_add_relay(l, ctx, r->name, &r->source, r->sinks,
+				  r->nsinks, r->workers);
+	}
+	for (size_t i = 0; i < cfg->nhubs; i++)
+		service_add_hub(l, ctx, cfg->hubs[i].name, cfg->hubs[i].listen,
+				cfg->hubs[i].nlisten);
+	for (size_t i = 0; i < cfg->ngateways; i++)
+		service_add_gateway(l, ctx, &cfg->gateways[i].spec);
+}
+
+void service_move(struct service_list *from, size_t i, struct service_list *to)
+{
+	to->v = xrealloc(to->v, (to->n + 1) * sizeof(*to->v));
+	to->v[to->n++] = from->v[i];
+	memmove(&from->v[i], &from->v[i + 1],
+		(from->n - i - 1) * sizeof(*from->v));
+	from->n--;
+}
+
+void service_list_free(struct service_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		l->v[i].ops->release(l->v[i].obj);
+		free(l->v[i].name);
+		free(l->v[i].fingerprint);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}

@@ -1,0 +1,52 @@
+/* service.h - what one mcferry process runs: relays, relay shard groups,
+ * hubs and gateways, each behind one small ops table, kept in a list that
+ * a configuration reload can diff.
+ */
+#ifndef MCFERRY_SERVICE_H
+#define MCFERRY_SERVICE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "gateway.h"
+#include "relay.h"
+
+struct service_ops {
+	int (*start)(void *obj, char *err, size_t errlen);
+	void (*stop)(void *obj);            /* close; the loop finishes it */
+	void (*release)(void *obj);         /* free, after the loop ended */
+	void (*log_stats)(const void *obj);
+};
+
+struct service {
+	const struct service_ops *ops;
+	void *obj;
+	char *name;        /* "relay=NAME", for log lines */
+	char *fingerprint; /* its whole configuration, canonical: a reload
+			    * keeps a service whose fingerprint is unchanged */
+};
+
+struct service_list {
+	struct service *v;
+	size_t n;
+};
+
+/* Add a relay (a shard group when workers > 1), a hub or a gateway, not
+ * yet started. URIs and spec are copied. */
+void service_add_relay(struct service_list *l, struct relay_ctx *ctx,
+		       const char *name, const struct uri *src,
+		       const struct uri *sinks, size_t nsinks,
+		       unsigned workers);
+void service_add_hub(struct service_list *l, struct relay_ctx *ctx,
+		     const char *name, const struct uri *listen, size_t n);
+void service_add_gateway(struct service_list *l, struct relay_ctx *ctx,
+			 const struct gateway_spec *spec);
+/* Add everything a configuration file describes. */
+void service_add_config(struct service_list *l, struct relay_ctx *ctx,
+			const struct config *cfg);
+/* Move service i of from to the end of to. */
+void service_move(struct service_list *from, size_t i, struct service_list *to);
+/* Release every service (after the loop ended) and empty the list. */
+void service_list_free(struct service_list *l);
+
+#endif
