@@ -13,6 +13,8 @@
  * small enough to keep the stack frame modest. */
 #define CONN_WRITE_IOV 64
 #define CONN_KEEPALIVE_SECS 15
+/* First size of a framed link's receive buffer; it grows per frame. */
+#define CONN_RX_INITIAL 4096
 
 static const char *const state_names[] = { "new", "connecting", "open",
 					   "closing" };
@@ -87,7 +89,7 @@ static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 
 	if (c->rx_mode == CONN_RX_FRAMES) {
 		buf->base = (char *)c->rx + c->rxlen;
-		buf->len = FRAME_HDR_LEN + FRAME_BODY_MAX - c->rxlen;
+		buf->len = c->rxcap - c->rxlen;
 	} else {
 		/* Bytes are consumed inside the read callback, so every
 		 * connection can share one scratch buffer. */
@@ -194,6 +196,17 @@ static void conn_read_frames(struct conn *c)
 	c->rxlen -= (uint32_t)off;
 	if (off && c->rxlen)
 		memmove(c->rx, c->rx + off, c->rxlen);
+	/* The buffer starts small and grows to the largest frame seen (the
+	 * decoder has checked the length against its limit by now), so an
+	 * idle or control-only link costs little memory. */
+	if (c->rxlen >= FRAME_HDR_LEN) {
+		uint32_t need = FRAME_HDR_LEN + get_be32(c->rx);
+
+		if (need > c->rxcap) {
+			c->rx = xrealloc(c->rx, need);
+			c->rxcap = need;
+		}
+	}
 }
 
 static void conn_on_read(uv_stream_t *stream, ssize_t nread,
@@ -295,7 +308,10 @@ static void conn_open(struct conn *c)
 		uv_send_buffer_size((uv_handle_t *)&c->tcp, &v);
 	}
 	if (c->rx_mode == CONN_RX_FRAMES)
-		c->rx = xmalloc(FRAME_HDR_LEN + FRAME_BODY_MAX);
+	{
+		c->rxcap = CONN_RX_INITIAL;
+		c->rx = xmalloc(c->rxcap);
+	}
 	conn_set_state(c, CONN_OPEN);
 	c->last_rx = uv_now(c->tcp.loop);
 	c->relay->stats.clients++;

@@ -56,6 +56,7 @@ struct conn {
 	uint32_t sndbuf;
 	uint8_t *rx;            /* partial frame (CONN_RX_FRAMES) */
 	uint32_t rxlen;
+	uint32_t rxcap;
 	uint64_t sent_bytes;
 	uint64_t wbytes;        /* bytes in the uv_write in flight */
 	uint64_t last_rx;       /* loop time (ms) of the last bytes read */

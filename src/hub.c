@@ -117,11 +117,28 @@ static struct hub_channel *hub_channel_get(struct hub *h,
 	return hc;
 }
 
-static struct hub_df *hub_df_get(struct hub_channel *hc, const char *island)
+static struct hub_df *hub_df_find(struct hub_channel *hc, const char *island)
 {
 	for (size_t i = 0; i < hc->ndfs; i++)
 		if (!strcmp(hc->dfs[i].island, island))
 			return &hc->dfs[i];
+	return NULL;
+}
+
+/* The forwarder of (island, channel), or NULL. */
+static struct conn *hub_forwarder(struct hub_channel *hc, const char *island)
+{
+	struct hub_df *df = hub_df_find(hc, island);
+
+	return df ? df->df : NULL;
+}
+
+static struct hub_df *hub_df_get(struct hub_channel *hc, const char *island)
+{
+	struct hub_df *df = hub_df_find(hc, island);
+
+	if (df)
+		return df;
 	hc->dfs = xrealloc(hc->dfs, (hc->ndfs + 1) * sizeof(*hc->dfs));
 	memset(&hc->dfs[hc->ndfs], 0, sizeof(*hc->dfs));
 	snprintf(hc->dfs[hc->ndfs].island, sizeof(hc->dfs[0].island), "%s",
@@ -142,10 +159,17 @@ static void hub_send_forwarder(struct conn *c, const struct channel *ch,
 
 /* Choose the designated forwarder of (island, channel): keep the current
  * one while it is up and wants the channel, else the lowest node id. */
-static void hub_elect(struct hub *h, struct hub_channel *hc, const char *island)
+static void hub_elect(struct hub *h, struct hub_channel *hc,
+		      const char *island_in)
 {
-	struct hub_df *df = hub_df_get(hc, island);
-	struct conn *cur = df->df, *best = NULL;
+	char island[FRAME_ISLAND_MAX + 1];
+	struct hub_df *df;
+	struct conn *cur, *best = NULL;
+
+	/* A copy: the caller's string may live in the entry this removes. */
+	snprintf(island, sizeof(island), "%s", island_in);
+	df = hub_df_get(hc, island);
+	cur = df->df;
 
 	if (cur && link_ready(cur) && link_wants(cur, &hc->ch))
 		return;
@@ -162,6 +186,10 @@ static void hub_elect(struct hub *h, struct hub_channel *hc, const char *island)
 		hub_send_forwarder(cur, &hc->ch, 0);
 	df->df = best;
 	if (!best) {
+		/* Nobody of this island wants the channel any more: forget
+		 * the island here, so islands that come and go (relays, with
+		 * a new node id each run) do not pile up. */
+		*df = hc->dfs[--hc->ndfs];
 		log_info("hub=%s channel=%s island=%s forwarder=none",
 			 h->owner->name, hc->name, island);
 		return;
@@ -270,7 +298,6 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 	struct hub_link *lf = link_of(from);
 	struct frame_data d;
 	struct hub_channel *hc;
-	struct hub_df *df;
 	struct buf *b;
 	size_t hlen;
 
@@ -290,8 +317,7 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		hc->dropped++;
 		return;
 	}
-	df = hub_df_get(hc, from->peer_hello.island);
-	if (df->df != from) {
+	if (hub_forwarder(hc, from->peer_hello.island) != from) {
 		/* A standby gateway of the island: its forwarder speaks. */
 		hc->standby++;
 		return;
@@ -316,7 +342,7 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 			continue;
 		l = link_of(c);
 		if (!ch_in(l->interest, l->ninterest, &d.ch) ||
-		    hub_df_get(hc, c->peer_hello.island)->df != c)
+		    hub_forwarder(hc, c->peer_hello.island) != c)
 			continue;
 		if (conn_send_span(c, b, b->data - hlen,
 				   (uint32_t)(hlen + d.len)) < 0) {
@@ -444,9 +470,11 @@ static void hub_on_closed(struct conn *c)
 
 	conn_list_del(&h->links, c);
 	if (had_hello && !h->closing) {
-		/* The link is off the list, so its channels fail over. */
+		/* The link is off the list, so its channels fail over.
+		 * Backwards: an election may drop entry i, moving the last
+		 * (already seen) into its place. */
 		for (struct hub_channel *hc = h->channels; hc; hc = hc->next)
-			for (size_t i = 0; i < hc->ndfs; i++)
+			for (size_t i = hc->ndfs; i-- > 0;)
 				if (hc->dfs[i].df == c)
 					hub_elect(h, hc, hc->dfs[i].island);
 		hub_share_emitters(h, c->peer_hello.island);
