@@ -317,3 +317,16 @@ def test_sighup_reload_keeps_unchanged_relays(solo, mcferry_bin, tmp_path):
         c.close()
         tx.close()
     assert p.stop() == 0
+
+
+def test_gateway_iface_by_address_and_island_from_subnet(solo, mcferry_bin):
+    """--iface takes an address as well as a name; the island name defaults
+    to the interface's IPv4 subnet."""
+    ns = solo.ns
+    hub = T.start_mcferry(ns, ["hub", "--listen", "tcp://@:7100"], tag="hub")
+    gw = T.start_mcferry(ns, ["gateway", "--hub", "tcp://10.9.0.1:7100",
+                              "--iface", "10.9.0.2",
+                              "--export", "239.1.1.1:5000"], tag="gw")
+    gw.wait_for_log(r"gateway=gateway iface=10\.9\.0\.2 island=10\.9\.0\.0/24")
+    hub.wait_for_log(r"gateway up .*island=10\.9\.0\.0/24")
+    assert gw.stop() == 0 and hub.stop() == 0
