@@ -18,6 +18,7 @@
 #include "util.h"
 
 #define GATEWAY_MAX_BATCHES 16
+#define GATEWAY_REJOIN_MS 2000
 /* Retry the hub at least this often: an island is cut off while its link
  * is down, and one connection attempt per second is cheap, so flows come
  * back within about a second of the hub's return however long it was
@@ -30,6 +31,8 @@ struct gw_channel {
 	char name[CHANNEL_TEXT_MAX];
 	bool forwarder;
 	int fd;                  /* joined socket (export), or -1 */
+	struct uri join;         /* what fd joined, to join it again */
+	int last_rejoin;
 	uv_poll_t poll;
 	int tfd;                 /* SSM import: socket sending as the source */
 	uint64_t exported, imported, suppressed, standby, dropped;
@@ -43,6 +46,7 @@ struct gateway {
 	size_t nchans;
 	struct dialer dialer;
 	struct udp_rx *rx;
+	uv_timer_t rejoin;       /* renews memberships an interface lost */
 	int efd[2];              /* emitters: [0] IPv4, [1] IPv6, or -1 */
 	struct sockaddr_storage eaddr[2];
 	struct frame_emitter own[FRAME_EMITTERS_MAX];
@@ -466,6 +470,30 @@ static const struct conn_handler gateway_handler = {
 	.on_closed = gateway_on_closed,
 };
 
+/* Linux drops a membership when its interface goes away (and a re-created
+ * one has a new index): check every few seconds, join again if needed. */
+static void gateway_on_rejoin(uv_timer_t *t)
+{
+	struct gateway *g = t->data;
+
+	for (size_t i = 0; i < g->nchans; i++) {
+		struct gw_channel *gc = &g->chans[i];
+		int rc;
+
+		if (gc->fd < 0)
+			continue;
+		rc = mcast_rejoin(gc->fd, &gc->join);
+		if (rc == 0)
+			log_warn("gateway=%s channel=%s rejoined (its interface "
+				 "went away and came back)",
+				 g->owner->name, gc->name);
+		else if (rc != -EADDRINUSE && rc != gc->last_rejoin)
+			log_warn("gateway=%s channel=%s cannot rejoin: %s",
+				 g->owner->name, gc->name, strerror(-rc));
+		gc->last_rejoin = rc;
+	}
+}
+
 /* ---- lifetime ------------------------------------------------------ */
 
 struct gateway *gateway_new(struct relay_ctx *ctx,
@@ -551,6 +579,8 @@ static int gateway_open_channel(struct gateway *g, struct gw_channel *gc,
 		channel_source_addr(&gc->spec.ch, 0, &u.source);
 	}
 	snprintf(u.iface, sizeof(u.iface), "%s", g->spec.iface);
+	gc->join = u;
+	gc->last_rejoin = -EADDRINUSE;
 	rc = mcast_open_recv(&u, &gc->fd, &step);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot %s channel %s on %s: %s",
@@ -655,6 +685,10 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			 gc->spec.do_import ? " import" : "",
 			 channel_equal(&gc->spec.ch, &gc->spec.local) ? "" : " remapped");
 	}
+	uv_timer_init(g->owner->ctx->loop, &g->rejoin);
+	g->rejoin.data = g;
+	uv_timer_start(&g->rejoin, gateway_on_rejoin, GATEWAY_REJOIN_MS,
+		       GATEWAY_REJOIN_MS);
 	g->dialer.rx = CONN_RX_FRAMES;
 	g->dialer.framed = true;
 	g->dialer.queue = g->spec.hub.queue;
@@ -676,6 +710,8 @@ void gateway_stop(struct gateway *g)
 	for (size_t i = 0; i < g->nchans; i++)
 		if (g->chans[i].fd >= 0)
 			uv_close((uv_handle_t *)&g->chans[i].poll, NULL);
+	if (g->rejoin.loop) /* initialised: start got that far */
+		uv_close((uv_handle_t *)&g->rejoin, NULL);
 	if (g->dialer.relay)
 		dialer_stop(&g->dialer);
 }

@@ -111,6 +111,24 @@ static int mcast_join(int fd, const struct uri *u, unsigned ifindex)
 	return 0;
 }
 
+int mcast_rejoin(int fd, const struct uri *u)
+{
+	unsigned ifindex = 0;
+	int rc;
+
+	if (!uri_addr_is_multicast(&u->addr))
+		return -EADDRINUSE; /* nothing joined, nothing to lose */
+	if (u->iface[0] && (rc = mcast_iface_index(u->iface, &ifindex)) < 0)
+		return rc;
+	rc = mcast_join(fd, u, ifindex);
+	/* Linux answers a repeated (S,G) join with EADDRNOTAVAIL (the source
+	 * is already in the filter) where a repeated ASM join gets
+	 * EADDRINUSE: both mean "still joined". */
+	if (rc == -EADDRNOTAVAIL && u->has_source)
+		rc = -EADDRINUSE;
+	return rc;
+}
+
 int mcast_open_recv(const struct uri *u, int *fdp, enum mcast_step *step)
 {
 	bool group = uri_addr_is_multicast(&u->addr);

@@ -28,6 +28,12 @@ int mcast_open_recv(const struct uri *u, int *fd, enum mcast_step *step);
  * applied for multicast destinations. Sets *step on error. */
 int mcast_open_send(const struct uri *u, const struct sockaddr_storage *dst,
 		    int *fd, enum mcast_step *step);
+/* Join u's group again on fd, looking the interface up afresh. Linux
+ * silently drops a membership when its interface goes away, and a
+ * re-created interface has a new index. Returns 0 when the join was
+ * needed and done, -EADDRINUSE when the membership is still there,
+ * -ENODEV when the interface is missing, or another negative errno. */
+int mcast_rejoin(int fd, const struct uri *u);
 /* Human name of a step, e.g. "join". */
 const char *mcast_step_name(enum mcast_step step);
 /* A one-line reason for a failed mcast_open_*: "unknown interface 'x' in

@@ -13,11 +13,17 @@
 
 /* Batches per wakeup before other handles get their turn. */
 #define SOURCE_UDP_MAX_BATCHES 16
+/* How often the membership is checked (and renewed if the interface was
+ * re-created in between). */
+#define SOURCE_UDP_REJOIN_MS 2000
 
 struct source_udp {
 	struct source base;
 	int fd;
 	uv_poll_t poll;
+	uv_timer_t rejoin;
+	int handles;
+	int last_rejoin;         /* last mcast_rejoin result, to log changes */
 	struct udp_rx rx;
 };
 
@@ -56,10 +62,28 @@ static void source_udp_on_readable(uv_poll_t *p, int status, int events)
 	r->stats.drops += s->rx.truncated - truncated;
 }
 
+static void source_udp_on_rejoin(uv_timer_t *t)
+{
+	struct source_udp *s = t->data;
+	struct relay *r = s->base.relay;
+	int rc = mcast_rejoin(s->fd, s->base.uri);
+
+	if (rc == 0)
+		log_warn("relay=%s udp source rejoined uri=%s (its interface "
+			 "went away and came back)",
+			 r->name, s->base.uri->text);
+	else if (rc != -EADDRINUSE && rc != s->last_rejoin)
+		log_warn("relay=%s udp source cannot rejoin uri=%s: %s",
+			 r->name, s->base.uri->text, strerror(-rc));
+	s->last_rejoin = rc;
+}
+
 static void source_udp_on_closed(uv_handle_t *h)
 {
 	struct source_udp *s = h->data;
 
+	if (--s->handles > 0)
+		return;
 	close(s->fd);
 	udp_rx_exit(&s->rx);
 	free(s);
@@ -74,6 +98,7 @@ static void source_udp_close(struct source *base)
 	log_info("relay=%s udp source closed uri=%s", base->relay->name,
 		 base->uri->text);
 	uv_close((uv_handle_t *)&s->poll, source_udp_on_closed);
+	uv_close((uv_handle_t *)&s->rejoin, source_udp_on_closed);
 }
 
 static const struct source_ops source_udp_ops = { .close = source_udp_close };
@@ -99,6 +124,12 @@ int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
 	uv_poll_init(r->ctx->loop, &s->poll, fd);
 	s->poll.data = s;
 	uv_poll_start(&s->poll, UV_READABLE, source_udp_on_readable);
+	uv_timer_init(r->ctx->loop, &s->rejoin);
+	s->rejoin.data = s;
+	s->handles = 2;
+	s->last_rejoin = -EADDRINUSE;
+	uv_timer_start(&s->rejoin, source_udp_on_rejoin, SOURCE_UDP_REJOIN_MS,
+		       SOURCE_UDP_REJOIN_MS);
 	log_info("relay=%s udp source open uri=%s%s", r->name, u->text,
 		 uri_addr_is_multicast(&u->addr) ? " joined=yes" : "");
 	*out = &s->base;

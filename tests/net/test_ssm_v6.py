@@ -7,6 +7,9 @@ IPv6: a1 -> ff15::1234 on LAN A -> gw A relay -> tcp over IPv6 through the
       splitter in R -> gw B relay -> ff15::1234 on LAN B -> b1, b2.
 """
 
+import socket
+import time
+
 import pytest
 
 import topo as T
@@ -120,3 +123,47 @@ def test_ipv6_channel_through_hub(islands, tools):
                           what="IPv6 channel through the hub")
     for x in ("a", "b"):
         assert not gws[x].log_matches(r"^(warn|error) "), gws[x].describe()
+
+
+@pytest.mark.parametrize("source", [False, True], ids=["asm", "ssm"])
+def test_rejoin_after_interface_recreated(islands, tools, source):
+    """Linux drops a membership when its interface goes away; a re-created
+    interface has a new index. The relay notices within a few seconds,
+    joins again, logs it, and the stream flows again."""
+    gw_a = islands.gw["a"]
+    a1 = islands.hosts["a"][0]
+    group, port = ("232.1.9.9" if source else "239.1.9.9"), 5009
+    q = "?iface=br0" + ("&source=%s" % T.Islands.host_addr("a", 1)
+                        if source else "")
+    relay = T.start_mcferry(gw_a, ["relay", "--stats", "1",
+                                   "udp://@%s:%d%s" % (group, port, q),
+                                   "udp://10.1.0.1:5010"], tag="relay")
+    tx = T.mcast_sender(a1, ifaddr=T.Islands.host_addr("a", 1))
+    rx = gw_a.socket()
+    rx.bind(("10.1.0.1", 5010))
+    try:
+        rx.settimeout(3)
+        tx.sendto(b"before", (group, port))
+        assert rx.recv(100) == b"before"
+        # The LAN goes away and comes back (a new ifindex): br0 is deleted
+        # and made again with its address, route and ports.
+        gw_a.ip("link", "del", "br0")
+        islands.topo.bridge(gw_a, "br0")
+        T.add_addr(gw_a, "br0", "10.1.0.1/24")
+        gw_a.ip("route", "add", "224.0.0.0/4", "dev", "br0")
+        for k in range(1, len(islands.hosts["a"]) + 1):
+            gw_a.ip("link", "set", "p%d" % k, "master", "br0")
+        relay.wait_for_log(r"udp source rejoined", timeout=8)
+        deadline = time.monotonic() + 5
+        got = None
+        while got != b"after" and time.monotonic() < deadline:
+            tx.sendto(b"after", (group, port))
+            try:
+                rx.settimeout(0.2)
+                got = rx.recv(100)
+            except socket.timeout:
+                pass
+        assert got == b"after", relay.describe()
+    finally:
+        rx.close()
+        tx.close()
