@@ -27,27 +27,6 @@ struct shard_group {
 	struct shard *shards;
 };
 
-int shard_check(const struct uri *src, const struct uri *sinks, size_t n,
-		char *err, size_t errlen)
-{
-	if (src->scheme != URI_UDP || !uri_addr_is_multicast(&src->addr)) {
-		snprintf(err, errlen,
-			 "workers need a multicast group source, not '%s'",
-			 src->text);
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < n; i++) {
-		if (sinks[i].scheme != URI_TCP || !sinks[i].local) {
-			snprintf(err, errlen,
-				 "workers need listening tcp sinks only, not '%s' "
-				 "(it would get every datagram once per worker)",
-				 sinks[i].text);
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
 struct shard_group *shard_group_new(const char *name, unsigned n,
 				    const struct uri *src,
 				    const struct uri *sinks, size_t nsinks,

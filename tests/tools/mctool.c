@@ -24,6 +24,9 @@ void mctool_init(const char *prog, const char *usage_hint)
 
 /* "NAME: <message>\n" on stderr. */
 static void vmessage(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+
+static void vmessage(const char *fmt, va_list ap)
 {
     fprintf(stderr, "%s: ", g_prog);
     vfprintf(stderr, fmt, ap);
