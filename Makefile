@@ -2,7 +2,7 @@
 BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all deps check unit net demo bench clean asan
+.PHONY: all deps check unit net demo bench clean asan fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -31,6 +31,18 @@ asan:
 	meson test -C build-asan --print-errorlogs
 	MCFERRY_BUILD=$(abspath build-asan) $(PYTEST) -q tests/net
 
+# libFuzzer on every parser, FUZZ_SECONDS each, from the seed corpora
+# (needs clang; new inputs land in build-fuzz/corpus-*).
+FUZZ_SECONDS ?= 60
+fuzz:
+	command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
+	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true
+	ninja -C build-fuzz
+	for t in frame uri config; do \
+		mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
+		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
+	done
+
 demo: all
 	./scripts/demo.sh $(BUILD)
 
@@ -38,4 +50,4 @@ bench: all
 	./bench/run.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz
