@@ -63,7 +63,7 @@ static const char usage_text[] =
 	"      --workers N     (relay) N threads, each joining the group and\n"
 	"                      serving a share of the clients (multicast source,\n"
 	"                      listening tcp sinks only; default 1)\n"
-	"      --listen URI    (hub) accept gateways on tcp://@[ADDR]:PORT\n"
+	"      --listen URI    (hub) accept gateways and relays on tcp://@[ADDR]:PORT\n"
 	"      --hub URI       (gateway) the hub, tcp://HOST:PORT\n"
 	"      --iface IF      (gateway) the island's LAN interface, name or address\n"
 	"      --island NAME   (gateway) default: the LAN's IPv4 subnet\n"
