@@ -5,9 +5,10 @@
  * island's gateways that import or export the channel: only its data is
  * accepted from the island and only it is sent the channel. The choice is
  * sticky (a returning gateway stands by) and moves at once when the
- * forwarder's link closes or goes silent for 3 s. Data frames are also
- * dropped when seen before (per-origin sequence window) or past the hop
- * limit, and never go back to the island they came from.
+ * forwarder's link closes, or goes silent (noticed within 2.75 s). Data
+ * frames are also dropped when seen before (per-origin sequence window)
+ * or past the hop limit, and never go back to the island they came from.
+ * Relays linked with channel= take part as islands of their own.
  */
 #ifndef MCFERRY_HUB_H
 #define MCFERRY_HUB_H
