@@ -47,14 +47,7 @@ def topo(request, tmp_path):
     try:
         yield t
     finally:
-        failed = any(getattr(request.node, "rep_" + w, None) is not None
-                     and getattr(request.node, "rep_" + w).failed
-                     for w in ("setup", "call"))
-        if failed:
-            # shown by pytest under "Captured stdout teardown"
-            print("\n==== process logs (prefix %s, dir %s) ====" % (
-                t.prefix, t.logdir))
-            print(t.describe_procs())
+        T.print_logs_if_failed(request, t)
         t.close()
 
 

@@ -48,18 +48,26 @@ def net(request, tmp_path, mcferry_bin, tools):
     finally:
         if n is not None:
             n.close()
-        failed = any(getattr(request.node, "rep_" + w, None) is not None
-                     and getattr(request.node, "rep_" + w).failed
-                     for w in ("setup", "call"))
-        if failed:
-            print("\n==== process logs (prefix %s, dir %s) ====" % (
-                t.prefix, t.logdir))
-            print(t.describe_procs())
+        T.print_logs_if_failed(request, t)
         t.close()
 
 
 def others(x):
     return [y for y in ISLANDS if y != x]
+
+
+def check_islands(sent, rx):
+    """Stop every island's receiver; each saw no duplicate or bad datagram
+    and its own island's stream exactly once. Returns (summaries, report)."""
+    res = {x: H.end_mcrecv(rx[x]) for x in ISLANDS}
+    report = "; ".join("%s: %s" % (NAME[x], summary_line(res[x]))
+                       for x in ISLANDS)
+    print("sent %s; %s" % (sent, report))
+    for x in ISLANDS:
+        c = res[x]["per_client"][0]
+        assert c["duplicates"] == 0 and c["bad"] == 0, report
+        assert H.stream_unique(res[x], STREAM[x]) == sent[x], report
+    return res, report
 
 
 def summary_line(s):
@@ -191,14 +199,7 @@ def test_forwarder_failover(net):
         assert w["b"].wait_for(H.Count({STREAM["a"]}, RATE, m), 10)
     finally:
         sent = {x: H.stop_sender(snd[x]) for x in ISLANDS}
-    res = {x: H.end_mcrecv(rx[x]) for x in ISLANDS}
-    report = "; ".join("%s: %s" % (NAME[x], summary_line(res[x]))
-                       for x in ISLANDS)
-    print("sent %s; %s" % (sent, report))
-    for x in ISLANDS:
-        c = res[x]["per_client"][0]
-        assert c["duplicates"] == 0 and c["bad"] == 0, report
-        assert H.stream_unique(res[x], STREAM[x]) == sent[x], report
+    res, report = check_islands(sent, rx)
     # B <-> C never went through island A: exactly once
     assert H.stream_unique(res["b"], STREAM["c"]) == sent["c"], report
     assert H.stream_unique(res["c"], STREAM["b"]) == sent["b"], report
@@ -432,14 +433,8 @@ def test_hub_restart(net):
             assert w[x].wait_for(lambda g: len(g) >= m[x] + RATE, 10)
     finally:
         sent = {x: H.stop_sender(snd[x]) for x in ISLANDS}
-    res = {x: H.end_mcrecv(rx[x]) for x in ISLANDS}
-    report = "; ".join("%s: %s" % (NAME[x], summary_line(res[x]))
-                       for x in ISLANDS)
-    print("sent %s; %s" % (sent, report))
+    res, report = check_islands(sent, rx)
     for x in ISLANDS:
-        c = res[x]["per_client"][0]
-        assert c["duplicates"] == 0 and c["bad"] == 0, report
-        assert H.stream_unique(res[x], STREAM[x]) == sent[x], report
         # remote streams: one gap at most, inside the outage
         got = w[x].snapshot()
         for y in others(x):

@@ -281,6 +281,19 @@ class Topology:
         self.namespaces = []
 
 
+def print_logs_if_failed(request, t):
+    """In a fixture's teardown: when the test's setup or call failed, print
+    every process log of topology t (pytest shows it under "Captured stdout
+    teardown")."""
+    failed = any(getattr(request.node, "rep_" + w, None) is not None
+                 and getattr(request.node, "rep_" + w).failed
+                 for w in ("setup", "call"))
+    if failed:
+        print("\n==== process logs (prefix %s, dir %s) ====" % (
+            t.prefix, t.logdir))
+        print(t.describe_procs())
+
+
 def add_addr(ns, ifname, cidr):
     if ":" in cidr:
         ns.ip("-6", "addr", "add", cidr, "dev", ifname, "nodad")
