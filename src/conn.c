@@ -271,6 +271,15 @@ int conn_send_data(struct conn *c, struct buf *b, const struct frame_data *d)
 	return fanout_queue_push(&c->q, b, b->data, b->len);
 }
 
+int conn_send_channel(struct conn *c, uint8_t type, const struct channel *ch,
+		      int active)
+{
+	uint8_t out[FRAME_HDR_LEN + CHANNEL_WIRE_MAX + 1];
+	size_t n = frame_encode_channel(out, sizeof(out), type, ch, active);
+
+	return conn_send_bytes(c, out, n);
+}
+
 int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len)
 {
 	return fanout_queue_push(&c->q, b, p, len);

@@ -83,6 +83,10 @@ int conn_send(struct conn *c, struct buf *b);
  * goes in a small buffer of its own, since several links may frame one
  * buffer differently. Both or neither are queued: 0 or -ENOBUFS. */
 int conn_send_data(struct conn *c, struct buf *b, const struct frame_data *d);
+/* Queue a channel frame (JOIN, LEAVE, EXPORT, UNEXPORT, or FORWARDER with
+ * active). Returns 0 or -ENOBUFS; the caller kicks the write. */
+int conn_send_channel(struct conn *c, uint8_t type, const struct channel *ch,
+		      int active);
 /* Queue a span of b (a pre-built frame, say); same result as conn_send. */
 int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len);
 /* Queue n bytes (a small control frame), copied into a pooled buffer. */

@@ -275,15 +275,6 @@ static void gateway_import(struct gateway *g, const struct frame *f)
 
 /* ---- the hub link -------------------------------------------------- */
 
-static void gateway_send_channel(struct conn *c, uint8_t type,
-				 const struct channel *ch)
-{
-	uint8_t out[FRAME_HDR_LEN + CHANNEL_WIRE_MAX];
-	size_t n = frame_encode_channel(out, sizeof(out), type, ch, 0);
-
-	(void)conn_send_bytes(c, out, n);
-}
-
 static struct gateway *conn_gateway(struct conn *c)
 {
 	return c->data;
@@ -305,9 +296,9 @@ static void gateway_on_hello(struct conn *c)
 		const struct gateway_chan_spec *s = &g->chans[i].spec;
 
 		if (s->do_export)
-			gateway_send_channel(c, FRAME_EXPORT, &s->ch);
+			(void)conn_send_channel(c, FRAME_EXPORT, &s->ch, 0);
 		if (s->do_import)
-			gateway_send_channel(c, FRAME_JOIN, &s->ch);
+			(void)conn_send_channel(c, FRAME_JOIN, &s->ch, 0);
 	}
 	conn_kick(c);
 }

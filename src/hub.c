@@ -149,11 +149,7 @@ static struct hub_df *hub_df_get(struct hub_channel *hc, const char *island)
 static void hub_send_forwarder(struct conn *c, const struct channel *ch,
 			       int active)
 {
-	uint8_t out[FRAME_HDR_LEN + CHANNEL_WIRE_MAX + 1];
-	size_t n = frame_encode_channel(out, sizeof(out), FRAME_FORWARDER, ch,
-				      active);
-
-	if (conn_send_bytes(c, out, n) == 0)
+	if (conn_send_channel(c, FRAME_FORWARDER, ch, active) == 0)
 		conn_kick(c);
 }
 

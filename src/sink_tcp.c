@@ -73,14 +73,10 @@ static const struct conn_handler sink_tcp_client_handler = {
 static void sink_tcp_on_upstream(struct conn *c, int status)
 {
 	struct sink_tcp *s = c->data;
-	uint8_t out[FRAME_HDR_LEN + CHANNEL_WIRE_MAX];
-	size_t n;
 
 	if (status < 0 || !s->base.uri->has_channel)
 		return;
-	n = frame_encode_channel(out, sizeof(out), FRAME_EXPORT,
-				 &s->base.uri->channel, 0);
-	(void)conn_send_bytes(c, out, n);
+	(void)conn_send_channel(c, FRAME_EXPORT, &s->base.uri->channel, 0);
 	conn_kick(c);
 }
 

@@ -64,8 +64,6 @@ static void source_tcp_set_rcvbuf(struct source_tcp *s, struct conn *c)
 static void source_tcp_on_connect(struct conn *c, int status)
 {
 	struct source_tcp *s = conn_source(c);
-	uint8_t out[FRAME_HDR_LEN + CHANNEL_WIRE_MAX];
-	size_t n;
 
 	if (status < 0)
 		return;
@@ -73,9 +71,7 @@ static void source_tcp_on_connect(struct conn *c, int status)
 	if (!s->base.uri->has_channel)
 		return;
 	/* A link to a hub: subscribe to the channel. */
-	n = frame_encode_channel(out, sizeof(out), FRAME_JOIN,
-				 &s->base.uri->channel, 0);
-	(void)conn_send_bytes(c, out, n);
+	(void)conn_send_channel(c, FRAME_JOIN, &s->base.uri->channel, 0);
 	conn_kick(c);
 }
 

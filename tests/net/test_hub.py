@@ -70,6 +70,17 @@ def check_islands(sent, rx):
     return res, report
 
 
+def check_got_a_once(rx, n):
+    """Stop the receivers in rx (island -> mcrecv); each got all n of
+    island A's datagrams, no duplicate, nothing bad."""
+    for x in rx:
+        s = H.end_mcrecv(rx[x])
+        c = s["per_client"][0]
+        what = "island %s: %s" % (NAME[x], summary_line(s))
+        assert H.stream_unique(s, STREAM["a"]) == n, what
+        assert (c["duplicates"], c["bad"]) == (0, 0), what
+
+
 def summary_line(s):
     c = s["per_client"][0]
     return "received=%d unique=%d dup=%d lost=%d bad=%d streams=%s" % (
@@ -484,12 +495,7 @@ def test_run_config_hub_and_gateways(net, tmp_path):
     n = 1000
     rx = {x: net.mcrecv(x, GROUP, expect=n) for x in ("b", "c")}
     assert H.finish_sender(net.sender("a", GROUP, count=n)) == n
-    for x in ("b", "c"):
-        s = H.end_mcrecv(rx[x])
-        c = s["per_client"][0]
-        what = "island %s: %s" % (NAME[x], summary_line(s))
-        assert H.stream_unique(s, STREAM["a"]) == n, what
-        assert (c["duplicates"], c["bad"]) == (0, 0), what
+    check_got_a_once(rx, n)
 
 
 # --------------------------------------------------------------------------
@@ -513,12 +519,7 @@ def test_relays_publish_and_subscribe_through_the_hub(net):
     net.wait_forwarder("c", ch)
     rx = {x: net.mcrecv(x, ch, expect=n) for x in ("b", "c")}
     assert H.finish_sender(net.sender("a", ch, count=n)) == n
-    for x in ("b", "c"):
-        s = H.end_mcrecv(rx[x])
-        c = s["per_client"][0]
-        what = "island %s: %s" % (NAME[x], summary_line(s))
-        assert H.stream_unique(s, STREAM["a"]) == n, what
-        assert (c["duplicates"], c["bad"]) == (0, 0), what
+    check_got_a_once(rx, n)
     for p in (pub, sub, gw_c):
         assert not p.log_matches(r"^(warn|error) "), p.describe()
 
