@@ -80,7 +80,7 @@ int channel_parse(const char *text, struct channel *ch, char *err,
 		return -EINVAL;
 	}
 	channel_group_addr(ch, &ss);
-	if (!uri_addr_is_multicast(&ss)) {
+	if (!addr_is_multicast(&ss)) {
 		snprintf(err, errlen, "'%s' in channel '%s' is not a multicast group",
 			 group, text);
 		return -EINVAL;
@@ -157,7 +157,7 @@ int channel_decode(struct channel *ch, const uint8_t *p, size_t n)
 	memcpy(ch->group, p + 4, a);
 	memcpy(ch->source, p + 4 + a, a);
 	channel_group_addr(ch, &ss);
-	if (ch->port == 0 || !uri_addr_is_multicast(&ss))
+	if (ch->port == 0 || !addr_is_multicast(&ss))
 		return -EBADMSG;
 	return (int)(4 + 2 * a);
 }

@@ -305,7 +305,7 @@ static void conn_open(struct conn *c)
 	int len = sizeof(ss);
 
 	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-		uri_addr_format((struct sockaddr *)&ss, c->peer,
+		addr_format((struct sockaddr *)&ss, c->peer,
 				sizeof(c->peer));
 	uv_tcp_nodelay(&c->tcp, 1);
 	/* A peer that vanished without a FIN or RST is noticed within about
@@ -356,7 +356,7 @@ int conn_connect(struct conn *c, const struct sockaddr *sa)
 	int rc;
 
 	c->creq.data = c;
-	uri_addr_format(sa, c->peer, sizeof(c->peer));
+	addr_format(sa, c->peer, sizeof(c->peer));
 	rc = uv_tcp_connect(&c->creq, &c->tcp, sa, conn_on_connect);
 	if (rc == 0)
 		conn_set_state(c, CONN_CONNECTING);

@@ -392,7 +392,7 @@ static void gateway_on_rejoin(uv_timer_t *t)
 
 /* ---- lifetime ------------------------------------------------------ */
 
-struct gateway *gateway_new(struct relay_ctx *ctx,
+struct gateway *gateway_new(struct node *ctx,
 			    const struct gateway_spec *spec)
 {
 	struct gateway *g = xcalloc(1, sizeof(*g));

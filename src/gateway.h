@@ -56,7 +56,7 @@ int gateway_spec_check(const struct gateway_spec *s, char *err, size_t errlen);
 struct gateway;
 
 /* A gateway as the spec says (copied). */
-struct gateway *gateway_new(struct relay_ctx *ctx,
+struct gateway *gateway_new(struct node *ctx,
 			    const struct gateway_spec *spec);
 /* Resolve the interface, join the groups, open the emitters, start
  * connecting to the hub. 0 or a negative errno with a reason in err. */

@@ -520,7 +520,7 @@ static void hub_on_keepalive(uv_timer_t *t)
 		conn_keepalive(c, uv_now(t->loop));
 }
 
-struct hub *hub_new(struct relay_ctx *ctx, const char *name,
+struct hub *hub_new(struct node *ctx, const char *name,
 		    const struct uri *listen, size_t nlisten)
 {
 	struct hub *h = xcalloc(1, sizeof(*h));

@@ -23,7 +23,7 @@
 struct hub;
 
 /* A hub named name listening on the given URIs (copied; tcp://@...). */
-struct hub *hub_new(struct relay_ctx *ctx, const char *name,
+struct hub *hub_new(struct node *ctx, const char *name,
 		    const struct uri *listen, size_t nlisten);
 /* Listen. Returns 0 or a negative errno with a reason in err. */
 int hub_start(struct hub *h, char *err, size_t errlen);

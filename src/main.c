@@ -82,7 +82,7 @@ static const char usage_text[] =
 	"See mcferry(1).\n";
 
 struct app {
-	struct relay_ctx ctx;
+	struct node ctx;
 	struct service_list svcs;    /* running */
 	struct service_list retired; /* stopped by a reload, freed at exit */
 	const char *config_path;     /* run: reread on SIGHUP */
@@ -358,6 +358,7 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	app.ctx.node_id = random_node_id();
+	app.ctx.epoch = (uint64_t)time(NULL);
 	if (argc < 2)
 		usage_error("%s", "missing command (relay or run)");
 	cmd = argv[1];

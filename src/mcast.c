@@ -116,7 +116,7 @@ int mcast_rejoin(int fd, const struct uri *u)
 	unsigned ifindex = 0;
 	int rc;
 
-	if (!uri_addr_is_multicast(&u->addr))
+	if (!addr_is_multicast(&u->addr))
 		return -EADDRINUSE; /* nothing joined, nothing to lose */
 	if (u->iface[0] && (rc = mcast_iface_index(u->iface, &ifindex)) < 0)
 		return rc;
@@ -131,7 +131,7 @@ int mcast_rejoin(int fd, const struct uri *u)
 
 int mcast_open_recv(const struct uri *u, int *fdp, enum mcast_step *step)
 {
-	bool group = uri_addr_is_multicast(&u->addr);
+	bool group = addr_is_multicast(&u->addr);
 	struct sockaddr_storage bind_addr = u->addr;
 	int family = u->addr.ss_family;
 	unsigned ifindex = 0;
@@ -217,7 +217,7 @@ int mcast_open_send(const struct uri *u, const struct sockaddr_storage *dst,
 	*step = MCAST_STEP_OPTION;
 	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf) < 0)
 		(void)set_int(fd, SOL_SOCKET, SO_SNDBUF, sndbuf);
-	if (uri_addr_is_multicast(dst)) {
+	if (addr_is_multicast(dst)) {
 		int ttl = u->ttl >= 0 ? u->ttl : URI_DEFAULT_TTL;
 
 		rc = set_int(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6,

@@ -8,7 +8,7 @@
 #include "log.h"
 #include "util.h"
 
-struct relay *relay_new(struct relay_ctx *ctx, const char *name,
+struct relay *relay_new(struct node *ctx, const char *name,
 			const struct uri *source_uri, const struct uri *sinks,
 			size_t nsinks)
 {

@@ -14,16 +14,8 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "node.h"
 #include "uri.h"
-
-/* What every relay of one process shares: the loop and the buffer pool. */
-struct relay_ctx {
-	uv_loop_t *loop;
-	struct buf_pool pool;
-	unsigned next_conn_id;
-	uint64_t node_id;
-	uint8_t scratch[65536]; /* read buffer for bytes consumed at once */
-};
 
 struct relay_stats {
 	uint64_t in_dgrams, in_bytes;
@@ -72,7 +64,7 @@ struct relay {
 	char *name;
 	char *island;          /* sent in hellos */
 	uint8_t role;          /* FRAME_ROLE_*, sent in hellos */
-	struct relay_ctx *ctx;
+	struct node *ctx;
 	struct uri source_uri;
 	struct uri *sink_uris;
 	size_t nsinks;
@@ -85,7 +77,7 @@ struct relay {
 
 /* A relay named name from source_uri to the sink URIs (copied). The URIs
  * must already be parsed and role-checked. */
-struct relay *relay_new(struct relay_ctx *ctx, const char *name,
+struct relay *relay_new(struct node *ctx, const char *name,
 			const struct uri *source_uri, const struct uri *sinks,
 			size_t nsinks);
 /* Open every endpoint (bind, join, listen, start connecting). Returns 0 or

@@ -93,7 +93,7 @@ static struct service *service_add(struct service_list *l,
 	return s;
 }
 
-void service_add_relay(struct service_list *l, struct relay_ctx *ctx,
+void service_add_relay(struct service_list *l, struct node *ctx,
 		       const char *name, const struct uri *src,
 		       const struct uri *sinks, size_t nsinks,
 		       unsigned workers)
@@ -119,7 +119,7 @@ void service_add_relay(struct service_list *l, struct relay_ctx *ctx,
 			    name, &fp);
 }
 
-void service_add_hub(struct service_list *l, struct relay_ctx *ctx,
+void service_add_hub(struct service_list *l, struct node *ctx,
 		     const char *name, const struct uri *listen, size_t n)
 {
 	struct text fp = { 0 };
@@ -132,7 +132,7 @@ void service_add_hub(struct service_list *l, struct relay_ctx *ctx,
 		    &fp);
 }
 
-void service_add_gateway(struct service_list *l, struct relay_ctx *ctx,
+void service_add_gateway(struct service_list *l, struct node *ctx,
 			 const struct gateway_spec *spec)
 {
 	struct text fp = { 0 };
@@ -160,7 +160,7 @@ void service_add_gateway(struct service_list *l, struct relay_ctx *ctx,
 		    spec->name, &fp);
 }
 
-void service_add_config(struct service_list *l, struct relay_ctx *ctx,
+void service_add_config(struct service_list *l, struct node *ctx,
 			const struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->nrelays; i++) {

@@ -33,16 +33,16 @@ struct service_list {
 
 /* Add a relay (a shard group when workers > 1), a hub or a gateway, not
  * yet started. URIs and spec are copied. */
-void service_add_relay(struct service_list *l, struct relay_ctx *ctx,
+void service_add_relay(struct service_list *l, struct node *ctx,
 		       const char *name, const struct uri *src,
 		       const struct uri *sinks, size_t nsinks,
 		       unsigned workers);
-void service_add_hub(struct service_list *l, struct relay_ctx *ctx,
+void service_add_hub(struct service_list *l, struct node *ctx,
 		     const char *name, const struct uri *listen, size_t n);
-void service_add_gateway(struct service_list *l, struct relay_ctx *ctx,
+void service_add_gateway(struct service_list *l, struct node *ctx,
 			 const struct gateway_spec *spec);
 /* Add everything a configuration file describes. */
-void service_add_config(struct service_list *l, struct relay_ctx *ctx,
+void service_add_config(struct service_list *l, struct node *ctx,
 			const struct config *cfg);
 /* Move service i of from to the end of to. */
 void service_move(struct service_list *from, size_t i, struct service_list *to);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #include "log.h"
@@ -14,7 +15,7 @@
 struct shard {
 	struct shard_group *g;
 	uv_loop_t loop;
-	struct relay_ctx *ctx;
+	struct node *ctx;
 	struct relay *relay;
 	uv_async_t stop;
 	uv_thread_t tid;
@@ -46,6 +47,7 @@ struct shard_group *shard_group_new(const char *name, unsigned n,
 		s->ctx = xcalloc(1, sizeof(*s->ctx));
 		s->ctx->loop = &s->loop;
 		s->ctx->node_id = node_id;
+		s->ctx->epoch = (uint64_t)time(NULL);
 		buf_pool_init(&s->ctx->pool);
 		snprintf(sname, sizeof(sname), "%s/%u", name, i + 1);
 		s->relay = relay_new(s->ctx, sname, src, sinks, nsinks);

@@ -8,7 +8,7 @@
 int shard_check(const struct uri *src, const struct uri *sinks, size_t n,
 		char *err, size_t errlen)
 {
-	if (src->scheme != URI_UDP || !uri_addr_is_multicast(&src->addr)) {
+	if (src->scheme != URI_UDP || !addr_is_multicast(&src->addr)) {
 		snprintf(err, errlen,
 			 "workers need a multicast group source, not '%s'",
 			 src->text);

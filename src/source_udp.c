@@ -131,7 +131,7 @@ int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
 	uv_timer_start(&s->rejoin, source_udp_on_rejoin, SOURCE_UDP_REJOIN_MS,
 		       SOURCE_UDP_REJOIN_MS);
 	log_info("relay=%s udp source open uri=%s%s", r->name, u->text,
-		 uri_addr_is_multicast(&u->addr) ? " joined=yes" : "");
+		 addr_is_multicast(&u->addr) ? " joined=yes" : "");
 	*out = &s->base;
 	return 0;
 }

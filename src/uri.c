@@ -1,6 +1,8 @@
 /* uri.c - endpoint URI parsing and validation; see uri.h for the grammar. */
 #include "uri.h"
 
+#include "addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
@@ -21,26 +23,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
-}
-
-/* Parse a numeric IPv4 or IPv6 address (no brackets) with a port. */
-static bool parse_addr(const char *s, uint16_t port, struct sockaddr_storage *ss)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		return true;
-	}
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		return true;
-	}
-	return false;
 }
 
 static bool parse_uint(const char *s, unsigned long long max,
@@ -69,7 +51,7 @@ static int parse_option(struct uri *u, const char *key, const char *val,
 			return fail(err, errlen, "bad iface '%s'", val);
 		strcpy(u->iface, val);
 	} else if (!strcmp(key, "source")) {
-		if (!parse_addr(val, 0, &u->source))
+		if (!addr_parse(val, 0, &u->source))
 			return fail(err, errlen,
 				    "bad source '%s': not an IP address", val);
 		u->has_source = true;
@@ -203,7 +185,7 @@ static int parse_authority(struct uri *u, char *a, char *err, size_t errlen)
 		u->host_numeric = true;
 		return 0;
 	}
-	u->host_numeric = parse_addr(host, u->port, &u->addr);
+	u->host_numeric = addr_parse(host, u->port, &u->addr);
 	if (!u->host_numeric) {
 		for (const char *p = host; *p; p++)
 			if (!(*p == '-' || *p == '.' || (*p >= '0' && *p <= '9') ||
@@ -256,22 +238,6 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	if (rc == 0 && q)
 		rc = parse_query(u, q, err, errlen);
 	return rc;
-}
-
-bool uri_addr_is_multicast(const struct sockaddr_storage *ss)
-{
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-		return IN_MULTICAST(ntohl(sin->sin_addr.s_addr));
-	}
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-			(const struct sockaddr_in6 *)ss;
-
-		return IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr);
-	}
-	return false;
 }
 
 static const char *source_opts_only(const struct uri *u, bool as_source)
@@ -343,7 +309,7 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 			    "channel= needs tcp://HUB:PORT?framing=datagram "
 			    "(a link to a hub)");
 	if (u->has_source) {
-		if (!u->host[0] || !uri_addr_is_multicast(&u->addr))
+		if (!u->host[0] || !addr_is_multicast(&u->addr))
 			return fail(err, errlen,
 				    "source= needs a multicast group, not '%s'",
 				    u->host[0] ? u->host : "(any)");
@@ -352,30 +318,4 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 				    "source and group are of different IP families");
 	}
 	return 0;
-}
-
-void uri_addr_format(const struct sockaddr *sa, char *buf, size_t len)
-{
-	char host[INET6_ADDRSTRLEN] = "?";
-
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-
-		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
-	} else if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-			(const struct sockaddr_in6 *)sa;
-
-		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-		/* Show v4-mapped peers of a dual-stack listener as IPv4. */
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr))
-			snprintf(buf, len, "%s:%u", host + 7,
-				 ntohs(sin6->sin6_port));
-		else
-			snprintf(buf, len, "[%s]:%u", host,
-				 ntohs(sin6->sin6_port));
-	} else {
-		snprintf(buf, len, "?");
-	}
 }

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "channel.h"
 
 enum uri_scheme { URI_UDP, URI_TCP };
@@ -64,11 +65,5 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen);
  * with a message in err. */
 int uri_check_role(const struct uri *u, bool as_source, char *err,
 		   size_t errlen);
-
-/* True when the address is an IPv4 or IPv6 multicast group. */
-bool uri_addr_is_multicast(const struct sockaddr_storage *ss);
-
-/* Format an address and port as "a.b.c.d:p" or "[v6]:p". */
-void uri_addr_format(const struct sockaddr *sa, char *buf, size_t len);
 
 #endif

@@ -50,10 +50,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FUZZ_CHECK(u.addr.ss_family == AF_INET ||
 			   u.addr.ss_family == AF_INET6);
-		uri_addr_format((const struct sockaddr *)&u.addr, buf,
+		addr_format((const struct sockaddr *)&u.addr, buf,
 				sizeof(buf));
 		FUZZ_CHECK(strlen(buf) < sizeof(buf));
-		(void)uri_addr_is_multicast(&u.addr);
+		(void)addr_is_multicast(&u.addr);
 	}
 	if (u.has_source)
 		FUZZ_CHECK(u.source.ss_family == AF_INET ||

@@ -121,7 +121,7 @@ static void test_udp_asm_group(void **state)
 	assert_true(u.host_numeric);
 	assert_int_equal(u.port, 5000);
 	check_v4(&u.addr, "239.1.1.1", 5000);
-	assert_true(uri_addr_is_multicast(&u.addr));
+	assert_true(addr_is_multicast(&u.addr));
 	check_defaults(&u);
 }
 
@@ -151,12 +151,12 @@ static void test_udp_unicast_receive(void **state)
 	assert_true(u.host_numeric);
 	/* The wildcard is a dual-stack v6 any address. */
 	check_v6(&u.addr, "::", 5000);
-	assert_false(uri_addr_is_multicast(&u.addr));
+	assert_false(addr_is_multicast(&u.addr));
 	check_defaults(&u);
 
 	role_ok("udp://@10.0.0.2:6000", true, &u);
 	check_v4(&u.addr, "10.0.0.2", 6000);
-	assert_false(uri_addr_is_multicast(&u.addr));
+	assert_false(addr_is_multicast(&u.addr));
 	role_ok("udp://@[::1]:6000", true, &u);
 	check_v6(&u.addr, "::1", 6000);
 }
@@ -203,7 +203,7 @@ static void test_ipv6_groups(void **state)
 	role_ok("udp://@[ff15::1]:5000?iface=veth0", true, &u);
 	check_v6(&u.addr, "ff15::1", 5000);
 	assert_string_equal(u.host, "ff15::1");
-	assert_true(uri_addr_is_multicast(&u.addr));
+	assert_true(addr_is_multicast(&u.addr));
 	assert_string_equal(u.iface, "veth0");
 
 	role_ok("udp://@[ff3e::1234]:5000?source=2001:db8::1", true, &u);
@@ -533,19 +533,19 @@ static void test_addr_format(void **state)
 
 	(void)state;
 	parse_ok("udp://10.1.2.3:5000", &u);
-	uri_addr_format((struct sockaddr *)&u.addr, out, sizeof(out));
+	addr_format((struct sockaddr *)&u.addr, out, sizeof(out));
 	assert_string_equal(out, "10.1.2.3:5000");
 	parse_ok("udp://[ff15::1]:5001", &u);
-	uri_addr_format((struct sockaddr *)&u.addr, out, sizeof(out));
+	addr_format((struct sockaddr *)&u.addr, out, sizeof(out));
 	assert_string_equal(out, "[ff15::1]:5001");
 	inet_pton(AF_INET6, "::ffff:10.0.0.2", &mapped.sin6_addr);
-	uri_addr_format((struct sockaddr *)&mapped, out, sizeof(out));
+	addr_format((struct sockaddr *)&mapped, out, sizeof(out));
 	assert_string_equal(out, "10.0.0.2:4000");
-	uri_addr_format(&unknown, out, sizeof(out));
+	addr_format(&unknown, out, sizeof(out));
 	assert_string_equal(out, "?");
 	/* Truncation is safe. */
 	parse_ok("udp://10.1.2.3:5000", &u);
-	uri_addr_format((struct sockaddr *)&u.addr, out, 5);
+	addr_format((struct sockaddr *)&u.addr, out, 5);
 	assert_string_equal(out, "10.1");
 }
 
@@ -556,18 +556,18 @@ static void test_is_multicast(void **state)
 
 	(void)state;
 	parse_ok("udp://224.0.0.1:1", &u);
-	assert_true(uri_addr_is_multicast(&u.addr));
+	assert_true(addr_is_multicast(&u.addr));
 	parse_ok("udp://239.255.255.255:1", &u);
-	assert_true(uri_addr_is_multicast(&u.addr));
+	assert_true(addr_is_multicast(&u.addr));
 	parse_ok("udp://223.255.255.255:1", &u);
-	assert_false(uri_addr_is_multicast(&u.addr));
+	assert_false(addr_is_multicast(&u.addr));
 	parse_ok("udp://240.0.0.0:1", &u);
-	assert_false(uri_addr_is_multicast(&u.addr));
+	assert_false(addr_is_multicast(&u.addr));
 	parse_ok("udp://[ff02::1]:1", &u);
-	assert_true(uri_addr_is_multicast(&u.addr));
+	assert_true(addr_is_multicast(&u.addr));
 	parse_ok("udp://[fe80::1]:1", &u);
-	assert_false(uri_addr_is_multicast(&u.addr));
-	assert_false(uri_addr_is_multicast(&none));
+	assert_false(addr_is_multicast(&u.addr));
+	assert_false(addr_is_multicast(&none));
 }
 
 static void test_small_error_buffer(void **state)
