@@ -1,4 +1,5 @@
-/* conn.c - a relay's TCP connection: gathered writes, frame reading, close. */
+/* conn.c - a session over a link: hello and framing, gathered writes,
+ * frame reading, close with a reason; see conn.h. */
 #include "conn.h"
 
 #include <errno.h>
@@ -6,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "listener.h"
 #include "log.h"
 #include "util.h"
 
 /* Entries per gathered write: enough for ~84 KB of 1316-byte datagrams,
  * small enough to keep the stack frame modest. */
 #define CONN_WRITE_IOV 64
-#define CONN_KEEPALIVE_SECS 15
 /* First size of a framed link's receive buffer; it grows per frame. */
 #define CONN_RX_INITIAL 4096
 
@@ -22,40 +23,58 @@ static const char *const state_names[] = { "new", "connecting", "open",
 /* Every state change of a connection goes through here. */
 static void conn_set_state(struct conn *c, enum conn_state s)
 {
-	log_debug("%s=%s c=%u %s state %s -> %s", c->relay->kind,
-		  c->relay->name, c->id, c->what, state_names[c->state],
-		  state_names[s]);
+	log_debug("%s=%s c=%u %s state %s -> %s", c->own->kind, c->own->name,
+		  c->id, c->what, state_names[c->state], state_names[s]);
 	c->state = s;
 }
 
-struct conn *conn_new(struct relay *r, const char *what, enum conn_rx rx,
-		      bool framed, uint64_t queue_limit, uint32_t sndbuf,
-		      const struct conn_handler *h, void *owner)
+static void conn_on_link_connect(struct link *l, int status);
+static void conn_on_link_alloc(struct link *l, uint8_t **p, size_t *len);
+static void conn_on_link_read(struct link *l, ssize_t nread);
+static void conn_on_link_write(struct link *l, int status);
+static void conn_on_link_close(struct link *l);
+
+static const struct link_events conn_link_events = {
+	.on_connect = conn_on_link_connect,
+	.on_alloc = conn_on_link_alloc,
+	.on_read = conn_on_link_read,
+	.on_write = conn_on_link_write,
+	.on_close = conn_on_link_close,
+};
+
+struct conn *conn_new(const struct conn_owner *own, struct link *l,
+		      const struct conn_conf *cf, const struct conn_handler *h,
+		      void *owner)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 
-	uv_tcp_init(r->ctx->loop, &c->tcp);
-	c->tcp.data = c;
-	c->id = ++r->ctx->next_conn_id;
+	/* Only byte-stream transports have a session path so far; a message
+	 * transport (SRT, UDP) adds its own write and read path here. */
+	if (!(l->ops->caps & LINK_CAP_STREAM))
+		fatal(1, "conn: transport %s is not a byte stream",
+		      l->ops->name);
+	c->link = l;
+	link_attach(l, &conn_link_events, c);
+	c->id = ++own->node->next_conn_id;
 	c->state = CONN_NEW;
-	c->rx_mode = rx;
-	c->framed = framed;
-	c->what = what;
-	c->relay = r;
+	c->conf = *cf;
+	c->what = cf->what;
+	c->own = own;
 	c->owner = owner;
 	c->h = h;
-	c->sndbuf = sndbuf;
 	strcpy(c->peer, "?");
-	fanout_queue_init(&c->q, queue_limit);
+	fanout_queue_init(&c->q, cf->queue);
 	return c;
 }
 
-static void conn_on_closed(uv_handle_t *handle)
+static void conn_on_link_close(struct link *l)
 {
-	struct conn *c = handle->data;
+	struct conn *c = l->data;
 
 	fanout_queue_exit(&c->q);
 	free(c->rx);
+	if (c->ls)
+		listener_forget(c->ls, c);
 	if (c->h->on_closed)
 		c->h->on_closed(c);
 	free(c);
@@ -72,29 +91,29 @@ void conn_close(struct conn *c, const char *reason)
 		log_msg(quiet ? LOG_INFO : LOG_WARN,
 			"%s=%s c=%u %s closed reason=%s peer=%s queued=%llu "
 			"sent=%llu",
-			c->relay->kind, c->relay->name, c->id, c->what, reason,
+			c->own->kind, c->own->name, c->id, c->what, reason,
 			c->peer, (unsigned long long)c->q.bytes,
 			(unsigned long long)c->sent_bytes);
 	if (c->counted) {
-		c->relay->stats.clients--;
+		(*c->own->clients)--;
 		c->counted = false;
 	}
 	conn_set_state(c, CONN_CLOSING);
-	uv_close((uv_handle_t *)&c->tcp, conn_on_closed);
+	link_close(c->link);
 }
 
-static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+static void conn_on_link_alloc(struct link *l, uint8_t **p, size_t *len)
 {
-	struct conn *c = handle->data;
+	struct conn *c = l->data;
 
-	if (c->rx_mode == CONN_RX_FRAMES) {
-		buf->base = (char *)c->rx + c->rxlen;
-		buf->len = c->rxcap - c->rxlen;
+	if (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF) {
+		*p = c->rx + c->rxlen;
+		*len = c->rxcap - c->rxlen;
 	} else {
 		/* Bytes are consumed inside the read callback, so every
 		 * connection can share one scratch buffer. */
-		buf->base = (char *)c->relay->ctx->scratch;
-		buf->len = sizeof(c->relay->ctx->scratch);
+		*p = c->own->node->scratch;
+		*len = sizeof(c->own->node->scratch);
 	}
 }
 
@@ -102,9 +121,35 @@ static void conn_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
  * frame just before closing, when nothing may wait for a write callback. */
 static void conn_write_now(struct conn *c, const uint8_t *p, size_t n)
 {
-	uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+	struct iovec iov = { .iov_base = (void *)p, .iov_len = n };
 
-	(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	(void)link_try_write(c->link, &iov, 1);
+}
+
+static void conn_send_hello(struct conn *c)
+{
+	struct frame_hello h = { .version = FRAME_VERSION,
+				 .role = c->own->role,
+				 .node_id = c->own->node->node_id };
+	uint8_t out[FRAME_HDR_LEN + FRAME_HELLO_MAX];
+	size_t n;
+
+	snprintf(h.island, sizeof(h.island), "%s", c->own->island);
+	n = frame_encode_hello(out, sizeof(out), &h);
+	/* The hello goes first, so the queue has room for it. */
+	(void)conn_send_bytes(c, out, n);
+	c->hello_sent = true;
+}
+
+/* The framing is known: framed (datagram) or raw. */
+static void conn_decide(struct conn *c, bool framed)
+{
+	c->framed = framed;
+	c->decided = true;
+	if (framed && !c->hello_sent)
+		conn_send_hello(c);
+	log_debug("%s=%s c=%u %s framing=%s", c->own->kind, c->own->name,
+		  c->id, c->what, framed ? "datagram" : "raw");
 }
 
 static void conn_on_hello(struct conn *c, const struct frame *f)
@@ -120,7 +165,7 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 					      "speaks version 1");
 
 		log_warn("%s=%s c=%u %s hello version=%u ours=%u",
-			 c->relay->kind, c->relay->name, c->id, c->what, h.version,
+			 c->own->kind, c->own->name, c->id, c->what, h.version,
 			 FRAME_VERSION);
 		conn_write_now(c, out, n);
 		conn_close(c, "version-mismatch");
@@ -132,11 +177,23 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 	}
 	c->hello_seen = true;
 	c->peer_hello = h;
+	if (!c->decided)
+		conn_decide(c, true);
 	if (c->h->on_hello)
 		c->h->on_hello(c);
 	log_debug("%s=%s c=%u %s hello role=%u node=%016llx island=%s",
-		  c->relay->kind, c->relay->name, c->id, c->what, h.role,
+		  c->own->kind, c->own->name, c->id, c->what, h.role,
 		  (unsigned long long)h.node_id, h.island);
+}
+
+static void conn_on_ping(struct conn *c, const struct frame *f)
+{
+	uint8_t pong[FRAME_HDR_LEN + 8];
+
+	frame_put_header(pong, FRAME_PONG, 8);
+	memcpy(pong + FRAME_HDR_LEN, f->body, 8);
+	(void)conn_send_bytes(c, pong, sizeof(pong));
+	conn_kick(c);
 }
 
 /* Decode every whole frame in the receive buffer, keep the partial rest. */
@@ -144,7 +201,7 @@ static void conn_read_frames(struct conn *c)
 {
 	size_t off = 0;
 
-	while (c->state == CONN_OPEN) {
+	while (c->state == CONN_OPEN && c->rx_mode == CONN_RX_FRAMES) {
 		struct frame f;
 		int rc = frame_decode(c->rx + off, c->rxlen - off, &f);
 
@@ -161,6 +218,9 @@ static void conn_read_frames(struct conn *c)
 				conn_close(c, "bad-hello");
 			else
 				conn_on_hello(c, &f);
+			/* A sink that only needed the hello drops the rest. */
+			if (c->hello_seen && c->conf.rx_framed != CONN_RX_FRAMES)
+				c->rx_mode = c->conf.rx_framed;
 			continue;
 		}
 		switch (f.type) {
@@ -169,25 +229,22 @@ static void conn_read_frames(struct conn *c)
 			break;
 		case FRAME_ERROR:
 			log_warn("%s=%s c=%u %s peer error code=%u text=%.*s",
-				 c->relay->kind, c->relay->name, c->id, c->what,
+				 c->own->kind, c->own->name, c->id, c->what,
 				 f.len >= 2 ? get_be16(f.body) : 0,
 				 f.len >= 2 ? (int)f.len - 2 : 0,
 				 f.len >= 2 ? (const char *)f.body + 2 : "");
 			conn_close(c, "peer-error");
 			break;
-		case FRAME_PING: {
-			uint8_t pong[FRAME_HDR_LEN + 8];
-
-			frame_put_header(pong, FRAME_PONG, 8);
-			memcpy(pong + FRAME_HDR_LEN, f.body, 8);
-			(void)conn_send_bytes(c, pong, sizeof(pong));
-			conn_kick(c);
+		case FRAME_PING:
+			conn_on_ping(c, &f);
 			break;
-		}
 		case FRAME_PONG:
 			break;
 		default:
-			c->h->on_frame(c, &f);
+			if (c->h->on_frame)
+				c->h->on_frame(c, &f);
+			else
+				conn_close(c, "bad-frame-type");
 			break;
 		}
 	}
@@ -199,7 +256,7 @@ static void conn_read_frames(struct conn *c)
 	/* The buffer starts small and grows to the largest frame seen (the
 	 * decoder has checked the length against its limit by now), so an
 	 * idle or control-only link costs little memory. */
-	if (c->rxlen >= FRAME_HDR_LEN) {
+	if (c->rx_mode == CONN_RX_FRAMES && c->rxlen >= FRAME_HDR_LEN) {
 		uint32_t need = FRAME_HDR_LEN + get_be32(c->rx);
 
 		if (need > c->rxcap) {
@@ -209,14 +266,13 @@ static void conn_read_frames(struct conn *c)
 	}
 }
 
-static void conn_on_read(uv_stream_t *stream, ssize_t nread,
-			 const uv_buf_t *buf)
+static void conn_on_link_read(struct link *l, ssize_t nread)
 {
-	struct conn *c = stream->data;
+	struct conn *c = l->data;
 
-	if (nread == 0)
+	if (nread == 0 || c->state != CONN_OPEN)
 		return;
-	c->last_rx = uv_now(stream->loop);
+	c->last_rx = uv_now(l->loop);
 	if (nread < 0) {
 		if (nread != UV_EOF)
 			conn_close(c, nread == UV_ECONNRESET ? "reset"
@@ -231,12 +287,33 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread,
 	case CONN_RX_DISCARD:
 		break;
 	case CONN_RX_RAW:
-		c->h->on_data(c, (const uint8_t *)buf->base, (size_t)nread);
+		c->h->on_data(c, c->own->node->scratch, (size_t)nread);
 		break;
 	case CONN_RX_FRAMES:
 		c->rxlen += (uint32_t)nread;
 		conn_read_frames(c);
 		break;
+	case CONN_RX_SNIFF: {
+		/* auto framing: the peer's first bytes decide. */
+		uint32_t before = c->rxlen;
+		int sniff;
+
+		c->rxlen += (uint32_t)nread;
+		sniff = frame_sniff_hello(c->rx, c->rxlen);
+		if (sniff < 0) {
+			/* Raw after all: hand on every byte read so far. */
+			if (!c->decided)
+				conn_decide(c, false);
+			c->rx_mode = c->conf.rx_raw;
+			c->rxlen = 0;
+			if (c->rx_mode == CONN_RX_RAW)
+				c->h->on_data(c, c->rx, before + (uint32_t)nread);
+		} else if (sniff > 0) {
+			c->rx_mode = CONN_RX_FRAMES;
+			conn_read_frames(c);
+		}
+		break;
+	}
 	}
 	if (c->state == CONN_OPEN && c->h->on_read_end)
 		c->h->on_read_end(c);
@@ -244,7 +321,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread,
 
 int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n)
 {
-	struct buf *b = buf_get(&c->relay->ctx->pool, n);
+	struct buf *b = buf_get(&c->own->node->pool, n);
 	int rc;
 
 	memcpy(b->data, p, n);
@@ -261,7 +338,7 @@ int conn_send_data(struct conn *c, struct buf *b, const struct frame_data *d)
 
 	if (c->q.bytes + hlen + b->len > c->q.limit)
 		return -ENOBUFS;
-	h = buf_get(&c->relay->ctx->pool, hlen);
+	h = buf_get(&c->own->node->pool, hlen);
 	frame_data_put_header(h->data, d);
 	h->len = (uint32_t)hlen;
 	/* The header is counted as a control entry, the payload as the
@@ -285,79 +362,73 @@ int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len)
 	return fanout_queue_push(&c->q, b, p, len);
 }
 
-static void conn_send_hello(struct conn *c)
-{
-	struct frame_hello h = { .version = FRAME_VERSION,
-				 .role = c->relay->role,
-				 .node_id = c->relay->ctx->node_id };
-	uint8_t out[FRAME_HDR_LEN + FRAME_HELLO_MAX];
-	size_t n;
-
-	snprintf(h.island, sizeof(h.island), "%s", c->relay->island);
-	n = frame_encode_hello(out, sizeof(out), &h);
-	/* The queue is empty on a new connection, so this cannot fail. */
-	(void)conn_send_bytes(c, out, n);
-}
-
 static void conn_open(struct conn *c)
 {
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
+	const struct conn_conf *cf = &c->conf;
 
-	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
-		addr_format((struct sockaddr *)&ss, c->peer,
-				sizeof(c->peer));
-	uv_tcp_nodelay(&c->tcp, 1);
-	/* A peer that vanished without a FIN or RST is noticed within about
-	 * a minute rather than never. */
-	uv_tcp_keepalive(&c->tcp, 1, CONN_KEEPALIVE_SECS);
-	if (c->sndbuf) {
-		int v = (int)c->sndbuf;
-
-		uv_send_buffer_size((uv_handle_t *)&c->tcp, &v);
+	snprintf(c->peer, sizeof(c->peer), "%s", c->link->peer);
+	link_set_buffers(c->link, cf->sndbuf, cf->rcvbuf);
+	conn_set_state(c, CONN_OPEN);
+	c->opened = c->last_rx = uv_now(c->link->loop);
+	(*c->own->clients)++;
+	c->counted = true;
+	switch (cf->framing) {
+	case FRAMING_RAW:
+		c->rx_mode = cf->rx_raw;
+		c->decided = true;
+		break;
+	case FRAMING_DATAGRAM:
+		c->rx_mode = cf->rx_framed;
+		conn_decide(c, true);
+		break;
+	case FRAMING_AUTO:
+		c->rx_mode = CONN_RX_SNIFF;
+		/* The receiving side speaks first; see conn.h. */
+		if (!cf->sends_data)
+			conn_decide(c, true);
+		break;
 	}
-	if (c->rx_mode == CONN_RX_FRAMES)
-	{
+	if (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF) {
 		c->rxcap = CONN_RX_INITIAL;
 		c->rx = xmalloc(c->rxcap);
 	}
-	conn_set_state(c, CONN_OPEN);
-	c->last_rx = uv_now(c->tcp.loop);
-	c->relay->stats.clients++;
-	c->counted = true;
-	if (c->framed)
-		conn_send_hello(c);
-	uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_on_read);
+	if (link_read_start(c->link) < 0) {
+		conn_close(c, "read-failed");
+		return;
+	}
 	conn_kick(c);
 }
 
-int conn_accept(struct conn *c, uv_stream_t *listener)
+static void conn_on_link_connect(struct link *l, int status)
 {
-	int rc = uv_accept(listener, (uv_stream_t *)&c->tcp);
-
-	if (rc == 0)
-		conn_open(c);
-	return rc;
-}
-
-static void conn_on_connect(uv_connect_t *req, int status)
-{
-	struct conn *c = req->data;
+	struct conn *c = l->data;
 
 	if (c->state == CONN_CLOSING)
 		return;
 	if (status == 0)
 		conn_open(c);
-	c->h->on_connect(c, status);
+	if (c->h->on_connect)
+		c->h->on_connect(c, status);
+	else if (status < 0)
+		conn_close(c, uv_err_name(status));
+}
+
+void conn_accept(struct conn *c)
+{
+	/* A transport with a handshake reports readiness through
+	 * on_connect later. */
+	if (c->link->ready)
+		conn_on_link_connect(c->link, 0);
+	else
+		conn_set_state(c, CONN_CONNECTING);
 }
 
 int conn_connect(struct conn *c, const struct sockaddr *sa)
 {
 	int rc;
 
-	c->creq.data = c;
 	addr_format(sa, c->peer, sizeof(c->peer));
-	rc = uv_tcp_connect(&c->creq, &c->tcp, sa, conn_on_connect);
+	rc = link_connect(c->link, sa);
 	if (rc == 0)
 		conn_set_state(c, CONN_CONNECTING);
 	return rc;
@@ -365,6 +436,13 @@ int conn_connect(struct conn *c, const struct sockaddr *sa)
 
 int conn_send(struct conn *c, struct buf *b)
 {
+	if (!c->decided) {
+		/* auto framing on a sink: a silent peer is a plain TCP
+		 * peer once it has had its chance to say HELLO. */
+		if (uv_now(c->link->loop) - c->opened < CONN_AUTO_WAIT_MS)
+			return -EAGAIN;
+		conn_decide(c, false);
+	}
 	if (!c->framed)
 		return fanout_queue_push(&c->q, b, b->data, b->len);
 	/* The header depends only on the length, so every framed client
@@ -374,15 +452,14 @@ int conn_send(struct conn *c, struct buf *b)
 				 b->len + FRAME_HDR_LEN);
 }
 
-static void conn_on_write(uv_write_t *req, int status)
+static void conn_on_link_write(struct link *l, int status)
 {
-	struct conn *c = req->data;
-	struct relay_stats *st = &c->relay->stats;
+	struct conn *c = l->data;
 	uint32_t done = fanout_queue_end(&c->q);
 
 	if (status == 0) {
-		st->out_bytes += c->wbytes;
-		st->out_dgrams += done;
+		*c->own->out_bytes += c->wbytes;
+		*c->own->out_dgrams += done;
 	}
 	if (status < 0) {
 		conn_close(c, status == UV_ECANCELED ? "shutdown"
@@ -393,12 +470,11 @@ static void conn_on_write(uv_write_t *req, int status)
 }
 
 /* Write what is queued: first straight from this loop turn with
- * uv_try_write (a plain writev, no request to track), and only what the
- * socket would not take goes to uv_write, which finishes it when the
- * socket is writable again. */
+ * link_try_write (a plain writev for TCP, no request to track), and only
+ * what the transport would not take goes to link_write, which finishes it
+ * when the socket is writable again. */
 void conn_kick(struct conn *c)
 {
-	struct relay_stats *st = &c->relay->stats;
 	struct iovec iov[CONN_WRITE_IOV];
 	uint64_t total;
 	uint32_t n;
@@ -416,7 +492,7 @@ void conn_kick(struct conn *c)
 		total = 0;
 		for (uint32_t i = 0; i < n; i++)
 			total += iov[i].iov_len;
-		rc = uv_try_write((uv_stream_t *)&c->tcp, (uv_buf_t *)iov, n);
+		rc = link_try_write(c->link, iov, n);
 		if (rc < 0 && rc != UV_EAGAIN) {
 			fanout_queue_end(&c->q);
 			conn_close(c, rc == UV_EPIPE || rc == UV_ECONNRESET
@@ -426,26 +502,22 @@ void conn_kick(struct conn *c)
 		}
 		if (rc > 0) {
 			c->sent_bytes += (uint64_t)rc;
-			st->out_bytes += (uint64_t)rc;
-			st->out_dgrams += fanout_queue_advance(&c->q,
-							       (uint64_t)rc);
+			*c->own->out_bytes += (uint64_t)rc;
+			*c->own->out_dgrams +=
+				fanout_queue_advance(&c->q, (uint64_t)rc);
 		}
 		if ((uint64_t)(rc > 0 ? rc : 0) < total)
 			break;
 	}
 	if (c->q.sending == 0)
 		return;
-	/* The socket is full: hand the rest of this batch to libuv. uv_buf_t
-	 * is laid out as struct iovec on Unix (libuv documents it), so the
-	 * vector goes to writev unchanged. */
+	/* The transport is full: hand it the rest of this batch. */
 	n = fanout_queue_inflight(&c->q, iov);
 	c->wbytes = 0;
 	for (uint32_t i = 0; i < n; i++)
 		c->wbytes += iov[i].iov_len;
 	c->sent_bytes += c->wbytes;
-	c->wreq.data = c;
-	rc = uv_write(&c->wreq, (uv_stream_t *)&c->tcp, (uv_buf_t *)iov, n,
-		      conn_on_write);
+	rc = link_write(c->link, iov, n);
 	if (rc < 0) {
 		fanout_queue_end(&c->q);
 		conn_close(c, uv_err_name(rc));

@@ -1,10 +1,28 @@
-/* conn.h - one TCP connection of a relay: bounded gathered writes, reads
- * as raw bytes or as link-protocol frames, and one close path with a reason.
+/* conn.h - one session on top of a link (link.h): the HELLO and the
+ * framing choice, a bounded queue of gathered writes, reads as raw bytes
+ * or as link-protocol frames, keepalive, and one close path with a reason.
  *
- * Lifetime: the owner creates a conn with conn_new() and either accepts or
- * connects it. conn_close() may be called from any callback, any number of
- * times; it only starts closing. When libuv has closed the handle, the
- * queue is released, the owner's on_closed() runs and the conn is freed.
+ * A conn knows nothing of the transport under it (TCP, TLS, ...), and
+ * nothing of the role above it: it takes a small owner context (struct
+ * conn_owner) for its log lines, hellos and counters.
+ *
+ * Framing (conn_conf.framing):
+ *  - raw: the peer gets and sends a plain byte stream.
+ *  - datagram: both sides send a HELLO at once, then frames.
+ *  - auto: the side that receives data (a source) sends its HELLO at once
+ *    and reads the peer's first bytes: a HELLO means frames, anything else
+ *    is raw data. The side that sends data (a sink) sends nothing until it
+ *    knows: a HELLO from the peer makes it answer with its own and frame
+ *    what it sends; other bytes, or CONN_AUTO_WAIT_MS of silence, make it
+ *    raw. So two mcferry nodes frame, and nc, VLC or ffmpeg get raw bytes
+ *    and never see a HELLO they would take for data.
+ *
+ * Lifetime: the owner makes a conn with conn_new() over a link, then
+ * conn_accept() (a link from a listener) or conn_connect(). conn_close()
+ * may be called from any callback, any number of times; it only starts
+ * closing. When the link has closed, the queue is released, the conn
+ * leaves its listener's list, the owner's on_closed() runs and the conn
+ * is freed.
  */
 #ifndef MCFERRY_CONN_H
 #define MCFERRY_CONN_H
@@ -15,69 +33,112 @@
 
 #include "fanout.h"
 #include "frame.h"
-#include "relay.h"
+#include "addr.h"
+#include "link.h"
+#include "node.h"
+#include "uri.h"
+
+/* auto framing: how long a sink waits for the peer's HELLO before it
+ * decides the peer is a plain TCP peer. */
+#define CONN_AUTO_WAIT_MS 200
 
 enum conn_state { CONN_NEW, CONN_CONNECTING, CONN_OPEN, CONN_CLOSING };
 
 enum conn_rx {
-	CONN_RX_DISCARD, /* read and drop (fan-out clients) */
+	CONN_RX_DISCARD, /* read and drop */
 	CONN_RX_RAW,     /* bytes to on_data */
 	CONN_RX_FRAMES,  /* hello, then frames to on_frame */
+	CONN_RX_SNIFF,   /* auto: the first bytes decide */
+};
+
+/* Who owns a connection: names its log lines, fills its hellos, holds
+ * its counters. Lives as long as any of its conns. */
+struct conn_owner {
+	struct node *node;
+	const char *kind;        /* "relay", "hub", "gateway" */
+	const char *name;
+	const char *island;      /* sent in hellos */
+	uint8_t role;            /* FRAME_ROLE_*, sent in hellos */
+	uint64_t *out_dgrams;    /* counters the conns add to */
+	uint64_t *out_bytes;
+	uint32_t *clients;       /* open conns right now */
+	uint64_t *reconnects;    /* outbound links re-established */
+};
+
+/* How a connection is made. */
+struct conn_conf {
+	const char *what;          /* "client", "publisher", "upstream", "link" */
+	enum uri_framing framing;
+	bool sends_data;           /* a sink's conn (see auto framing) */
+	enum conn_rx rx_framed;    /* FRAMES or DISCARD, once framed */
+	enum conn_rx rx_raw;       /* RAW or DISCARD, once raw */
+	uint64_t queue;            /* output queue limit, bytes */
+	uint32_t sndbuf, rcvbuf;   /* kernel buffers (0: leave them) */
 };
 
 struct conn;
 
 struct conn_handler {
-	void (*on_connect)(struct conn *c, int status); /* connect result */
+	/* Open (connect side: the connect result; accept side: ready). */
+	void (*on_connect)(struct conn *c, int status);
 	void (*on_data)(struct conn *c, const uint8_t *p, size_t n);
 	void (*on_frame)(struct conn *c, const struct frame *f);
 	void (*on_read_end)(struct conn *c); /* after each read's data */
 	void (*on_hello)(struct conn *c);    /* peer's hello accepted */
-	void (*on_closed)(struct conn *c); /* handle closed, about to free */
+	void (*on_closed)(struct conn *c); /* link closed, about to free */
 };
 
 struct conn {
-	uv_tcp_t tcp;
-	uv_connect_t creq;
-	uv_write_t wreq;
+	struct link *link;
 	unsigned id;
 	enum conn_state state;
 	enum conn_rx rx_mode;
+	struct conn_conf conf;
 	bool framed;            /* datagram framing on what we send */
+	bool decided;           /* framing known: data may be queued */
 	bool hello_seen;
-	bool counted;           /* counted in relay stats.clients */
-	const char *what;       /* "client", "publisher", "upstream" */
-	char peer[64];
-	struct relay *relay;
+	bool hello_sent;
+	bool counted;           /* counted in owner->clients */
+	const char *what;
+	char peer[LINK_PEER_MAX];
+	const struct conn_owner *own;
+	struct listener *ls;    /* the listener that made it, or NULL */
 	void *owner;
 	void *data;             /* the owner's per-connection state */
 	const struct conn_handler *h;
 	struct fanout_queue q;
-	uint32_t sndbuf;
-	uint8_t *rx;            /* partial frame (CONN_RX_FRAMES) */
+	uint8_t *rx;            /* partial frame (FRAMES, SNIFF) */
 	uint32_t rxlen;
 	uint32_t rxcap;
 	uint64_t sent_bytes;
-	uint64_t wbytes;        /* bytes in the uv_write in flight */
+	uint64_t wbytes;        /* bytes in the link_write in flight */
+	uint64_t opened;        /* loop time (ms) the conn opened */
 	uint64_t last_rx;       /* loop time (ms) of the last bytes read */
 	uint64_t last_ping;     /* loop time (ms) of the last PING sent */
 	uint64_t soft_since;    /* loop time (ms) the queue went over soft */
 	struct frame_hello peer_hello; /* valid once hello_seen */
-	struct conn *prev, *next; /* owner's list */
+	struct conn *prev, *next; /* owner's or listener's list */
 };
 
-/* A new connection of relay r (uv_tcp_init); queue_limit bounds its
- * output queue, sndbuf caps the kernel send buffer (0: leave it). */
-struct conn *conn_new(struct relay *r, const char *what, enum conn_rx rx,
-		      bool framed, uint64_t queue_limit, uint32_t sndbuf,
-		      const struct conn_handler *h, void *owner);
-/* Accept a pending connection from listener and open it. */
-int conn_accept(struct conn *c, uv_stream_t *listener);
+/* A new session of owner own over link l (which it now owns), made as
+ * cf says. */
+struct conn *conn_new(const struct conn_owner *own, struct link *l,
+		      const struct conn_conf *cf, const struct conn_handler *h,
+		      void *owner);
+/* Open a link a listener accepted (at once, or when its transport says
+ * it is ready). */
+void conn_accept(struct conn *c);
 /* Start connecting; h->on_connect reports the result, and a conn whose
- * connect failed is closed by the caller. */
+ * connect failed is closed by the caller. 0 or a negative errno. */
 int conn_connect(struct conn *c, const struct sockaddr *sa);
+/* True when data may be queued: open, and the framing is known. */
+static inline bool conn_ready(const struct conn *c)
+{
+	return c->state == CONN_OPEN && c->decided;
+}
 /* Queue one datagram for sending (with its frame header when framed).
- * Returns 0 or -ENOBUFS when the queue is full (nothing queued). */
+ * Returns 0, -ENOBUFS when the queue is full, or -EAGAIN while the
+ * framing is not known yet (nothing queued either way). */
 int conn_send(struct conn *c, struct buf *b);
 /* Queue b as a DATA frame described by d (d->len = b->len): the header
  * goes in a small buffer of its own, since several links may frame one
@@ -95,7 +156,7 @@ int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n);
  * pings: close it when silent for FRAME_DEAD_MS, else send a PING when
  * FRAME_PING_MS have passed since the last. */
 void conn_keepalive(struct conn *c, uint64_t now);
-/* Start a gathered write of everything queued, unless one is in flight. */
+/* Write what is queued (gathered), unless a write is in flight. */
 void conn_kick(struct conn *c);
 /* Start closing with a reason that is logged once. */
 void conn_close(struct conn *c, const char *reason);

@@ -1,16 +1,21 @@
-/* dialer.c - one outbound TCP connection kept up with backoff. */
+/* dialer.c - one outbound connection kept up with backoff; see dialer.h. */
 #include "dialer.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "log.h"
+#include "net.h"
 
 static void dialer_attempt(struct dialer *d);
 
 static void dialer_release(struct dialer *d)
 {
-	if (--d->handles == 0 && d->stopping && d->on_stopped)
-		d->on_stopped(d);
+	if (--d->handles > 0 || !d->stopping)
+		return;
+	link_conf_close(&d->link);
+	if (d->conf.on_stopped)
+		d->conf.on_stopped(d);
 }
 
 static void dialer_on_timer(uv_timer_t *t)
@@ -25,8 +30,8 @@ static void dialer_schedule(struct dialer *d)
 	uint64_t delay = d->backoff_ms * (75 + (uint64_t)(rand() % 51)) / 100;
 
 	d->backoff_ms *= 2;
-	if (d->backoff_ms > d->max_backoff_ms)
-		d->backoff_ms = d->max_backoff_ms;
+	if (d->backoff_ms > d->conf.max_backoff_ms)
+		d->backoff_ms = d->conf.max_backoff_ms;
 	uv_timer_start(&d->timer, dialer_on_timer, delay, 0);
 }
 
@@ -35,24 +40,23 @@ static void dialer_on_connect(struct conn *c, int status)
 	struct dialer *d = c->owner;
 
 	if (status == 0) {
-		log_info("%s=%s c=%u %s connected peer=%s attempts=%u",
-			 d->relay->kind, d->relay->name, c->id, c->what, c->peer,
-			 d->failures + 1);
+		log_info("%s=%s c=%u %s connected peer=%s via=%s attempts=%u",
+			 d->own->kind, d->own->name, c->id, c->what, c->peer,
+			 d->link.ops->name, d->failures + 1);
 		if (d->ever_connected)
-			d->relay->stats.reconnects++;
+			(*d->own->reconnects)++;
 		d->ever_connected = true;
 		d->failures = 0;
 		d->backoff_ms = DIALER_BACKOFF_MIN_MS;
-		if (d->user->on_connect)
-			d->user->on_connect(c, 0);
+		if (d->conf.user->on_connect)
+			d->conf.user->on_connect(c, 0);
 		return;
 	}
 	d->failures++;
 	log_msg(d->failures == 1 ? LOG_WARN : LOG_DEBUG,
-		"%s=%s c=%u %s connect failed peer=%s err=%s "
-		"retry_ms=%u",
-		d->relay->kind, d->relay->name, c->id, c->what, c->peer, uv_err_name(status),
-		d->backoff_ms);
+		"%s=%s c=%u %s connect failed peer=%s err=%s retry_ms=%u",
+		d->own->kind, d->own->name, c->id, c->what, c->peer,
+		uv_err_name(status), d->backoff_ms);
 	conn_close(c, "connect-failed");
 }
 
@@ -60,30 +64,33 @@ static void dialer_on_data(struct conn *c, const uint8_t *p, size_t n)
 {
 	struct dialer *d = c->owner;
 
-	d->user->on_data(c, p, n);
+	d->conf.user->on_data(c, p, n);
 }
 
 static void dialer_on_frame(struct conn *c, const struct frame *f)
 {
 	struct dialer *d = c->owner;
 
-	d->user->on_frame(c, f);
+	if (d->conf.user->on_frame)
+		d->conf.user->on_frame(c, f);
+	else
+		conn_close(c, "bad-frame-type");
 }
 
 static void dialer_on_read_end(struct conn *c)
 {
 	struct dialer *d = c->owner;
 
-	if (d->user->on_read_end)
-		d->user->on_read_end(c);
+	if (d->conf.user->on_read_end)
+		d->conf.user->on_read_end(c);
 }
 
 static void dialer_on_hello(struct conn *c)
 {
 	struct dialer *d = c->owner;
 
-	if (d->user->on_hello)
-		d->user->on_hello(c);
+	if (d->conf.user->on_hello)
+		d->conf.user->on_hello(c);
 }
 
 static void dialer_on_closed(struct conn *c)
@@ -92,8 +99,8 @@ static void dialer_on_closed(struct conn *c)
 
 	if (d->conn == c)
 		d->conn = NULL;
-	if (d->user->on_closed)
-		d->user->on_closed(c);
+	if (d->conf.user->on_closed)
+		d->conf.user->on_closed(c);
 	if (!d->stopping)
 		dialer_schedule(d);
 	dialer_release(d);
@@ -115,15 +122,16 @@ static void dialer_attempt(struct dialer *d)
 
 	if (d->stopping)
 		return;
-	c = conn_new(d->relay, "upstream", d->rx, d->framed, d->queue,
-		     d->sndbuf, &dialer_handler, d);
-	c->data = d->owner; /* the owner's, like any conn's data */
+	c = conn_new(d->own, link_new(d->own->node->loop, &d->link),
+		     &d->conf.conn, &dialer_handler, d);
+	c->data = d->conf.owner; /* the owner's, like any conn's data */
 	d->conn = c;
 	d->handles++;
 	rc = conn_connect(c, (const struct sockaddr *)&d->addr);
 	if (rc < 0) {
-		log_warn("%s=%s c=%u upstream connect failed peer=%s err=%s",
-			 d->relay->kind, d->relay->name, c->id, c->peer, uv_err_name(rc));
+		log_warn("%s=%s c=%u %s connect failed peer=%s err=%s",
+			 d->own->kind, d->own->name, c->id, c->what, c->peer,
+			 uv_err_name(rc));
 		conn_close(c, "connect-failed");
 	}
 }
@@ -137,25 +145,39 @@ static void dialer_on_ka(uv_timer_t *t)
 		conn_keepalive(c, uv_now(t->loop));
 }
 
-void dialer_start(struct dialer *d, struct relay *r,
-		  const struct sockaddr_storage *addr)
+int dialer_start(struct dialer *d, const struct conn_owner *own,
+		 const struct dialer_conf *conf, char *err, size_t errlen)
 {
-	d->relay = r;
-	d->addr = *addr;
+	uv_loop_t *loop = own->node->loop;
+	int rc;
+
+	d->conf = *conf;
+	d->own = own;
+	if (!d->conf.max_backoff_ms)
+		d->conf.max_backoff_ms = DIALER_BACKOFF_MAX_MS;
+	rc = net_resolve(conf->uri, &d->addr);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot resolve host '%s'",
+			 conf->uri->host);
+		return rc;
+	}
+	rc = link_conf_open(&d->link, conf->uri, err, errlen);
+	if (rc < 0)
+		return rc;
 	d->backoff_ms = DIALER_BACKOFF_MIN_MS;
-	if (!d->max_backoff_ms)
-		d->max_backoff_ms = DIALER_BACKOFF_MAX_MS;
-	uv_timer_init(r->ctx->loop, &d->timer);
+	d->started = true;
+	uv_timer_init(loop, &d->timer);
 	d->timer.data = d;
 	d->handles = 1;
-	if (d->keepalive) {
-		uv_timer_init(r->ctx->loop, &d->ka);
+	if (conf->keepalive) {
+		uv_timer_init(loop, &d->ka);
 		d->ka.data = d;
 		d->handles++;
 		uv_timer_start(&d->ka, dialer_on_ka, FRAME_TICK_MS,
 			       FRAME_TICK_MS);
 	}
 	dialer_attempt(d);
+	return 0;
 }
 
 static void dialer_on_timer_closed(uv_handle_t *h)
@@ -165,12 +187,12 @@ static void dialer_on_timer_closed(uv_handle_t *h)
 
 void dialer_stop(struct dialer *d)
 {
-	if (d->stopping)
+	if (d->stopping || !d->started)
 		return;
 	d->stopping = true;
 	uv_timer_stop(&d->timer);
 	uv_close((uv_handle_t *)&d->timer, dialer_on_timer_closed);
-	if (d->keepalive)
+	if (d->conf.keepalive)
 		uv_close((uv_handle_t *)&d->ka, dialer_on_timer_closed);
 	if (d->conn)
 		conn_close(d->conn, "shutdown");

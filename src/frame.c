@@ -263,3 +263,24 @@ int frame_emitters_decode(const struct frame *f, struct frame_emitter *e,
 	}
 	return 0;
 }
+
+int frame_sniff_hello(const uint8_t *p, size_t n)
+{
+	/* length, type HELLO, flags and reserved zero, then the magic */
+	uint8_t want[FRAME_HDR_LEN + 4] = { 0, 0, 0, 0, FRAME_HELLO, 0, 0, 0,
+					    'M', 'C', 'F', 'Y' };
+
+	for (size_t i = 0; i < n && i < sizeof(want); i++) {
+		if (i == 2 || i == 3) /* the length's low bytes: any value */
+			continue;
+		if (p[i] != want[i])
+			return -1;
+	}
+	if (n >= 4) {
+		uint32_t len = get_be32(p);
+
+		if (len < 17 || len > FRAME_HELLO_MAX)
+			return -1;
+	}
+	return n >= sizeof(want) ? 1 : 0;
+}

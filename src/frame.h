@@ -158,4 +158,9 @@ size_t frame_encode_hello(uint8_t *p, size_t cap, const struct frame_hello *h);
 size_t frame_encode_error(uint8_t *p, size_t cap, uint16_t code,
 			  const char *text);
 
+/* framing=auto: do the first n bytes a peer sent start a HELLO frame?
+ * Returns 1 (a HELLO header and magic), 0 (too few bytes to tell, but
+ * they match so far) or -1 (not a HELLO: a plain byte stream). Pure. */
+int frame_sniff_hello(const uint8_t *p, size_t n);
+
 #endif

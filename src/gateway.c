@@ -39,8 +39,13 @@ struct gw_channel {
 };
 
 struct gateway {
-	struct relay *owner;
+	struct node *node;
 	struct gateway_spec spec;
+	char island_name[FRAME_ISLAND_MAX + 1];
+	struct conn_owner link_owner; /* of the hub link */
+	uint64_t out_dgrams, out_bytes, reconnects;
+	uint32_t links;
+	int handles;             /* polls, rejoin timer, dialer */
 	unsigned ifindex;
 	struct gw_channel *chans;
 	size_t nchans;
@@ -63,19 +68,14 @@ static void emitter_of(const struct sockaddr_storage *ss,
 		       struct frame_emitter *e)
 {
 	memset(e, 0, sizeof(*e));
+	e->port = addr_port(ss);
 	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
 		e->family = 4;
-		e->port = ntohs(sin->sin_port);
-		memcpy(e->addr, &sin->sin_addr, 4);
+		memcpy(e->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
 	} else {
-		const struct sockaddr_in6 *sin6 =
-			(const struct sockaddr_in6 *)ss;
-
 		e->family = 6;
-		e->port = ntohs(sin6->sin6_port);
-		memcpy(e->addr, &sin6->sin6_addr, 16);
+		memcpy(e->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		       16);
 	}
 }
 
@@ -150,10 +150,8 @@ static void gateway_on_datagram(void *ctx, struct buf *b,
 	}
 	d = (struct frame_data){
 		.hops = 0,
-		.sport = from->ss_family == AF_INET
-				 ? ntohs(((const struct sockaddr_in *)from)->sin_port)
-				 : ntohs(((const struct sockaddr_in6 *)from)->sin6_port),
-		.origin = g->owner->ctx->node_id,
+		.sport = addr_port(from),
+		.origin = g->node->node_id,
 		.seq = g->seq++,
 		.ch = gc->spec.ch,
 		.len = b->len,
@@ -187,7 +185,7 @@ static void gateway_on_readable(uv_poll_t *p, int status, int events)
 			 gateway_on_datagram, gateway_on_batch, gc);
 	if (rc < 0)
 		log_warn("gateway=%s channel=%s recv error=%s",
-			 gc->gw->owner->name, gc->name, strerror(-rc));
+			 gc->gw->spec.name, gc->name, strerror(-rc));
 }
 
 /* ---- import: hub -> LAN -------------------------------------------- */
@@ -199,36 +197,26 @@ static int gateway_ssm_socket(struct gw_channel *gc)
 {
 	struct gateway *g = gc->gw;
 	struct sockaddr_storage src;
-	int fam = gc->spec.ch.family == 4 ? AF_INET : AF_INET6, one = 1;
-	int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct mcast_sender ms = {
+		.family = gc->spec.ch.family == 4 ? AF_INET : AF_INET6,
+		.multicast = true,
+		.ifindex = g->ifindex,
+		.ttl = g->spec.ttl,
+		.loop = -1,
+		.transparent = true,
+		.bind = &src,
+	};
+	enum mcast_step step;
+	int fd, rc;
 
-	if (fd < 0)
-		return -1;
 	channel_source_addr(&gc->spec.local, 0, &src);
-	if (setsockopt(fd, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
-		       fam == AF_INET ? IP_TRANSPARENT : IPV6_TRANSPARENT, &one,
-		       sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&src,
-		 fam == AF_INET ? sizeof(struct sockaddr_in)
-				: sizeof(struct sockaddr_in6)) < 0) {
+	rc = mcast_open_sender(&ms, &fd, &step);
+	if (rc < 0) {
 		log_warn("gateway=%s channel=%s cannot send as the SSM source "
-			 "(%s); re-multicasting from the gateway's address",
-			 g->owner->name, gc->name, strerror(errno));
-		close(fd);
+			 "(%s: %s); re-multicasting from the gateway's address",
+			 g->spec.name, gc->name, mcast_step_name(step),
+			 strerror(-rc));
 		return -1;
-	}
-	if (fam == AF_INET) {
-		struct ip_mreqn mr = { .imr_ifindex = (int)g->ifindex };
-
-		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr));
-		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &g->spec.ttl,
-			   sizeof(int));
-	} else {
-		int idx = (int)g->ifindex;
-
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &g->spec.ttl,
-			   sizeof(int));
 	}
 	gateway_add_own(g, fd);
 	gateway_announce(g);
@@ -266,8 +254,7 @@ static void gateway_import(struct gateway *g, const struct frame *f)
 	fd = gc->tfd >= 0 ? gc->tfd : g->efd[gc->spec.local.family == 6];
 	channel_group_addr(&gc->spec.local, &dst);
 	if (sendto(fd, d.payload, d.len, 0, (struct sockaddr *)&dst,
-		   dst.ss_family == AF_INET ? sizeof(struct sockaddr_in)
-					    : sizeof(struct sockaddr_in6)) < 0)
+		   addr_len(&dst)) < 0)
 		gc->dropped++;
 	else
 		gc->imported++;
@@ -289,8 +276,8 @@ static void gateway_on_hello(struct conn *c)
 		return;
 	}
 	log_info("gateway=%s c=%u hub up peer=%s node=%016llx island=%s",
-		 g->owner->name, c->id, c->peer,
-		 (unsigned long long)c->peer_hello.node_id, g->owner->island);
+		 g->spec.name, c->id, c->peer,
+		 (unsigned long long)c->peer_hello.node_id, g->island_name);
 	gateway_announce(g);
 	for (size_t i = 0; i < g->nchans; i++) {
 		const struct gateway_chan_spec *s = &g->chans[i].spec;
@@ -323,7 +310,7 @@ static void gateway_on_frame(struct conn *c, const struct frame *f)
 		if (gc && gc->forwarder != (active != 0)) {
 			gc->forwarder = active != 0;
 			log_info("gateway=%s channel=%s forwarder=%s",
-				 g->owner->name, gc->name,
+				 g->spec.name, gc->name,
 				 active ? "yes" : "standby");
 		}
 		break;
@@ -355,7 +342,7 @@ static void gateway_on_closed(struct conn *c)
 		if (gc->forwarder && !g->stopping)
 			log_info("gateway=%s channel=%s forwarder=standby "
 				 "reason=hub-link-down",
-				 g->owner->name, gc->name);
+				 g->spec.name, gc->name);
 		gc->forwarder = false;
 	}
 }
@@ -382,25 +369,74 @@ static void gateway_on_rejoin(uv_timer_t *t)
 		if (rc == 0)
 			log_warn("gateway=%s channel=%s rejoined (its interface "
 				 "went away and came back)",
-				 g->owner->name, gc->name);
+				 g->spec.name, gc->name);
 		else if (rc != -EADDRINUSE && rc != gc->last_rejoin)
 			log_warn("gateway=%s channel=%s cannot rejoin: %s",
-				 g->owner->name, gc->name, strerror(-rc));
+				 g->spec.name, gc->name, strerror(-rc));
 		gc->last_rejoin = rc;
 	}
 }
 
 /* ---- lifetime ------------------------------------------------------ */
 
-struct gateway *gateway_new(struct node *ctx,
+static void gateway_free(struct gateway *g)
+{
+	for (size_t i = 0; i < g->nchans; i++)
+		if (g->chans[i].tfd >= 0)
+			close(g->chans[i].tfd);
+	if (g->rx) {
+		udp_rx_exit(g->rx);
+		free(g->rx);
+	}
+	free(g->chans);
+	free(g);
+}
+
+/* A handle of g has closed: the last one frees a stopped gateway. */
+static void gateway_release(struct gateway *g)
+{
+	if (--g->handles == 0 && g->stopping)
+		gateway_free(g);
+}
+
+static void gateway_on_handle_closed(uv_handle_t *h)
+{
+	gateway_release(h->data);
+}
+
+static void gateway_on_poll_closed(uv_handle_t *h)
+{
+	struct gw_channel *gc = h->data;
+
+	/* Leaves the group: the membership goes with the socket. */
+	close(gc->fd);
+	gc->fd = -1;
+	gateway_release(gc->gw);
+}
+
+static void gateway_on_dialer_stopped(struct dialer *d)
+{
+	gateway_release(d->conf.owner);
+}
+
+struct gateway *gateway_new(struct node *node,
 			    const struct gateway_spec *spec)
 {
 	struct gateway *g = xcalloc(1, sizeof(*g));
 
+	g->node = node;
 	g->spec = *spec;
-	g->owner = relay_new(ctx, spec->name, &spec->hub, NULL, 0);
-	g->owner->role = FRAME_ROLE_GATEWAY;
-	g->owner->kind = "gateway";
+	g->link_owner = (struct conn_owner){
+		.node = node,
+		.kind = "gateway",
+		.name = g->spec.name,
+		.island = g->island_name,
+		.role = FRAME_ROLE_GATEWAY,
+		.out_dgrams = &g->out_dgrams,
+		.out_bytes = &g->out_bytes,
+		.clients = &g->links,
+		.reconnects = &g->reconnects,
+	};
 	g->efd[0] = g->efd[1] = -1;
 	g->nchans = spec->nchans;
 	g->chans = xcalloc(spec->nchans, sizeof(*g->chans));
@@ -419,39 +455,26 @@ struct gateway *gateway_new(struct node *ctx,
 static int gateway_open_emitter(struct gateway *g, int fam,
 				const struct sockaddr_storage *addr)
 {
-	int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int loop = 1, idx = (int)g->ifindex;
 	struct sockaddr_storage a = *addr;
-
-	if (fd < 0)
-		return -errno;
-	if (fam == AF_INET) {
-		struct ip_mreqn mr = { .imr_ifindex = idx };
-
-		((struct sockaddr_in *)&a)->sin_port = 0;
-		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr));
-		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_TTL, &g->spec.ttl,
-			   sizeof(int));
-		setsockopt(fd, IPPROTO_IP, IP_MULTICAST_LOOP, &loop, sizeof(loop));
-	} else {
-		((struct sockaddr_in6 *)&a)->sin6_port = 0;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, &g->spec.ttl,
-			   sizeof(int));
-		setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, &loop,
-			   sizeof(loop));
-	}
 	/* Bound to the LAN address, so the source of every re-multicast
 	 * datagram is known: that is how the island's gateways recognise
-	 * each other's re-emissions. */
-	if (bind(fd, (struct sockaddr *)&a,
-		 fam == AF_INET ? sizeof(struct sockaddr_in)
-				: sizeof(struct sockaddr_in6)) < 0) {
-		int rc = -errno;
+	 * each other's re-emissions. Loopback on, so receivers on this host
+	 * hear them too. */
+	struct mcast_sender ms = {
+		.family = fam,
+		.multicast = true,
+		.ifindex = g->ifindex,
+		.ttl = g->spec.ttl,
+		.loop = 1,
+		.bind = &a,
+	};
+	enum mcast_step step;
+	int fd, rc;
 
-		close(fd);
+	addr_set_port(&a, 0);
+	rc = mcast_open_sender(&ms, &fd, &step);
+	if (rc < 0)
 		return rc;
-	}
 	g->efd[fam == AF_INET6] = fd;
 	gateway_add_own(g, fd);
 	return 0;
@@ -484,8 +507,9 @@ static int gateway_open_channel(struct gateway *g, struct gw_channel *gc,
 			 strerror(-rc));
 		return rc;
 	}
-	uv_poll_init(g->owner->ctx->loop, &gc->poll, gc->fd);
+	uv_poll_init(g->node->loop, &gc->poll, gc->fd);
 	gc->poll.data = gc;
+	g->handles++;
 	uv_poll_start(&gc->poll, UV_READABLE, gateway_on_readable);
 	return 0;
 }
@@ -495,7 +519,7 @@ static void gateway_derive_island(struct gateway *g,
 				  unsigned prefix)
 {
 	char addr[INET_ADDRSTRLEN];
-	char *island = g->owner->island;
+	char *island = g->island_name;
 
 	if (g->spec.island[0]) {
 		snprintf(island, FRAME_ISLAND_MAX + 1, "%s", g->spec.island);
@@ -515,7 +539,19 @@ static void gateway_derive_island(struct gateway *g,
 
 int gateway_start(struct gateway *g, char *err, size_t errlen)
 {
-	struct sockaddr_storage v4, v6, hub;
+	struct sockaddr_storage v4, v6;
+	struct dialer_conf dc = {
+		.uri = &g->spec.hub,
+		.conn = { .what = "upstream",
+			  .framing = FRAMING_DATAGRAM,
+			  .rx_framed = CONN_RX_FRAMES,
+			  .queue = g->spec.hub.queue },
+		.keepalive = true,
+		.max_backoff_ms = GATEWAY_MAX_BACKOFF_MS,
+		.user = &gateway_handler,
+		.owner = g,
+		.on_stopped = gateway_on_dialer_stopped,
+	};
 	bool need4 = false, need6 = false;
 	unsigned prefix;
 	int rc;
@@ -532,15 +568,7 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			 g->spec.iface);
 		return rc;
 	}
-	free(g->owner->island);
-	g->owner->island = xcalloc(1, FRAME_ISLAND_MAX + 1);
 	gateway_derive_island(g, &v4, prefix);
-	rc = net_resolve(&g->spec.hub, &hub);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot resolve hub '%s'",
-			 g->spec.hub.host);
-		return rc;
-	}
 	for (size_t i = 0; i < g->nchans; i++) {
 		need4 |= g->chans[i].spec.local.family == 4;
 		need6 |= g->chans[i].spec.local.family == 6;
@@ -556,7 +584,7 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 		return rc;
 	}
 	g->rx = xmalloc(sizeof(*g->rx));
-	udp_rx_init(g->rx, &g->owner->ctx->pool);
+	udp_rx_init(g->rx, &g->node->pool);
 	for (size_t i = 0; i < g->nchans; i++) {
 		struct gw_channel *gc = &g->chans[i];
 
@@ -564,37 +592,31 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			snprintf(err, errlen, "channel %s: interface '%s' has no "
 				 "IPv%u address", gc->name, g->spec.iface,
 				 gc->spec.local.family);
-			gateway_stop(g);
 			return -EADDRNOTAVAIL;
 		}
 		if (gc->spec.do_export &&
-		    (rc = gateway_open_channel(g, gc, err, errlen)) < 0) {
-			gateway_stop(g);
+		    (rc = gateway_open_channel(g, gc, err, errlen)) < 0)
 			return rc;
-		}
 		/* Made now, while the process may still have the privilege
 		 * (it may drop it with --user once everything is open). */
 		if (gc->spec.do_import && channel_is_ssm(&gc->spec.local))
 			gc->tfd = gateway_ssm_socket(gc);
-		log_info("gateway=%s channel=%s%s%s%s", g->owner->name, gc->name,
+		log_info("gateway=%s channel=%s%s%s%s", g->spec.name, gc->name,
 			 gc->spec.do_export ? " export" : "",
 			 gc->spec.do_import ? " import" : "",
 			 channel_equal(&gc->spec.ch, &gc->spec.local) ? "" : " remapped");
 	}
-	uv_timer_init(g->owner->ctx->loop, &g->rejoin);
+	uv_timer_init(g->node->loop, &g->rejoin);
 	g->rejoin.data = g;
+	g->handles++;
 	uv_timer_start(&g->rejoin, gateway_on_rejoin, GATEWAY_REJOIN_MS,
 		       GATEWAY_REJOIN_MS);
-	g->dialer.rx = CONN_RX_FRAMES;
-	g->dialer.framed = true;
-	g->dialer.queue = g->spec.hub.queue;
-	g->dialer.user = &gateway_handler;
-	g->dialer.owner = g;
-	g->dialer.max_backoff_ms = GATEWAY_MAX_BACKOFF_MS;
-	g->dialer.keepalive = true;
-	dialer_start(&g->dialer, g->owner, &hub);
-	log_info("gateway=%s iface=%s island=%s hub=%s", g->owner->name,
-		 g->spec.iface, g->owner->island, g->spec.hub.text);
+	rc = dialer_start(&g->dialer, &g->link_owner, &dc, err, errlen);
+	if (rc < 0)
+		return rc;
+	g->handles++;
+	log_info("gateway=%s iface=%s island=%s hub=%s", g->spec.name,
+		 g->spec.iface, g->island_name, g->spec.hub.text);
 	return 0;
 }
 
@@ -603,33 +625,24 @@ void gateway_stop(struct gateway *g)
 	if (g->stopping)
 		return;
 	g->stopping = true;
+	/* Everything closes now: the sockets that joined groups leave them
+	 * as soon as their poll handles are closed (next loop turn), the
+	 * re-multicast sockets at once. */
 	for (size_t i = 0; i < g->nchans; i++)
 		if (g->chans[i].fd >= 0)
-			uv_close((uv_handle_t *)&g->chans[i].poll, NULL);
-	if (g->rejoin.loop) /* initialised: start got that far */
-		uv_close((uv_handle_t *)&g->rejoin, NULL);
-	if (g->dialer.relay)
-		dialer_stop(&g->dialer);
-}
-
-void gateway_free(struct gateway *g)
-{
-	for (size_t i = 0; i < g->nchans; i++) {
-		if (g->chans[i].fd >= 0)
-			close(g->chans[i].fd);
-		if (g->chans[i].tfd >= 0)
-			close(g->chans[i].tfd);
-	}
-	for (int i = 0; i < 2; i++)
+			uv_close((uv_handle_t *)&g->chans[i].poll,
+				 gateway_on_poll_closed);
+	for (int i = 0; i < 2; i++) {
 		if (g->efd[i] >= 0)
 			close(g->efd[i]);
-	if (g->rx) {
-		udp_rx_exit(g->rx);
-		free(g->rx);
+		g->efd[i] = -1;
 	}
-	free(g->chans);
-	relay_free(g->owner);
-	free(g);
+	if (g->rejoin.loop) /* initialised: start got that far */
+		uv_close((uv_handle_t *)&g->rejoin, gateway_on_handle_closed);
+	dialer_stop(&g->dialer);
+	log_info("gateway=%s stopped", g->spec.name);
+	if (g->handles == 0)
+		gateway_free(g);
 }
 
 void gateway_log_stats(const struct gateway *g)
@@ -643,7 +656,7 @@ void gateway_log_stats(const struct gateway *g)
 			  "mcferry_gateway_channel_suppressed_total=%llu "
 			  "mcferry_gateway_channel_standby_total=%llu "
 			  "mcferry_gateway_channel_dropped_total=%llu",
-			  g->owner->name, gc->name, gc->forwarder,
+			  g->spec.name, gc->name, gc->forwarder,
 			  (unsigned long long)gc->exported,
 			  (unsigned long long)gc->imported,
 			  (unsigned long long)gc->suppressed,

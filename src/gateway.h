@@ -18,7 +18,7 @@
 
 #include "channel.h"
 #include "frame.h"
-#include "relay.h"
+#include "node.h"
 #include "uri.h"
 
 #define GATEWAY_MAX_CHANNELS 256
@@ -61,10 +61,10 @@ struct gateway *gateway_new(struct node *ctx,
 /* Resolve the interface, join the groups, open the emitters, start
  * connecting to the hub. 0 or a negative errno with a reason in err. */
 int gateway_start(struct gateway *g, char *err, size_t errlen);
-/* Close everything; the loop ends once the handles are closed. */
+/* Close everything at once (the groups are left within a loop turn); g
+ * frees itself when its last handle has closed. Also after a failed or
+ * no start; idempotent until then. */
 void gateway_stop(struct gateway *g);
-/* Free after the loop has finished. */
-void gateway_free(struct gateway *g);
 /* Log one counter line per channel. */
 void gateway_log_stats(const struct gateway *g);
 

@@ -7,9 +7,9 @@
 
 #include "channel.h"
 #include "conn.h"
+#include "listener.h"
 #include "frame.h"
 #include "log.h"
-#include "net.h"
 #include "util.h"
 
 #define HUB_DEDUP_WINDOW 4096
@@ -52,10 +52,15 @@ struct hub_link {
 };
 
 struct hub {
-	struct relay *owner;      /* names the links' log lines, holds ctx */
+	struct node *node;
+	char *name;
+	struct conn_owner own;    /* of every link */
+	uint64_t out_dgrams, out_bytes, reconnects;
+	uint32_t nlinks;
 	struct uri *listen;
 	size_t nlisten;
-	uv_tcp_t *listeners;
+	struct listener *listeners;
+	int handles;              /* listeners, keepalive timer, links */
 	struct conn *links;
 	struct hub_channel *channels;
 	size_t nchannels;
@@ -187,17 +192,17 @@ static void hub_elect(struct hub *h, struct hub_channel *hc,
 		 * a new node id each run) do not pile up. */
 		*df = hc->dfs[--hc->ndfs];
 		log_info("hub=%s channel=%s island=%s forwarder=none",
-			 h->owner->name, hc->name, island);
+			 h->name, hc->name, island);
 		return;
 	}
 	if (cur) {
 		hc->failovers++;
 		log_warn("hub=%s channel=%s island=%s failover to c=%u node=%016llx",
-			 h->owner->name, hc->name, island, best->id,
+			 h->name, hc->name, island, best->id,
 			 (unsigned long long)best->peer_hello.node_id);
 	} else {
 		log_info("hub=%s channel=%s island=%s forwarder c=%u node=%016llx",
-			 h->owner->name, hc->name, island, best->id,
+			 h->name, hc->name, island, best->id,
 			 (unsigned long long)best->peer_hello.node_id);
 	}
 	hub_send_forwarder(best, &hc->ch, 1);
@@ -318,14 +323,14 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		hc->standby++;
 		return;
 	}
-	if (hub_duplicate(h, d.origin, d.seq, uv_now(h->owner->ctx->loop))) {
+	if (hub_duplicate(h, d.origin, d.seq, uv_now(h->node->loop))) {
 		hc->duplicates++;
 		return;
 	}
 	/* One copy for every destination: the header goes in the headroom
 	 * with the hop count raised, the payload in the buffer. */
 	hlen = frame_data_header_len(d.ch.family);
-	b = buf_get(&h->owner->ctx->pool, d.len);
+	b = buf_get(&h->node->pool, d.len);
 	memcpy(b->data - hlen, f->body - FRAME_HDR_LEN, hlen);
 	b->data[(ptrdiff_t)FRAME_HDR_LEN - (ptrdiff_t)hlen] = (uint8_t)(d.hops + 1);
 	memcpy(b->data, d.payload, d.len);
@@ -384,7 +389,7 @@ static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 			}
 		}
 	}
-	log_info("hub=%s c=%u island=%s %s channel=%s", h->owner->name, c->id,
+	log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
 		 c->peer_hello.island,
 		 f->type == FRAME_JOIN	   ? "join"
 		 : f->type == FRAME_LEAVE  ? "leave"
@@ -452,10 +457,38 @@ static void hub_on_hello(struct conn *c)
 		return;
 	}
 	log_info("hub=%s c=%u %s up peer=%s island=%s node=%016llx",
-		 h->owner->name, c->id,
+		 h->name, c->id,
 		 c->peer_hello.role == FRAME_ROLE_RELAY ? "relay" : "gateway",
 		 c->peer, c->peer_hello.island,
 		 (unsigned long long)c->peer_hello.node_id);
+}
+
+static void hub_free(struct hub *h)
+{
+	while (h->channels) {
+		struct hub_channel *hc = h->channels;
+
+		h->channels = hc->next;
+		free(hc->dfs);
+		free(hc);
+	}
+	while (h->origins) {
+		struct hub_origin *o = h->origins;
+
+		h->origins = o->next;
+		free(o);
+	}
+	free(h->name);
+	free(h->listen);
+	free(h->listeners);
+	free(h);
+}
+
+/* A handle of h has closed: the last one frees a stopped hub. */
+static void hub_release(struct hub *h)
+{
+	if (--h->handles == 0 && h->closing)
+		hub_free(h);
 }
 
 static void hub_on_closed(struct conn *c)
@@ -483,6 +516,7 @@ static void hub_on_closed(struct conn *c)
 	free(l->interest);
 	free(l->exports);
 	free(l);
+	hub_release(h);
 }
 
 static const struct conn_handler hub_handler = {
@@ -492,23 +526,31 @@ static const struct conn_handler hub_handler = {
 	.on_closed = hub_on_closed,
 };
 
-static void hub_on_connection(uv_stream_t *listener, int status)
+static struct conn *hub_on_accept(struct listener *ls, struct link *lk)
 {
-	struct hub *h = listener->data;
-	struct conn *c;
+	struct hub *h = ls->data;
+	struct conn_conf cf = {
+		.what = "link",
+		.framing = FRAMING_DATAGRAM,
+		.rx_framed = CONN_RX_FRAMES,
+		.queue = URI_DEFAULT_QUEUE,
+	};
+	struct conn *c = conn_new(&h->own, lk, &cf, &hub_handler, h);
 
-	if (status < 0 || h->closing)
-		return;
-	c = conn_new(h->owner, "link", CONN_RX_FRAMES, true, URI_DEFAULT_QUEUE,
-		     0, &hub_handler, h);
 	c->data = xcalloc(1, sizeof(struct hub_link));
 	conn_list_add(&h->links, c);
-	if (conn_accept(c, listener) < 0) {
-		conn_close(c, "accept-failed");
-		return;
-	}
-	log_info("hub=%s c=%u link connected peer=%s", h->owner->name, c->id,
-		 c->peer);
+	h->handles++;
+	return c;
+}
+
+static void hub_on_listener_closed(struct listener *ls)
+{
+	hub_release(ls->data);
+}
+
+static void hub_on_timer_closed(uv_handle_t *t)
+{
+	hub_release(t->data);
 }
 
 /* Every tick: close links gone silent, ping the others. */
@@ -520,14 +562,24 @@ static void hub_on_keepalive(uv_timer_t *t)
 		conn_keepalive(c, uv_now(t->loop));
 }
 
-struct hub *hub_new(struct node *ctx, const char *name,
+struct hub *hub_new(struct node *node, const char *name,
 		    const struct uri *listen, size_t nlisten)
 {
 	struct hub *h = xcalloc(1, sizeof(*h));
 
-	h->owner = relay_new(ctx, name, listen, NULL, 0);
-	h->owner->role = FRAME_ROLE_HUB;
-	h->owner->kind = "hub";
+	h->node = node;
+	h->name = xstrdup(name);
+	h->own = (struct conn_owner){
+		.node = node,
+		.kind = "hub",
+		.name = h->name,
+		.island = "",
+		.role = FRAME_ROLE_HUB,
+		.out_dgrams = &h->out_dgrams,
+		.out_bytes = &h->out_bytes,
+		.clients = &h->nlinks,
+		.reconnects = &h->reconnects,
+	};
 	h->listen = xmalloc(nlisten * sizeof(*listen));
 	memcpy(h->listen, listen, nlisten * sizeof(*listen));
 	h->nlisten = nlisten;
@@ -537,65 +589,44 @@ struct hub *hub_new(struct node *ctx, const char *name,
 
 int hub_start(struct hub *h, char *err, size_t errlen)
 {
-	uv_loop_t *loop = h->owner->ctx->loop;
+	uv_loop_t *loop = h->node->loop;
 
 	uv_timer_init(loop, &h->keepalive);
 	h->keepalive.data = h;
+	h->handles++;
 	uv_timer_start(&h->keepalive, hub_on_keepalive, FRAME_TICK_MS,
 		       FRAME_TICK_MS);
 	for (size_t i = 0; i < h->nlisten; i++) {
+		struct listener *ls = &h->listeners[i];
 		int rc;
 
-		h->listeners[i].data = h;
-		rc = net_listen(loop, &h->listeners[i], &h->listen[i], false,
-				hub_on_connection);
-		h->listeners[i].data = h;
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot listen on %s: %s",
-				 h->listen[i].text, uv_strerror(rc));
-			for (size_t j = 0; j <= i; j++)
-				uv_close((uv_handle_t *)&h->listeners[j], NULL);
-			h->nlisten = 0;
-			hub_stop(h);
+		ls->kind = "hub";
+		ls->name = h->name;
+		ls->on_accept = hub_on_accept;
+		ls->on_closed = hub_on_listener_closed;
+		ls->data = h;
+		rc = listener_open(ls, loop, &h->listen[i], false, err, errlen);
+		if (ls->handles > 0)
+			h->handles++;
+		if (rc < 0)
 			return rc;
-		}
-		log_info("hub=%s listening uri=%s", h->owner->name,
-			 h->listen[i].text);
 	}
 	return 0;
 }
 
 void hub_stop(struct hub *h)
 {
-	if (uv_is_closing((uv_handle_t *)&h->keepalive))
+	if (h->closing)
 		return;
 	h->closing = true;
-	uv_close((uv_handle_t *)&h->keepalive, NULL);
+	if (h->keepalive.loop) /* initialised: start got that far */
+		uv_close((uv_handle_t *)&h->keepalive, hub_on_timer_closed);
 	for (size_t i = 0; i < h->nlisten; i++)
-		uv_close((uv_handle_t *)&h->listeners[i], NULL);
+		listener_close(&h->listeners[i]);
 	for (struct conn *c = h->links; c; c = c->next)
 		conn_close(c, "shutdown");
-}
-
-void hub_free(struct hub *h)
-{
-	while (h->channels) {
-		struct hub_channel *hc = h->channels;
-
-		h->channels = hc->next;
-		free(hc->dfs);
-		free(hc);
-	}
-	while (h->origins) {
-		struct hub_origin *o = h->origins;
-
-		h->origins = o->next;
-		free(o);
-	}
-	relay_free(h->owner);
-	free(h->listen);
-	free(h->listeners);
-	free(h);
+	if (h->handles == 0)
+		hub_free(h);
 }
 
 void hub_log_stats(const struct hub *h)
@@ -608,7 +639,7 @@ void hub_log_stats(const struct hub *h)
 			  "mcferry_hub_channel_duplicates_total=%llu "
 			  "mcferry_hub_channel_standby_total=%llu "
 			  "mcferry_hub_channel_failovers_total=%llu",
-			  h->owner->name, hc->name, (unsigned long long)hc->in,
+			  h->name, hc->name, (unsigned long long)hc->in,
 			  (unsigned long long)hc->out,
 			  (unsigned long long)hc->dropped,
 			  (unsigned long long)hc->duplicates,
@@ -621,7 +652,7 @@ void hub_log_stats(const struct hub *h)
 			  "mcferry_hub_link_in_datagrams_total=%llu "
 			  "mcferry_hub_link_out_datagrams_total=%llu "
 			  "mcferry_hub_link_dropped_total=%llu",
-			  h->owner->name, c->id, c->peer_hello.island,
+			  h->name, c->id, c->peer_hello.island,
 			  (unsigned long long)c->peer_hello.node_id,
 			  (unsigned long long)l->in, (unsigned long long)l->out,
 			  (unsigned long long)l->dropped);

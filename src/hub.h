@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "relay.h"
+#include "node.h"
 #include "uri.h"
 
 #define HUB_MAX_HOPS 8
@@ -27,10 +27,9 @@ struct hub *hub_new(struct node *ctx, const char *name,
 		    const struct uri *listen, size_t nlisten);
 /* Listen. Returns 0 or a negative errno with a reason in err. */
 int hub_start(struct hub *h, char *err, size_t errlen);
-/* Close every link and listener; the loop ends once they are closed. */
+/* Close every link and listener; h frees itself when the last of them
+ * has closed. Also after a failed or no start; idempotent until then. */
 void hub_stop(struct hub *h);
-/* Free the hub after the loop has finished. */
-void hub_free(struct hub *h);
 /* Log counter lines: one per channel and one per link. */
 void hub_log_stats(const struct hub *h);
 

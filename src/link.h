@@ -123,6 +123,7 @@ struct link {
 	uv_loop_t *loop;
 	char peer[LINK_PEER_MAX];          /* "addr:port" of the far end */
 	char identity[LINK_IDENTITY_MAX];  /* authenticated name, "" if none */
+	bool ready;                        /* accepted and ready for data */
 	bool closing;
 };
 

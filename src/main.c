@@ -84,7 +84,7 @@ static const char usage_text[] =
 struct app {
 	struct node ctx;
 	struct service_list svcs;    /* running */
-	struct service_list retired; /* stopped by a reload, freed at exit */
+	struct service_list retired; /* stopped by a reload (names only) */
 	const char *config_path;     /* run: reread on SIGHUP */
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t stats_timer;
@@ -159,6 +159,7 @@ static void app_reload(struct app *app)
 			struct service_list twin = { 0 };
 
 			service_move(&next, j, &twin);
+			twin.v[0].ops->stop(twin.v[0].obj); /* never started */
 			service_list_free(&twin);
 			service_move(&app->svcs, 0, &kept);
 			continue;
@@ -175,6 +176,7 @@ static void app_reload(struct app *app)
 
 		if (s->ops->start(s->obj, err, sizeof(err)) < 0) {
 			log_error("%s not started by reload: %s", s->name, err);
+			s->ops->stop(s->obj);
 			service_move(&next, 0, &app->retired);
 			continue;
 		}

@@ -1,6 +1,8 @@
 /* mcast.c - multicast and unicast UDP sockets: bind, join, send options. */
 #include "mcast.h"
 
+#include "addr.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -83,12 +85,6 @@ static int set_int(int fd, int level, int opt, int v)
 	return setsockopt(fd, level, opt, &v, sizeof(v)) < 0 ? -errno : 0;
 }
 
-static socklen_t ss_len(const struct sockaddr_storage *ss)
-{
-	return ss->ss_family == AF_INET ? sizeof(struct sockaddr_in)
-					: sizeof(struct sockaddr_in6);
-}
-
 static int mcast_join(int fd, const struct uri *u, unsigned ifindex)
 {
 	int level = u->addr.ss_family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
@@ -96,15 +92,15 @@ static int mcast_join(int fd, const struct uri *u, unsigned ifindex)
 	if (u->has_source) {
 		struct group_source_req gsr = { .gsr_interface = ifindex };
 
-		memcpy(&gsr.gsr_group, &u->addr, ss_len(&u->addr));
-		memcpy(&gsr.gsr_source, &u->source, ss_len(&u->source));
+		memcpy(&gsr.gsr_group, &u->addr, addr_len(&u->addr));
+		memcpy(&gsr.gsr_source, &u->source, addr_len(&u->source));
 		if (setsockopt(fd, level, MCAST_JOIN_SOURCE_GROUP, &gsr,
 			       sizeof(gsr)) < 0)
 			return -errno;
 	} else {
 		struct group_req gr = { .gr_interface = ifindex };
 
-		memcpy(&gr.gr_group, &u->addr, ss_len(&u->addr));
+		memcpy(&gr.gr_group, &u->addr, addr_len(&u->addr));
 		if (setsockopt(fd, level, MCAST_JOIN_GROUP, &gr, sizeof(gr)) < 0)
 			return -errno;
 	}
@@ -172,7 +168,7 @@ int mcast_open_recv(const struct uri *u, int *fdp, enum mcast_step *step)
 		}
 	}
 	*step = MCAST_STEP_BIND;
-	if (bind(fd, (struct sockaddr *)&bind_addr, ss_len(&bind_addr)) < 0) {
+	if (bind(fd, (struct sockaddr *)&bind_addr, addr_len(&bind_addr)) < 0) {
 		rc = -errno;
 		goto fail;
 	}
@@ -199,52 +195,83 @@ static int mcast_set_send_iface(int fd, int family, unsigned ifindex)
 	return set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, (int)ifindex);
 }
 
-int mcast_open_send(const struct uri *u, const struct sockaddr_storage *dst,
-		    int *fdp, enum mcast_step *step)
+int mcast_open_sender(const struct mcast_sender *ms, int *fdp,
+		      enum mcast_step *step)
 {
-	int family = dst->ss_family, fd, rc = 0;
-	bool v4 = family == AF_INET;
-	unsigned ifindex = 0;
-	int sndbuf = u->sndbuf ? (int)u->sndbuf : MCAST_DEFAULT_SNDBUF;
+	bool v4 = ms->family == AF_INET;
+	int level = v4 ? IPPROTO_IP : IPPROTO_IPV6, fd, rc = 0;
+	int sndbuf = ms->sndbuf ? ms->sndbuf : MCAST_DEFAULT_SNDBUF;
 
-	*step = MCAST_STEP_IFACE;
-	if (u->iface[0] && (rc = mcast_iface_index(u->iface, &ifindex)) < 0)
-		return rc;
 	*step = MCAST_STEP_SOCKET;
-	fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ms->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	*step = MCAST_STEP_OPTION;
-	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf) < 0)
-		(void)set_int(fd, SOL_SOCKET, SO_SNDBUF, sndbuf);
-	if (addr_is_multicast(dst)) {
-		int ttl = u->ttl >= 0 ? u->ttl : URI_DEFAULT_TTL;
-
-		rc = set_int(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6,
-			     v4 ? IP_MULTICAST_TTL : IPV6_MULTICAST_HOPS, ttl);
-		if (rc == 0 && u->loop >= 0)
-			rc = set_int(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6,
-				     v4 ? IP_MULTICAST_LOOP
-					: IPV6_MULTICAST_LOOP,
-				     u->loop);
-		if (rc == 0 && ifindex)
-			rc = mcast_set_send_iface(fd, family, ifindex);
-	} else if (u->ttl >= 0) {
-		rc = set_int(fd, v4 ? IPPROTO_IP : IPPROTO_IPV6,
-			     v4 ? IP_TTL : IPV6_UNICAST_HOPS, u->ttl);
+	if (set_int(fd, SOL_SOCKET, SO_SNDBUFFORCE, sndbuf) < 0 &&
+	    (rc = set_int(fd, SOL_SOCKET, SO_SNDBUF, sndbuf)) < 0)
+		goto fail;
+	if (ms->multicast) {
+		rc = set_int(fd, level, v4 ? IP_MULTICAST_TTL
+					   : IPV6_MULTICAST_HOPS, ms->ttl);
+		if (rc == 0 && ms->loop >= 0)
+			rc = set_int(fd, level, v4 ? IP_MULTICAST_LOOP
+						   : IPV6_MULTICAST_LOOP,
+				     ms->loop);
+		if (rc == 0 && ms->ifindex)
+			rc = mcast_set_send_iface(fd, ms->family, ms->ifindex);
+	} else if (ms->ttl >= 0) {
+		rc = set_int(fd, level, v4 ? IP_TTL : IPV6_UNICAST_HOPS,
+			     ms->ttl);
 	}
+	/* Sending from an address that is not ours (an SSM source) needs
+	 * IP_TRANSPARENT, which needs CAP_NET_ADMIN. */
+	if (rc == 0 && ms->transparent)
+		rc = set_int(fd, level, v4 ? IP_TRANSPARENT : IPV6_TRANSPARENT,
+			     1);
 	if (rc < 0)
 		goto fail;
-	*step = MCAST_STEP_CONNECT;
-	if (connect(fd, (const struct sockaddr *)dst, ss_len(dst)) < 0) {
-		rc = -errno;
-		goto fail;
+	if (ms->bind) {
+		*step = MCAST_STEP_BIND;
+		if (bind(fd, (const struct sockaddr *)ms->bind,
+			 addr_len(ms->bind)) < 0) {
+			rc = -errno;
+			goto fail;
+		}
 	}
 	*fdp = fd;
 	return 0;
 fail:
 	close(fd);
 	return rc;
+}
+
+int mcast_open_send(const struct uri *u, const struct sockaddr_storage *dst,
+		    int *fdp, enum mcast_step *step)
+{
+	struct mcast_sender ms = {
+		.family = dst->ss_family,
+		.multicast = addr_is_multicast(dst),
+		.loop = u->loop,
+		.sndbuf = (int)u->sndbuf,
+	};
+	int fd, rc;
+
+	ms.ttl = u->ttl >= 0 || !ms.multicast ? u->ttl : URI_DEFAULT_TTL;
+	*step = MCAST_STEP_IFACE;
+	if (u->iface[0] && ms.multicast &&
+	    (rc = mcast_iface_index(u->iface, &ms.ifindex)) < 0)
+		return rc;
+	rc = mcast_open_sender(&ms, &fd, step);
+	if (rc < 0)
+		return rc;
+	*step = MCAST_STEP_CONNECT;
+	if (connect(fd, (const struct sockaddr *)dst, addr_len(dst)) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*fdp = fd;
+	return 0;
 }
 
 int mcast_iface_addrs(unsigned ifindex, struct sockaddr_storage *v4,

@@ -4,6 +4,7 @@
 #ifndef MCFERRY_MCAST_H
 #define MCFERRY_MCAST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -24,6 +25,23 @@ int mcast_iface_addrs(unsigned ifindex, struct sockaddr_storage *v4,
 /* A non-blocking socket bound to u's port (and group or address) that
  * has joined u's group, (S,G) when u has a source. Sets *step on error. */
 int mcast_open_recv(const struct uri *u, int *fd, enum mcast_step *step);
+/* How a sending socket is made. */
+struct mcast_sender {
+	int family;              /* AF_INET or AF_INET6 */
+	bool multicast;          /* ttl, loop, ifindex are for multicast */
+	unsigned ifindex;        /* outgoing interface; 0: kernel's choice */
+	int ttl;                 /* TTL or hop limit; -1: kernel default
+				  * (unicast only) */
+	int loop;                /* multicast loopback; -1: kernel default */
+	int sndbuf;              /* 0: the default */
+	bool transparent;        /* may bind an address not its own */
+	const struct sockaddr_storage *bind; /* NULL: no bind */
+};
+
+/* A non-blocking UDP socket for sending as ms says; every option is
+ * checked. Sets *step on error. */
+int mcast_open_sender(const struct mcast_sender *ms, int *fd,
+		      enum mcast_step *step);
 /* A non-blocking socket connected to dst, with u's ttl, loop and iface
  * applied for multicast destinations. Sets *step on error. */
 int mcast_open_send(const struct uri *u, const struct sockaddr_storage *dst,

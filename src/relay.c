@@ -14,14 +14,23 @@ struct relay *relay_new(struct node *ctx, const char *name,
 {
 	struct relay *r = xcalloc(1, sizeof(*r));
 
-	r->kind = "relay";
 	r->name = xstrdup(name);
-	r->island = xstrdup(name);
-	r->role = FRAME_ROLE_RELAY;
 	r->ctx = ctx;
+	r->own = (struct conn_owner){
+		.node = ctx,
+		.kind = "relay",
+		.name = r->name,
+		.island = r->name,
+		.role = FRAME_ROLE_RELAY,
+		.out_dgrams = &r->stats.out_dgrams,
+		.out_bytes = &r->stats.out_bytes,
+		.clients = &r->stats.clients,
+		.reconnects = &r->stats.reconnects,
+	};
 	r->source_uri = *source_uri;
-	r->sink_uris = xmalloc(nsinks * sizeof(*sinks));
-	memcpy(r->sink_uris, sinks, nsinks * sizeof(*sinks));
+	r->sink_uris = xcalloc(nsinks ? nsinks : 1, sizeof(*sinks));
+	if (nsinks)
+		memcpy(r->sink_uris, sinks, nsinks * sizeof(*sinks));
 	r->nsinks = nsinks;
 	r->sinks = xcalloc(nsinks, sizeof(*r->sinks));
 	return r;
@@ -36,6 +45,7 @@ int relay_start(struct relay *r, char *err, size_t errlen)
 	for (size_t i = 0; i < r->nsinks && rc == 0; i++) {
 		const struct uri *u = &r->sink_uris[i];
 
+		r->live++;
 		rc = u->scheme == URI_UDP
 			     ? sink_udp_open(r, u, &r->sinks[i], err, errlen)
 			     : sink_tcp_open(r, u, &r->sinks[i], err, errlen);
@@ -45,6 +55,7 @@ int relay_start(struct relay *r, char *err, size_t errlen)
 	if (rc == 0) {
 		const struct uri *u = &r->source_uri;
 
+		r->live++;
 		rc = u->scheme == URI_UDP
 			     ? source_udp_open(r, u, &r->source, err, errlen)
 			     : source_tcp_open(r, u, &r->source, err, errlen);
@@ -52,8 +63,6 @@ int relay_start(struct relay *r, char *err, size_t errlen)
 			log_info("relay=%s source open uri=%s", r->name,
 				 u->text);
 	}
-	if (rc < 0)
-		relay_stop(r);
 	return rc;
 }
 
@@ -75,8 +84,16 @@ void relay_flush(struct relay *r)
 		r->sinks[i]->ops->flush(r->sinks[i]);
 }
 
+void relay_endpoint_gone(struct relay *r)
+{
+	if (--r->live == 0 && r->stopping && r->on_closed)
+		r->on_closed(r);
+}
+
 void relay_stop(struct relay *r)
 {
+	if (r->stopping)
+		return;
 	r->stopping = true;
 	if (r->source) {
 		r->source->ops->close(r->source);
@@ -88,6 +105,8 @@ void relay_stop(struct relay *r)
 			r->sinks[i] = NULL;
 		}
 	}
+	if (r->live == 0 && r->on_closed)
+		r->on_closed(r);
 }
 
 void relay_free(struct relay *r)
@@ -95,7 +114,6 @@ void relay_free(struct relay *r)
 	free(r->sinks);
 	free(r->sink_uris);
 	free(r->name);
-	free(r->island);
 	free(r);
 }
 

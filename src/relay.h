@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "conn.h"
 #include "node.h"
 #include "uri.h"
 
@@ -57,13 +58,9 @@ struct source {
 	const struct uri *uri;
 };
 
-/* A relay is also the named owner of connections: the hub and the gateway
- * each own one (without source or sinks) for their links. */
 struct relay {
-	const char *kind;      /* "relay", "hub", "gateway": log lines say kind=name */
 	char *name;
-	char *island;          /* sent in hellos */
-	uint8_t role;          /* FRAME_ROLE_*, sent in hellos */
+	struct conn_owner own; /* of its endpoints' connections */
 	struct node *ctx;
 	struct uri source_uri;
 	struct uri *sink_uris;
@@ -72,6 +69,11 @@ struct relay {
 	struct sink **sinks;
 	struct relay_stats stats;
 	bool stopping;         /* endpoints are closing: deliver nothing */
+	int live;              /* endpoints opened and not yet gone */
+	/* The last endpoint is gone after relay_stop: the owner may free
+	 * the relay now (NULL: nobody to tell). */
+	void (*on_closed)(struct relay *r);
+	void *data;            /* the owner's */
 	bool reuseport;        /* one shard of several: listeners share ports */
 };
 
@@ -81,18 +83,22 @@ struct relay *relay_new(struct node *ctx, const char *name,
 			const struct uri *source_uri, const struct uri *sinks,
 			size_t nsinks);
 /* Open every endpoint (bind, join, listen, start connecting). Returns 0 or
- * a negative errno with a one-line reason in err; on failure everything
- * opened so far is closed again. */
+ * a negative errno with a one-line reason in err; on failure the caller
+ * stops the relay, which closes what was opened. */
 int relay_start(struct relay *r, char *err, size_t errlen);
 /* Hand one datagram from the source to every sink. The caller keeps its
  * reference. */
 void relay_deliver(struct relay *r, struct buf *b);
 /* End of an input batch: every sink writes what it queued. */
 void relay_flush(struct relay *r);
-/* Close every endpoint; the loop ends once their handles are closed. */
+/* Close every endpoint (idempotent); on_closed runs once all are gone. */
 void relay_stop(struct relay *r);
-/* Free the relay after the loop has finished closing its endpoints. */
+/* Free a relay that is closed (or never started). */
 void relay_free(struct relay *r);
+/* For endpoints: every *_open call ends in exactly one call of this, when
+ * the endpoint is freed (at once when the open failed without leaving a
+ * handle). */
+void relay_endpoint_gone(struct relay *r);
 /* Log one line of counters. */
 void relay_log_stats(const struct relay *r);
 

@@ -15,11 +15,10 @@ static int relay_start_op(void *o, char *err, size_t len)
 	return relay_start(o, err, len);
 }
 static void relay_stop_op(void *o) { relay_stop(o); }
-static void relay_free_op(void *o) { relay_free(o); }
 static void relay_stats_op(const void *o) { relay_log_stats(o); }
 
 static const struct service_ops relay_ops = {
-	relay_start_op, relay_stop_op, relay_free_op, relay_stats_op,
+	relay_start_op, relay_stop_op, relay_stats_op,
 };
 
 static int shards_start_op(void *o, char *err, size_t len)
@@ -27,11 +26,10 @@ static int shards_start_op(void *o, char *err, size_t len)
 	return shard_group_start(o, err, len);
 }
 static void shards_stop_op(void *o) { shard_group_stop(o); }
-static void shards_free_op(void *o) { shard_group_free(o); }
 static void shards_stats_op(const void *o) { shard_group_log_stats(o); }
 
 static const struct service_ops shards_ops = {
-	shards_start_op, shards_stop_op, shards_free_op, shards_stats_op,
+	shards_start_op, shards_stop_op, shards_stats_op,
 };
 
 static int hub_start_op(void *o, char *err, size_t len)
@@ -39,11 +37,10 @@ static int hub_start_op(void *o, char *err, size_t len)
 	return hub_start(o, err, len);
 }
 static void hub_stop_op(void *o) { hub_stop(o); }
-static void hub_free_op(void *o) { hub_free(o); }
 static void hub_stats_op(const void *o) { hub_log_stats(o); }
 
 static const struct service_ops hub_ops = {
-	hub_start_op, hub_stop_op, hub_free_op, hub_stats_op,
+	hub_start_op, hub_stop_op, hub_stats_op,
 };
 
 static int gateway_start_op(void *o, char *err, size_t len)
@@ -51,11 +48,10 @@ static int gateway_start_op(void *o, char *err, size_t len)
 	return gateway_start(o, err, len);
 }
 static void gateway_stop_op(void *o) { gateway_stop(o); }
-static void gateway_free_op(void *o) { gateway_free(o); }
 static void gateway_stats_op(const void *o) { gateway_log_stats(o); }
 
 static const struct service_ops gateway_ops = {
-	gateway_start_op, gateway_stop_op, gateway_free_op, gateway_stats_op,
+	gateway_start_op, gateway_stop_op, gateway_stats_op,
 };
 
 /* A growing string for fingerprints. */
@@ -108,15 +104,18 @@ void service_add_relay(struct service_list *l, struct node *ctx,
 		text_add(&fp, sinks[i].text);
 	snprintf(w, sizeof(w), "workers=%u", workers);
 	text_add(&fp, w);
-	if (workers > 1)
+	if (workers > 1) {
 		service_add(l, &shards_ops,
-			    shard_group_new(name, workers, src, sinks, nsinks,
-					    ctx->node_id),
+			    shard_group_new(ctx, name, workers, src, sinks,
+					    nsinks),
 			    "relay", name, &fp);
-	else
-		service_add(l, &relay_ops,
-			    relay_new(ctx, name, src, sinks, nsinks), "relay",
-			    name, &fp);
+	} else {
+		struct relay *r = relay_new(ctx, name, src, sinks, nsinks);
+
+		/* The relay is freed once it has closed. */
+		r->on_closed = relay_free;
+		service_add(l, &relay_ops, r, "relay", name, &fp);
+	}
 }
 
 void service_add_hub(struct service_list *l, struct node *ctx,
@@ -188,7 +187,6 @@ void service_move(struct service_list *from, size_t i, struct service_list *to)
 void service_list_free(struct service_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		l->v[i].ops->release(l->v[i].obj);
 		free(l->v[i].name);
 		free(l->v[i].fingerprint);
 	}

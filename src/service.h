@@ -11,10 +11,12 @@
 #include "gateway.h"
 #include "relay.h"
 
+/* One lifetime for every service: start (on failure the caller still
+ * stops it), then stop, after which the service frees itself once its
+ * last handle has closed; the list entry must not be used after stop. */
 struct service_ops {
 	int (*start)(void *obj, char *err, size_t errlen);
-	void (*stop)(void *obj);            /* close; the loop finishes it */
-	void (*release)(void *obj);         /* free, after the loop ended */
+	void (*stop)(void *obj);            /* close; it frees itself */
 	void (*log_stats)(const void *obj);
 };
 
@@ -46,7 +48,7 @@ void service_add_config(struct service_list *l, struct node *ctx,
 			const struct config *cfg);
 /* Move service i of from to the end of to. */
 void service_move(struct service_list *from, size_t i, struct service_list *to);
-/* Release every service (after the loop ended) and empty the list. */
+/* Empty the list (its services are stopped and gone by now). */
 void service_list_free(struct service_list *l);
 
 #endif

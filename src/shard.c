@@ -20,22 +20,29 @@ struct shard {
 	uv_async_t stop;
 	uv_thread_t tid;
 	bool thread;
+	int ended;               /* set (atomically) when its loop ended */
 };
 
 struct shard_group {
 	char *name;
 	unsigned n;
 	struct shard *shards;
+	uv_loop_t *main_loop;
+	uv_async_t done;         /* on the main loop: a shard's loop ended */
+	bool started, stopping;
 };
 
-struct shard_group *shard_group_new(const char *name, unsigned n,
-				    const struct uri *src,
-				    const struct uri *sinks, size_t nsinks,
-				    uint64_t node_id)
+static void shard_group_free(struct shard_group *g);
+
+struct shard_group *shard_group_new(struct node *main, const char *name,
+				    unsigned n, const struct uri *src,
+				    const struct uri *sinks, size_t nsinks)
 {
 	struct shard_group *g = xcalloc(1, sizeof(*g));
+	uint64_t node_id = main->node_id;
 
 	g->name = xstrdup(name);
+	g->main_loop = main->loop;
 	g->n = n;
 	g->shards = xcalloc(n, sizeof(*g->shards));
 	for (unsigned i = 0; i < n; i++) {
@@ -69,12 +76,37 @@ static void shard_main(void *arg)
 	struct shard *s = arg;
 
 	uv_run(&s->loop, UV_RUN_DEFAULT);
+	__atomic_store_n(&s->ended, 1, __ATOMIC_RELEASE);
+	/* The one call into the main loop from this thread. */
+	uv_async_send(&s->g->done);
+}
+
+static void shard_on_done_closed(uv_handle_t *h)
+{
+	shard_group_free(h->data);
+}
+
+/* On the main loop: some shard's loop ended (signals may merge). */
+static void shard_on_done(uv_async_t *a)
+{
+	struct shard_group *g = a->data;
+	unsigned running = 0;
+
+	for (unsigned i = 0; i < g->n; i++)
+		running += g->shards[i].thread &&
+			   !__atomic_load_n(&g->shards[i].ended,
+					    __ATOMIC_ACQUIRE);
+	if (running == 0 && g->stopping)
+		uv_close((uv_handle_t *)&g->done, shard_on_done_closed);
 }
 
 int shard_group_start(struct shard_group *g, char *err, size_t errlen)
 {
 	int rc = 0;
 
+	uv_async_init(g->main_loop, &g->done, shard_on_done);
+	g->done.data = g;
+	g->started = true;
 	/* Handles are made here, on this thread, before each loop runs; from
 	 * then on only the shard's thread touches its loop (uv_async_send
 	 * is the one call other threads make). */
@@ -86,6 +118,7 @@ int shard_group_start(struct shard_group *g, char *err, size_t errlen)
 		rc = relay_start(s->relay, err, errlen);
 		if (rc < 0) {
 			uv_close((uv_handle_t *)&s->stop, NULL);
+			relay_stop(s->relay);
 			/* Let the failed shard close what it opened. */
 			uv_run(&s->loop, UV_RUN_DEFAULT);
 			break;
@@ -100,21 +133,28 @@ int shard_group_start(struct shard_group *g, char *err, size_t errlen)
 		}
 		s->thread = true;
 	}
-	if (rc < 0)
-		shard_group_stop(g);
-	else
+	if (rc == 0)
 		log_info("relay=%s workers=%u", g->name, g->n);
 	return rc;
 }
 
 void shard_group_stop(struct shard_group *g)
 {
+	if (g->stopping)
+		return;
+	g->stopping = true;
+	if (!g->started) {
+		shard_group_free(g);
+		return;
+	}
 	for (unsigned i = 0; i < g->n; i++)
 		if (g->shards[i].thread)
 			uv_async_send(&g->shards[i].stop);
+	/* Threads that already ended (or none started) are seen at once. */
+	uv_async_send(&g->done);
 }
 
-void shard_group_free(struct shard_group *g)
+static void shard_group_free(struct shard_group *g)
 {
 	for (unsigned i = 0; i < g->n; i++) {
 		struct shard *s = &g->shards[i];

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "node.h"
 #include "uri.h"
 
 #define SHARD_MAX 64
@@ -24,18 +25,17 @@ struct shard_group;
  * the reason in err. */
 int shard_check(const struct uri *src, const struct uri *sinks, size_t n,
 		char *err, size_t errlen);
-/* A group of n shards of the relay name (URIs copied). */
-struct shard_group *shard_group_new(const char *name, unsigned n,
-				    const struct uri *src,
-				    const struct uri *sinks, size_t nsinks,
-				    uint64_t node_id);
+/* A group of n shards of the relay name (URIs copied), owned by the main
+ * loop's node. */
+struct shard_group *shard_group_new(struct node *main, const char *name,
+				    unsigned n, const struct uri *src,
+				    const struct uri *sinks, size_t nsinks);
 /* Start every shard and its thread. 0, or a negative errno with a reason
  * in err (shards already started are stopped again). */
 int shard_group_start(struct shard_group *g, char *err, size_t errlen);
-/* Ask every shard to stop; safe from the main loop's signal handler. */
+/* Ask every shard to stop (idempotent); the group frees itself on the
+ * main loop once every shard's thread has ended. */
 void shard_group_stop(struct shard_group *g);
-/* Wait for the threads and free everything. */
-void shard_group_free(struct shard_group *g);
 /* One stats line for the whole relay: input counted once (every shard
  * takes in every datagram), outputs and clients summed. */
 void shard_group_log_stats(const struct shard_group *g);

@@ -13,8 +13,8 @@
 
 #include "conn.h"
 #include "dialer.h"
+#include "listener.h"
 #include "log.h"
-#include "net.h"
 #include "relay.h"
 #include "util.h"
 
@@ -34,7 +34,7 @@
 struct sink_tcp {
 	struct sink base;
 	bool listening;
-	uv_tcp_t listener;
+	struct listener listener;
 	struct conn *clients;    /* listen mode */
 	struct dialer dialer;    /* connect mode */
 	uint64_t origin, seq;    /* connect mode with channel=: DATA frames */
@@ -54,6 +54,7 @@ static void sink_tcp_release(struct sink_tcp *s)
 		return;
 	if (s->tfd >= 0)
 		close(s->tfd);
+	relay_endpoint_gone(s->base.relay);
 	free(s);
 }
 
@@ -65,7 +66,13 @@ static void sink_tcp_on_closed(struct conn *c)
 	sink_tcp_release(s);
 }
 
+/* A fan-out client sends nothing we need beyond its hello. */
+static void sink_tcp_on_client_frame(struct conn *c, const struct frame *f)
+{
+}
+
 static const struct conn_handler sink_tcp_client_handler = {
+	.on_frame = sink_tcp_on_client_frame,
 	.on_closed = sink_tcp_on_closed,
 };
 
@@ -93,27 +100,25 @@ static const struct conn_handler sink_tcp_upstream_handler = {
 	.on_frame = sink_tcp_on_hub_frame,
 };
 
-static void sink_tcp_on_connection(uv_stream_t *listener, int status)
+static struct conn *sink_tcp_on_accept(struct listener *ls, struct link *l)
 {
-	struct sink_tcp *s = listener->data;
+	struct sink_tcp *s = ls->data;
 	const struct uri *u = s->base.uri;
-	struct conn *c;
+	struct conn_conf cf = {
+		.what = "client",
+		.framing = u->framing,
+		.sends_data = true,
+		.rx_framed = CONN_RX_DISCARD,
+		.rx_raw = CONN_RX_DISCARD,
+		.queue = u->queue,
+		.sndbuf = u->sndbuf ? u->sndbuf : SINK_TCP_DEFAULT_SNDBUF,
+	};
+	struct conn *c = conn_new(&s->base.relay->own, l, &cf,
+				  &sink_tcp_client_handler, s);
 
-	if (status < 0 || s->closing)
-		return;
-	c = conn_new(s->base.relay, "client", CONN_RX_DISCARD,
-		     u->framing == FRAMING_DATAGRAM, u->queue,
-		     u->sndbuf ? u->sndbuf : SINK_TCP_DEFAULT_SNDBUF,
-		     &sink_tcp_client_handler, s);
 	s->handles++;
 	conn_list_add(&s->clients, c);
-	if (conn_accept(c, listener) < 0) {
-		conn_close(c, "accept-failed");
-		return;
-	}
-	log_info("relay=%s c=%u client connected peer=%s clients=%u",
-		 s->base.relay->name, c->id, c->peer,
-		 s->base.relay->stats.clients);
+	return c;
 }
 
 static void sink_tcp_push(struct sink *base, struct buf *b)
@@ -141,9 +146,14 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 		return;
 	}
 	for (c = s->clients; c; c = c->next) {
+		int rc;
+
 		if (c->state != CONN_OPEN)
 			continue;
-		if (conn_send(c, b) == -ENOBUFS) {
+		rc = conn_send(c, b);
+		if (rc == -EAGAIN)
+			continue; /* framing not known yet: not a viewer yet */
+		if (rc == -ENOBUFS) {
 			st->cutoffs++;
 			conn_close(c, "slow-consumer");
 		} else if (c->q.bytes <= s->soft) {
@@ -217,9 +227,14 @@ static void sink_tcp_on_handle_closed(uv_handle_t *h)
 	sink_tcp_release(h->data);
 }
 
+static void sink_tcp_on_listener_closed(struct listener *ls)
+{
+	sink_tcp_release(ls->data);
+}
+
 static void sink_tcp_on_dialer_stopped(struct dialer *d)
 {
-	sink_tcp_release(d->owner);
+	sink_tcp_release(d->conf.owner);
 }
 
 static void sink_tcp_close(struct sink *base)
@@ -230,14 +245,16 @@ static void sink_tcp_close(struct sink *base)
 		return;
 	s->closing = true;
 	if (s->listening) {
-		uv_close((uv_handle_t *)&s->listener, sink_tcp_on_handle_closed);
+		listener_close(&s->listener);
 		if (s->tfd >= 0)
 			uv_close((uv_handle_t *)&s->tpoll,
 				 sink_tcp_on_handle_closed);
 		for (struct conn *c = s->clients; c; c = c->next)
 			conn_close(c, "shutdown");
-	} else {
+	} else if (s->dialer.started) {
 		dialer_stop(&s->dialer);
+	} else {
+		sink_tcp_release(s);
 	}
 }
 
@@ -251,7 +268,6 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 		  char *err, size_t errlen)
 {
 	struct sink_tcp *s = xcalloc(1, sizeof(*s));
-	struct sockaddr_storage addr;
 	int rc;
 
 	s->base.ops = &sink_tcp_ops;
@@ -263,14 +279,19 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 		s->listening = true;
 		s->soft = u->soft ? u->soft : u->queue / 2;
 		s->softms = u->softsecs * 1000ull;
+		s->listener.kind = "relay";
+		s->listener.name = r->name;
+		s->listener.on_accept = sink_tcp_on_accept;
+		s->listener.on_closed = sink_tcp_on_listener_closed;
 		s->listener.data = s;
-		rc = net_listen(r->ctx->loop, &s->listener, u, r->reuseport,
-				sink_tcp_on_connection);
-		s->listener.data = s;
+		rc = listener_open(&s->listener, r->ctx->loop, u, r->reuseport,
+				   err, errlen);
 		if (rc < 0) {
-			snprintf(err, errlen, "cannot listen on %s: %s", u->text,
-				 uv_strerror(rc));
-			sink_tcp_close(&s->base);
+			s->closing = true;
+			/* A listening handle that was made closes itself
+			 * and releases s; else nothing holds s. */
+			if (s->listener.handles == 0)
+				sink_tcp_release(s);
 			return rc;
 		}
 		/* Without a timerfd the sink simply writes on every flush. */
@@ -283,28 +304,38 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 			uv_poll_start(&s->tpoll, UV_READABLE, sink_tcp_on_pace);
 		}
 	} else {
-		rc = net_resolve(u, &addr);
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot resolve host '%s'",
-				 u->host);
-			free(s);
-			return rc;
-		}
-		s->dialer.rx = u->has_channel ? CONN_RX_FRAMES : CONN_RX_DISCARD;
-		s->dialer.framed = u->framing == FRAMING_DATAGRAM;
-		s->dialer.queue = u->queue;
-		s->dialer.sndbuf = u->sndbuf ? u->sndbuf
-					     : SINK_TCP_DEFAULT_SNDBUF;
-		s->dialer.keepalive = u->has_channel;
-		s->dialer.user = &sink_tcp_upstream_handler;
+		bool hub = u->has_channel;
+		struct dialer_conf dc = {
+			.uri = u,
+			.conn = {
+				.what = "upstream",
+				/* A link to a hub is framed whatever auto
+				 * would find. */
+				.framing = hub ? FRAMING_DATAGRAM : u->framing,
+				.sends_data = true,
+				.rx_framed = hub ? CONN_RX_FRAMES
+						 : CONN_RX_DISCARD,
+				.rx_raw = CONN_RX_DISCARD,
+				.queue = u->queue,
+				.sndbuf = u->sndbuf ? u->sndbuf
+						    : SINK_TCP_DEFAULT_SNDBUF,
+			},
+			.keepalive = hub,
+			.user = &sink_tcp_upstream_handler,
+			.owner = s,
+			.on_stopped = sink_tcp_on_dialer_stopped,
+		};
+
 		/* Each publishing sink is its own origin for the hub's
 		 * duplicate window, even with several in one process. */
 		if (getrandom(&s->origin, sizeof(s->origin), 0) !=
 		    sizeof(s->origin))
 			s->origin = r->ctx->node_id ^ (uintptr_t)s;
-		s->dialer.owner = s;
-		s->dialer.on_stopped = sink_tcp_on_dialer_stopped;
-		dialer_start(&s->dialer, r, &addr);
+		rc = dialer_start(&s->dialer, &r->own, &dc, err, errlen);
+		if (rc < 0) {
+			sink_tcp_release(s);
+			return rc;
+		}
 	}
 	*out = &s->base;
 	return 0;

@@ -77,10 +77,12 @@ static void sink_udp_push(struct sink *base, struct buf *b)
 static void sink_udp_close(struct sink *base)
 {
 	struct sink_udp *s = (struct sink_udp *)base;
+	struct relay *r = base->relay;
 
 	sink_udp_flush(base);
 	close(s->fd);
 	free(s);
+	relay_endpoint_gone(r);
 }
 
 static const struct sink_ops sink_udp_ops = {
@@ -100,11 +102,13 @@ int sink_udp_open(struct relay *r, const struct uri *u, struct sink **out,
 	rc = net_resolve(u, &dst);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot resolve host '%s'", u->host);
+		relay_endpoint_gone(r);
 		return rc;
 	}
 	rc = mcast_open_send(u, &dst, &fd, &step);
 	if (rc < 0) {
 		mcast_strerror(step, rc, u, err, errlen);
+		relay_endpoint_gone(r);
 		return rc;
 	}
 	s = xcalloc(1, sizeof(*s));

@@ -8,8 +8,8 @@
 #include "chunker.h"
 #include "conn.h"
 #include "dialer.h"
+#include "listener.h"
 #include "log.h"
-#include "net.h"
 #include "relay.h"
 #include "util.h"
 
@@ -22,7 +22,7 @@
 struct source_tcp {
 	struct source base;
 	bool listening;
-	uv_tcp_t listener;
+	struct listener listener;
 	struct dialer dialer;
 	struct conn *publisher;  /* listen mode: the one publisher */
 	struct chunker chunker;
@@ -36,6 +36,7 @@ static void source_tcp_release(struct source_tcp *s)
 	if (--s->handles > 0)
 		return;
 	chunker_exit(&s->chunker);
+	relay_endpoint_gone(s->base.relay);
 	free(s);
 }
 
@@ -53,22 +54,17 @@ static struct source_tcp *conn_source(struct conn *c)
 	return c->data;
 }
 
-static void source_tcp_set_rcvbuf(struct source_tcp *s, struct conn *c)
-{
-	int v = (int)s->base.uri->rcvbuf;
-
-	if (v)
-		uv_recv_buffer_size((uv_handle_t *)&c->tcp, &v);
-}
+static void source_tcp_on_accepted(struct conn *c, int status);
 
 static void source_tcp_on_connect(struct conn *c, int status)
 {
 	struct source_tcp *s = conn_source(c);
 
-	if (status < 0)
+	if (s->listening) {
+		source_tcp_on_accepted(c, status);
 		return;
-	source_tcp_set_rcvbuf(s, c);
-	if (!s->base.uri->has_channel)
+	}
+	if (status < 0 || !s->base.uri->has_channel)
 		return;
 	/* A link to a hub: subscribe to the channel. */
 	(void)conn_send_channel(c, FRAME_JOIN, &s->base.uri->channel, 0);
@@ -155,41 +151,49 @@ static const struct conn_handler source_tcp_handler = {
 	.on_closed = source_tcp_on_closed,
 };
 
-static void source_tcp_on_connection(uv_stream_t *listener, int status)
+/* The conn of an accepted link: the publisher, or one refused because
+ * the slot is taken (its bytes are dropped, it is closed once open). */
+static struct conn *source_tcp_on_accept(struct listener *ls, struct link *l)
 {
-	struct source_tcp *s = listener->data;
-	struct relay *r = s->base.relay;
+	struct source_tcp *s = ls->data;
 	const struct uri *u = s->base.uri;
 	bool busy = s->publisher != NULL;
-	struct conn *c;
+	struct conn_conf cf = {
+		.what = "publisher",
+		.framing = busy ? FRAMING_RAW : u->framing,
+		.rx_framed = CONN_RX_FRAMES,
+		.rx_raw = busy ? CONN_RX_DISCARD : CONN_RX_RAW,
+		.queue = u->queue,
+		.sndbuf = u->sndbuf,
+		.rcvbuf = u->rcvbuf,
+	};
+	struct conn *c = conn_new(&s->base.relay->own, l, &cf,
+				  &source_tcp_handler, s);
 
-	if (status < 0 || s->closing)
-		return;
-	c = conn_new(r, "publisher",
-		     busy ? CONN_RX_DISCARD
-			  : (u->framing == FRAMING_DATAGRAM ? CONN_RX_FRAMES
-							    : CONN_RX_RAW),
-		     !busy && u->framing == FRAMING_DATAGRAM, u->queue,
-		     u->sndbuf, &source_tcp_handler, s);
 	c->data = s;
 	s->handles++;
-	if (conn_accept(c, listener) < 0) {
-		conn_close(c, "accept-failed");
+	if (!busy)
+		s->publisher = c;
+	return c;
+}
+
+/* After the listener opened it: refuse a second publisher. */
+static void source_tcp_on_accepted(struct conn *c, int status)
+{
+	struct source_tcp *s = conn_source(c);
+	struct relay *r = s->base.relay;
+
+	if (s->publisher == c) {
+		log_info("relay=%s c=%u publisher connected peer=%s", r->name,
+			 c->id, c->peer);
 		return;
 	}
-	if (busy) {
-		/* One publisher at a time: the first keeps its stream. */
-		log_warn("relay=%s c=%u publisher refused reason=publisher-busy "
-			 "peer=%s current=c%u",
-			 r->name, c->id, c->peer, s->publisher->id);
-		r->stats.rejected++;
-		conn_close(c, "publisher-busy");
-		return;
-	}
-	source_tcp_set_rcvbuf(s, c);
-	s->publisher = c;
-	log_info("relay=%s c=%u publisher connected peer=%s", r->name, c->id,
-		 c->peer);
+	/* One publisher at a time: the first keeps its stream. */
+	log_warn("relay=%s c=%u publisher refused reason=publisher-busy "
+		 "peer=%s current=c%u",
+		 r->name, c->id, c->peer, s->publisher ? s->publisher->id : 0);
+	r->stats.rejected++;
+	conn_close(c, "publisher-busy");
 }
 
 static void source_tcp_on_handle_closed(uv_handle_t *h)
@@ -199,7 +203,12 @@ static void source_tcp_on_handle_closed(uv_handle_t *h)
 
 static void source_tcp_on_dialer_stopped(struct dialer *d)
 {
-	source_tcp_release(d->owner);
+	source_tcp_release(d->conf.owner);
+}
+
+static void source_tcp_on_listener_closed(struct listener *ls)
+{
+	source_tcp_release(ls->data);
 }
 
 static void source_tcp_close(struct source *base)
@@ -211,8 +220,7 @@ static void source_tcp_close(struct source *base)
 	s->closing = true;
 	uv_close((uv_handle_t *)&s->idle, source_tcp_on_handle_closed);
 	if (s->listening) {
-		uv_close((uv_handle_t *)&s->listener,
-			 source_tcp_on_handle_closed);
+		listener_close(&s->listener);
 		if (s->publisher)
 			conn_close(s->publisher, "shutdown");
 	} else {
@@ -226,7 +234,6 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 		    char *err, size_t errlen)
 {
 	struct source_tcp *s = xcalloc(1, sizeof(*s));
-	struct sockaddr_storage addr;
 	int rc;
 
 	s->base.ops = &source_tcp_ops;
@@ -238,38 +245,42 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 	s->handles = 2;
 	if (u->local) {
 		s->listening = true;
+		s->listener.kind = "relay";
+		s->listener.name = r->name;
+		s->listener.on_accept = source_tcp_on_accept;
+		s->listener.on_closed = source_tcp_on_listener_closed;
 		s->listener.data = s;
-		rc = net_listen(r->ctx->loop, &s->listener, u, false,
-				source_tcp_on_connection);
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot listen on %s: %s", u->text,
-				 uv_strerror(rc));
-			source_tcp_close(&s->base);
-			return rc;
-		}
-		s->listener.data = s;
+		rc = listener_open(&s->listener, r->ctx->loop, u, false, err,
+				   errlen);
 	} else {
-		rc = net_resolve(u, &addr);
-		if (rc < 0) {
-			snprintf(err, errlen, "cannot resolve host '%s'",
-				 u->host);
-			s->listening = false;
-			s->closing = true;
-			uv_close((uv_handle_t *)&s->idle,
-				 source_tcp_on_handle_closed);
+		struct dialer_conf dc = {
+			.uri = u,
+			.conn = {
+				.what = "upstream",
+				.framing = u->has_channel ? FRAMING_DATAGRAM
+							  : u->framing,
+				.rx_framed = CONN_RX_FRAMES,
+				.rx_raw = CONN_RX_RAW,
+				.queue = u->queue,
+				.sndbuf = u->sndbuf,
+				.rcvbuf = u->rcvbuf,
+			},
+			.keepalive = u->has_channel,
+			.user = &source_tcp_handler,
+			.owner = s,
+			.on_stopped = source_tcp_on_dialer_stopped,
+		};
+
+		rc = dialer_start(&s->dialer, &r->own, &dc, err, errlen);
+	}
+	if (rc < 0) {
+		/* What was opened closes and releases s; the rest is
+		 * released here. */
+		s->closing = true;
+		uv_close((uv_handle_t *)&s->idle, source_tcp_on_handle_closed);
+		if (!s->listening || s->listener.handles == 0)
 			source_tcp_release(s);
-			return rc;
-		}
-		s->dialer.rx = u->framing == FRAMING_DATAGRAM ? CONN_RX_FRAMES
-							      : CONN_RX_RAW;
-		s->dialer.framed = u->framing == FRAMING_DATAGRAM;
-		s->dialer.queue = u->queue;
-		s->dialer.sndbuf = u->sndbuf;
-		s->dialer.keepalive = u->has_channel;
-		s->dialer.user = &source_tcp_handler;
-		s->dialer.owner = s;
-		s->dialer.on_stopped = source_tcp_on_dialer_stopped;
-		dialer_start(&s->dialer, r, &addr);
+		return rc;
 	}
 	*out = &s->base;
 	return 0;

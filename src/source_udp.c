@@ -86,6 +86,7 @@ static void source_udp_on_closed(uv_handle_t *h)
 		return;
 	close(s->fd);
 	udp_rx_exit(&s->rx);
+	relay_endpoint_gone(s->base.relay);
 	free(s);
 }
 
@@ -113,6 +114,7 @@ int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
 	rc = mcast_open_recv(u, &fd, &step);
 	if (rc < 0) {
 		mcast_strerror(step, rc, u, err, errlen);
+		relay_endpoint_gone(r);
 		return rc;
 	}
 	s = xcalloc(1, sizeof(*s));

@@ -22,7 +22,7 @@
 #include "channel.h"
 
 enum uri_scheme { URI_UDP, URI_TCP };
-enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM };
+enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM, FRAMING_AUTO };
 
 #define URI_DEFAULT_CHUNK 1316
 #define URI_DEFAULT_QUEUE (4u << 20)
