@@ -47,8 +47,8 @@ struct dedup {
 };
 
 /* Set up an empty window of W = window sequence numbers (0: the default;
- * else a power of two >= 64) for at most max_origins keys (1 ... DEDUP_ORIGINS_MAX).
- * Returns 0 or -EINVAL. */
+ * else a power of two >= 64) for at most max_origins keys (1 ...
+ * DEDUP_ORIGINS_MAX). Returns 0 or -EINVAL. */
 int dedup_init(struct dedup *d, uint64_t window, size_t max_origins);
 /* Free everything dedup_init and dedup_check allocated. */
 void dedup_exit(struct dedup *d);

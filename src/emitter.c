@@ -9,7 +9,8 @@
 #include "hash.h"
 #include "util.h"
 
-static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0,
+				      0, 0, 0, 0, 0xff, 0xff };
 
 int emitter_from_sockaddr(const struct sockaddr_storage *ss,
 			  struct frame_emitter *e)
@@ -65,7 +66,8 @@ static size_t alen(const struct frame_emitter *e)
 	return e->family == 4 ? 4 : 16;
 }
 
-static size_t slot_of(const struct emitter_set *s, const struct frame_emitter *e)
+static size_t slot_of(const struct emitter_set *s,
+		      const struct frame_emitter *e)
 {
 	uint8_t key[19];
 
