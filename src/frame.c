@@ -167,6 +167,16 @@ void frame_data_put_header(uint8_t *p, const struct frame_data *d)
 	channel_encode(&d->ch, b + FRAME_DATA_FIXED);
 }
 
+size_t frame_data_forward(uint8_t *p, const struct frame_data *d)
+{
+	struct frame_data fwd = *d;
+
+	if (fwd.hops < UINT8_MAX)
+		fwd.hops++;
+	frame_data_put_header(p, &fwd);
+	return frame_data_header_len(d->ch.family);
+}
+
 int frame_data_decode(const struct frame *f, struct frame_data *d)
 {
 	const uint8_t *b = f->body;

@@ -135,6 +135,11 @@ size_t frame_data_header_len(uint8_t family);
 /* Write the frame header and data header for d (payload length d->len)
  * at p, which must have frame_data_header_len() bytes. */
 void frame_data_put_header(uint8_t *p, const struct frame_data *d);
+/* Write the frame header and data header of d forwarded one hop further
+ * (hops + 1, held at 255 so it never wraps to 0) at p, which must have
+ * frame_data_header_len(d->ch.family) bytes, e.g. a buffer's headroom in
+ * front of the payload. Returns that length. */
+size_t frame_data_forward(uint8_t *p, const struct frame_data *d);
 /* Decode a DATA frame. Returns 0, FRAME_E_LENGTH, or FRAME_E_TOO_LARGE
  * when the payload exceeds 65535 bytes. */
 int frame_data_decode(const struct frame *f, struct frame_data *d);

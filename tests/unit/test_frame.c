@@ -442,6 +442,87 @@ static void test_stream(void **state)
 	assert_int_equal(types[4], FRAME_ERROR);
 }
 
+/* A DATA frame for ch with hops and a payload of plen bytes; returns its
+ * total length. */
+static size_t data_frame(uint8_t *buf, const char *ch, uint8_t hops,
+			 uint32_t plen)
+{
+	struct frame_data d = { .hops = hops, .sport = 4321,
+				.origin = 0x0102030405060708ull,
+				.seq = 0xfffffffffffffff0ull, .len = plen };
+	char err[128];
+	size_t hlen;
+
+	assert_int_equal(channel_parse(ch, &d.ch, err, sizeof(err)), 0);
+	hlen = frame_data_header_len(d.ch.family);
+	frame_data_put_header(buf, &d);
+	for (uint32_t i = 0; i < plen; i++)
+		buf[hlen + i] = (uint8_t)(i * 7);
+	return hlen + plen;
+}
+
+/* Decode, forward into the headroom of a new buffer in front of the same
+ * payload, decode again: every field the same but hops, one higher. */
+static void test_data_forward(void **state)
+{
+	static const char *chans[] = { "239.1.2.3:5000",
+				       "10.0.0.1@232.1.1.1:6000",
+				       "[ff15::1]:7000",
+				       "[2001:db8::1]@[ff3e::9]:7001" };
+	static const uint8_t hops[] = { 0, 1, 7, 254 };
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(chans) / sizeof(chans[0]); c++) {
+		for (size_t h = 0; h < sizeof(hops); h++) {
+			uint8_t in[256], out[256];
+			struct frame f, g;
+			struct frame_data d, e;
+			size_t n = data_frame(in, chans[c], hops[h], 100);
+			size_t hlen, m;
+
+			assert_int_equal(frame_decode(in, n, &f), (int)n);
+			assert_int_equal(frame_data_decode(&f, &d), 0);
+			hlen = frame_data_header_len(d.ch.family);
+			/* Garbage where the header goes: all of it is written. */
+			memset(out, 0xa5, sizeof(out));
+			assert_int_equal(frame_data_forward(out, &d), hlen);
+			memcpy(out + hlen, d.payload, d.len);
+			m = hlen + d.len;
+			assert_int_equal(m, n);
+			assert_int_equal(frame_decode(out, m, &g), (int)m);
+			assert_int_equal(g.type, FRAME_DATA);
+			assert_int_equal(frame_data_decode(&g, &e), 0);
+			assert_int_equal(e.hops, d.hops + 1);
+			assert_int_equal(e.sport, d.sport);
+			assert_int_equal(e.origin, d.origin);
+			assert_int_equal(e.seq, d.seq);
+			assert_true(channel_equal(&e.ch, &d.ch));
+			assert_int_equal(e.len, d.len);
+			assert_memory_equal(e.payload, d.payload, d.len);
+			/* The input is untouched. */
+			assert_int_equal(in[FRAME_HDR_LEN], hops[h]);
+		}
+	}
+}
+
+/* At 255 the hop count stays 255: it never wraps to a fresh 0. */
+static void test_data_forward_saturates(void **state)
+{
+	uint8_t in[128], out[128];
+	struct frame f;
+	struct frame_data d, e;
+	size_t n = data_frame(in, "239.1.2.3:5000", 255, 10);
+
+	(void)state;
+	assert_int_equal(frame_decode(in, n, &f), (int)n);
+	assert_int_equal(frame_data_decode(&f, &d), 0);
+	frame_data_forward(out, &d);
+	memcpy(out + frame_data_header_len(4), d.payload, d.len);
+	assert_int_equal(frame_decode(out, n, &f), (int)n);
+	assert_int_equal(frame_data_decode(&f, &e), 0);
+	assert_int_equal(e.hops, 255);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +539,8 @@ int main(void)
 		cmocka_unit_test(test_hello_decode_wrong_type),
 		cmocka_unit_test(test_strerror),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_data_forward),
+		cmocka_unit_test(test_data_forward_saturates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
