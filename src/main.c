@@ -271,6 +271,7 @@ static int app_run(struct app *app)
 	app->ctx.loop = loop;
 	srand((unsigned)app->ctx.node_id);
 	buf_pool_init(&app->ctx.pool);
+	stats_init(&app->ctx.stats);
 	uv_signal_init(loop, &app->sigint);
 	uv_signal_init(loop, &app->sigterm);
 	uv_signal_init(loop, &app->sighup);
@@ -308,6 +309,7 @@ static int app_run(struct app *app)
 	service_list_free(&app->svcs);
 	service_list_free(&app->retired);
 	buf_pool_exit(&app->ctx.pool);
+	stats_exit(&app->ctx.stats);
 	uv_loop_close(loop);
 	return app->status;
 }

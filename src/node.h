@@ -11,6 +11,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "stats.h"
 
 struct node {
 	uv_loop_t *loop;
@@ -18,6 +19,7 @@ struct node {
 	unsigned next_conn_id;
 	uint64_t node_id;       /* random per process: the origin of data */
 	uint64_t epoch;         /* boot epoch: a restarted node is new */
+	struct stats stats;     /* every counter of this loop's services */
 	uint8_t scratch[65536]; /* read buffer for bytes consumed at once */
 };
 

@@ -56,6 +56,7 @@ struct shard_group *shard_group_new(struct node *main, const char *name,
 		s->ctx->node_id = node_id;
 		s->ctx->epoch = (uint64_t)time(NULL);
 		buf_pool_init(&s->ctx->pool);
+		stats_init(&s->ctx->stats);
 		snprintf(sname, sizeof(sname), "%s/%u", name, i + 1);
 		s->relay = relay_new(s->ctx, sname, src, sinks, nsinks);
 		s->relay->reuseport = true;
@@ -163,6 +164,7 @@ static void shard_group_free(struct shard_group *g)
 			uv_thread_join(&s->tid);
 		relay_free(s->relay);
 		buf_pool_exit(&s->ctx->pool);
+		stats_exit(&s->ctx->stats);
 		uv_loop_close(&s->loop);
 		free(s->ctx);
 	}
