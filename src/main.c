@@ -291,7 +291,7 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 
 int main(int argc, char **argv)
 {
-	static struct opt_cli cli;
+	struct opt_cli cli;
 	struct app app = { 0 };
 	char err[1024];
 	int status;

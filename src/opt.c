@@ -355,9 +355,12 @@ int opt_parse(const struct opt *o, const char *text, union opt_value *v,
 		char want[128] = "";
 		size_t k;
 
-		for (k = 0; o->words[k]; k++)
-			if (!strcmp(text, o->words[k]))
-				return v->u = k, 0;
+		for (k = 0; o->words[k]; k++) {
+			if (!strcmp(text, o->words[k])) {
+				v->u = k;
+				return 0;
+			}
+		}
 		for (size_t i = 0; i < k; i++)
 			snprintf(want + strlen(want), sizeof(want) - strlen(want),
 				 "%s%s", i == 0 ? "" : i + 1 == k ? " or " : ", ",
@@ -612,13 +615,20 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 	if (argc < 2)
 		return opt_fail(err, errlen,
 				"missing command (relay, hub, gateway or run)");
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
-		return cli->cmd = CMD_HELP, 0;
-	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version"))
-		return cli->cmd = CMD_VERSION, 0;
-	for (size_t i = 0; i < NCMDS; i++)
-		if (!strcmp(argv[1], cli_cmds[i].name))
-			cli->cmd = cli_cmds[i].cmd, cmd_at = cli_cmds[i].at;
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		cli->cmd = CMD_HELP;
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		cli->cmd = CMD_VERSION;
+		return 0;
+	}
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (!strcmp(argv[1], cli_cmds[i].name)) {
+			cli->cmd = cli_cmds[i].cmd;
+			cmd_at = cli_cmds[i].at;
+		}
+	}
 	if (!cmd_at)
 		return opt_fail(err, errlen, "unknown command '%s' (want relay, "
 				"hub, gateway or run)", argv[1]);
