@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "opt.h"
 #include "shard.h"
 #include "util.h"
 
@@ -115,7 +116,7 @@ static int parse_section(struct config *cfg, enum section *sec, char *s,
 		memset(r, 0, sizeof(*r));
 		strcpy(r->name, name);
 		r->line = line;
-		r->workers = 1;
+		opt_init(r, OBJ_RELAY, AT_CONF_RELAY);
 		*sec = SEC_RELAY;
 	} else if (!strcmp(kind, "hub")) {
 		struct config_hub *h;
@@ -140,78 +141,38 @@ static int parse_section(struct config *cfg, enum section *sec, char *s,
 	return 0;
 }
 
-static int parse_hub_key(struct config_hub *h, const char *key,
-			 const char *val, int line, char *err, size_t errlen)
+/* The keys of a section, as "want a, b or c" lists them. */
+static void section_keys(unsigned at, char *buf, size_t len)
 {
-	char uerr[256];
-	struct uri u;
+	size_t n = 0, k = 0;
 
-	if (strcmp(key, "listen"))
-		return config_fail(err, errlen, line,
-				   "unknown key '%s' in [hub]: want listen", key);
-	if (uri_parse(val, &u, uerr, sizeof(uerr)) ||
-	    uri_check_role(&u, false, uerr, sizeof(uerr)))
-		return config_fail(err, errlen, line, "bad listen URI '%s': %s",
-				   val, uerr);
-	if (u.scheme != URI_TCP || !u.local)
-		return config_fail(err, errlen, line,
-				   "bad listen URI '%s': want tcp://@[ADDR]:PORT",
-				   val);
-	if (h->nlisten == CONFIG_MAX_SINKS)
-		return config_fail(err, errlen, line, "too many listen lines");
-	h->listen = xrealloc(h->listen, (h->nlisten + 1) * sizeof(*h->listen));
-	h->listen[h->nlisten++] = u;
-	return 0;
-}
-
-static int parse_gateway_key(struct gateway_spec *g, const char *key,
-			     const char *val, int line, char *err,
-			     size_t errlen)
-{
-	char e[256];
-
-	if (!strcmp(key, "hub")) {
-		if (gateway_spec_set_hub(g, val, e, sizeof(e)) < 0)
-			return config_fail(err, errlen, line, "%s", e);
-	} else if (!strcmp(key, "iface")) {
-		if (!*val || strlen(val) >= sizeof(g->iface))
-			return config_fail(err, errlen, line, "bad iface '%s'",
-					   val);
-		strcpy(g->iface, val);
-	} else if (!strcmp(key, "island")) {
-		if (!*val || strlen(val) >= sizeof(g->island))
-			return config_fail(err, errlen, line,
-					   "bad island '%s': 1-64 characters",
-					   val);
-		strcpy(g->island, val);
-	} else if (!strcmp(key, "ttl")) {
-		char *end;
-		long v = strtol(val, &end, 10);
-
-		if (!*val || *end || v < 0 || v > 255)
-			return config_fail(err, errlen, line,
-					   "bad ttl '%s': want 0..255", val);
-		g->ttl = (int)v;
-	} else if (!strcmp(key, "group") || !strcmp(key, "export") ||
-		   !strcmp(key, "import")) {
-		if (gateway_spec_add(g, key, val, e, sizeof(e)) < 0)
-			return config_fail(err, errlen, line, "%s", e);
-	} else {
-		return config_fail(err, errlen, line,
-				   "unknown key '%s' in [gateway]: want hub, "
-				   "iface, island, ttl, group, export or import",
-				   key);
+	for (size_t i = 0; i < opt_count; i++)
+		n += (opt_table[i].at & at) != 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < opt_count; i++) {
+		if (!(opt_table[i].at & at))
+			continue;
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s%s",
+			 k == 0 ? "" : k + 1 == n ? " or " : ", ",
+			 opt_table[i].name);
+		k++;
 	}
-	return 0;
 }
 
+/* "key = value": a row of the option table for this section, parsed and
+ * set by opt.c exactly as the command line does it. */
 static int parse_key(struct config *cfg, enum section sec, char *s, int line,
 		     char *err, size_t errlen)
 {
-	char *eq = strchr(s, '='), *key, *val, uerr[256];
-	struct config_relay *r;
-	struct uri u;
-	int is_source;
+	static const unsigned sec_at[] = { [SEC_NONE] = AT_CONF_RELAY,
+					   [SEC_RELAY] = AT_CONF_RELAY,
+					   [SEC_HUB] = AT_CONF_HUB,
+					   [SEC_GATEWAY] = AT_CONF_GATEWAY };
+	static const char *const sec_name[] = { [SEC_HUB] = "hub",
+						[SEC_GATEWAY] = "gateway" };
+	char *eq = strchr(s, '='), *key, *val, keys[256], e[768];
+	const struct opt *o;
+	void *obj;
 
 	if (!eq)
 		return config_fail(err, errlen, line,
@@ -219,55 +180,27 @@ static int parse_key(struct config *cfg, enum section sec, char *s, int line,
 	*eq = '\0';
 	key = trim(s);
 	val = trim(eq + 1);
-	if (sec == SEC_HUB)
-		return parse_hub_key(&cfg->hubs[cfg->nhubs - 1], key, val, line,
-				     err, errlen);
-	if (sec == SEC_GATEWAY)
-		return parse_gateway_key(&cfg->gateways[cfg->ngateways - 1].spec,
-					 key, val, line, err, errlen);
-	if (!strcmp(key, "source"))
-		is_source = 1;
-	else if (!strcmp(key, "sink") || !strcmp(key, "workers"))
-		is_source = 0;
-	else
+	o = opt_find(key, sec_at[sec]);
+	if (!o) {
+		section_keys(sec_at[sec], keys, sizeof(keys));
+		if (sec_name[sec])
+			return config_fail(err, errlen, line,
+					   "unknown key '%s' in [%s]: want %s",
+					   key, sec_name[sec], keys);
 		return config_fail(err, errlen, line,
-				   "unknown key '%s': want source, sink or "
-				   "workers",
-				   key);
+				   "unknown key '%s': want %s", key, keys);
+	}
 	if (sec == SEC_NONE)
 		return config_fail(err, errlen, line,
 				   "'%s' outside a [relay NAME] section", key);
-	r = &cfg->relays[cfg->nrelays - 1];
-	if (!strcmp(key, "workers")) {
-		char *end;
-		unsigned long v = strtoul(val, &end, 10);
-
-		if (*val < '0' || *val > '9' || *end || v < 1 || v > SHARD_MAX)
-			return config_fail(err, errlen, line,
-					   "bad workers '%s': want 1..%d", val,
-					   SHARD_MAX);
-		r->workers = (unsigned)v;
-		return 0;
-	}
-	if (uri_parse(val, &u, uerr, sizeof(uerr)) ||
-	    uri_check_role(&u, is_source, uerr, sizeof(uerr)))
-		return config_fail(err, errlen, line, "bad %s URI '%s': %s",
-				   key, val, uerr);
-	if (is_source) {
-		if (r->has_source)
-			return config_fail(err, errlen, line,
-					   "relay '%s' has a source already",
-					   r->name);
-		r->source = u;
-		r->has_source = 1;
-		return 0;
-	}
-	if (r->nsinks == CONFIG_MAX_SINKS)
-		return config_fail(err, errlen, line,
-				   "relay '%s' has more than %d sinks", r->name,
-				   CONFIG_MAX_SINKS);
-	r->sinks = xrealloc(r->sinks, (r->nsinks + 1) * sizeof(*r->sinks));
-	r->sinks[r->nsinks++] = u;
+	if (sec == SEC_RELAY)
+		obj = &cfg->relays[cfg->nrelays - 1];
+	else if (sec == SEC_HUB)
+		obj = &cfg->hubs[cfg->nhubs - 1];
+	else
+		obj = &cfg->gateways[cfg->ngateways - 1].spec;
+	if (opt_set(o, obj, val, e, sizeof(e)) < 0)
+		return config_fail(err, errlen, line, "%s", e);
 	return 0;
 }
 

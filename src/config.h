@@ -15,6 +15,8 @@
  *   ttl = N              (optional)
  *   group|export|import = CHANNEL   (one or more)
  *
+ * Every key is a row of the option table (opt.h): its value is parsed
+ * and checked there, exactly as the command-line flag of the same name.
  * Parsing is pure (text in, structs out), so it is unit-tested and fuzzed.
  */
 #ifndef MCFERRY_CONFIG_H

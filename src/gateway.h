@@ -41,13 +41,15 @@ struct gateway_spec {
 	size_t nchans;
 };
 
-/* Prepare an empty spec. */
+/* Prepare an empty spec, with the option table's defaults. */
 void gateway_spec_init(struct gateway_spec *s, const char *name);
-/* Set the hub URI (tcp://HOST:PORT). 0 or -EINVAL with a reason. */
+/* Set the hub URI (tcp://HOST:PORT), as the hub row of the option table
+ * does. 0 or -EINVAL with a reason. */
 int gateway_spec_set_hub(struct gateway_spec *s, const char *uri, char *err,
 			 size_t errlen);
-/* Add a channel: kind is "group" (both ways), "export" or "import"; an
- * import may be "G:P=LG:LP". 0 or -EINVAL with a reason in err. */
+/* Add a channel: kind is "group" (both ways), "export" or "import" (rows
+ * of the option table); an import may be "G:P=LG:LP". 0 or -EINVAL with
+ * a reason in err. */
 int gateway_spec_add(struct gateway_spec *s, const char *kind,
 		     const char *arg, char *err, size_t errlen);
 /* Check that hub, iface and at least one channel are there. */

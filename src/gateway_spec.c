@@ -1,87 +1,39 @@
-/* gateway_spec.c - what a gateway is told to do: parsing and checks of
- * its hub, interface and channels (pure; used by the CLI and config). */
+/* gateway_spec.c - what a gateway is told to do: its hub, interface and
+ * channels (pure; the values go through the option table, opt.c, so the
+ * command line and a config file take exactly the same ones). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "gateway.h"
+#include "opt.h"
 
 void gateway_spec_init(struct gateway_spec *s, const char *name)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
-	s->ttl = URI_DEFAULT_TTL;
+	opt_init(s, OBJ_GATEWAY, AT_CONF_GATEWAY);
 }
 
 int gateway_spec_set_hub(struct gateway_spec *s, const char *text, char *err,
 			 size_t errlen)
 {
-	char e[256];
-
-	if (uri_parse(text, &s->hub, e, sizeof(e)) < 0 ||
-	    uri_check_role(&s->hub, false, e, sizeof(e)) < 0) {
-		snprintf(err, errlen, "bad hub URI '%s': %s", text, e);
-		return -EINVAL;
-	}
-	if (s->hub.scheme != URI_TCP || s->hub.local) {
-		snprintf(err, errlen, "bad hub URI '%s': want tcp://HOST:PORT",
-			 text);
-		return -EINVAL;
-	}
-	s->has_hub = true;
-	return 0;
+	return opt_set(opt_find("hub", AT_CONF_GATEWAY), s, text, err, errlen);
 }
 
 int gateway_spec_add(struct gateway_spec *s, const char *kind,
 		     const char *arg, char *err, size_t errlen)
 {
-	struct gateway_chan_spec c = { 0 };
-	char buf[2 * CHANNEL_TEXT_MAX], *eq;
-	bool imp = !strcmp(kind, "import"), exp = !strcmp(kind, "export");
+	const struct opt *o = NULL;
 
-	if (!imp && !exp && strcmp(kind, "group")) {
+	if (!strcmp(kind, "group") || !strcmp(kind, "export") ||
+	    !strcmp(kind, "import"))
+		o = opt_find(kind, AT_CONF_GATEWAY);
+	if (!o) {
 		snprintf(err, errlen, "unknown channel kind '%s'", kind);
 		return -EINVAL;
 	}
-	snprintf(buf, sizeof(buf), "%s", arg);
-	eq = strchr(buf, '=');
-	if (eq) {
-		if (!imp) {
-			snprintf(err, errlen,
-				 "'%s': only --import takes =LOCAL_GROUP:PORT",
-				 arg);
-			return -EINVAL;
-		}
-		*eq++ = '\0';
-	}
-	if (channel_parse(buf, &c.ch, err, errlen) < 0)
-		return -EINVAL;
-	c.local = c.ch;
-	if (eq) {
-		if (channel_parse(eq, &c.local, err, errlen) < 0)
-			return -EINVAL;
-		if (c.local.family != c.ch.family) {
-			snprintf(err, errlen,
-				 "'%s': local channel of another IP family",
-				 arg);
-			return -EINVAL;
-		}
-	}
-	c.do_export = !imp;
-	c.do_import = !exp;
-	for (size_t i = 0; i < s->nchans; i++) {
-		if (channel_equal(&s->chans[i].ch, &c.ch)) {
-			snprintf(err, errlen, "channel '%s' given twice", buf);
-			return -EINVAL;
-		}
-	}
-	if (s->nchans == GATEWAY_MAX_CHANNELS) {
-		snprintf(err, errlen, "more than %d channels",
-			 GATEWAY_MAX_CHANNELS);
-		return -EINVAL;
-	}
-	s->chans[s->nchans++] = c;
-	return 0;
+	return opt_set(o, s, arg, err, errlen);
 }
 
 int gateway_spec_check(const struct gateway_spec *s, char *err, size_t errlen)

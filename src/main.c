@@ -1,10 +1,8 @@
-/* main.c - the mcferry command line: parse options, wire relays to the
- * loop, run until SIGINT or SIGTERM. */
+/* main.c - the mcferry process: the command line (parsed by opt.c) into
+ * services on one loop, run until SIGINT or SIGTERM, reload on SIGHUP. */
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,68 +16,14 @@
 #include <uv.h>
 
 #include "config.h"
-#include "gateway.h"
 #include "log.h"
+#include "opt.h"
 #include "relay.h"
 #include "service.h"
-#include "shard.h"
 #include "util.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
-
-static const char usage_text[] =
-	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--workers N] SOURCE SINK [SINK...]\n"
-	"       mcferry hub [-v|-q] [--stats SECONDS] --listen URI [--listen URI...]\n"
-	"       mcferry gateway [-v|-q] [--stats SECONDS] --hub URI --iface IF\n"
-	"               [--island NAME] [--ttl N] (--group CH | --export CH |\n"
-	"               --import CH[=LOCAL_CH])...\n"
-	"       mcferry run [--check] [-v|-q] [--stats SECONDS] FILE\n"
-	"       mcferry --help | --version\n"
-	"\n"
-	"Carry IP multicast between islands over TCP.\n"
-	"\n"
-	"Endpoints (the '@' marks the local side: bind, join, listen):\n"
-	"  udp://@GROUP:PORT[?source=S]  join a group (ASM, or SSM with source)\n"
-	"  udp://@:PORT                  receive unicast datagrams\n"
-	"  udp://HOST:PORT               send datagrams (multicast or unicast)\n"
-	"  tcp://HOST:PORT               connect; reconnect with backoff\n"
-	"  tcp://@[ADDR]:PORT            listen: one publisher as source,\n"
-	"                                every client as sink\n"
-	"Options, after '?' joined by '&':\n"
-	"  iface=NAME|ADDR  ttl=N (default 1)  loop=0|1  rcvbuf=BYTES\n"
-	"  sndbuf=BYTES  framing=raw|datagram (default raw)\n"
-	"  chunk=BYTES (default 1316)  queue=BYTES (default 4194304)\n"
-	"  soft=BYTES (default queue/2)  softsecs=N (default 10)\n"
-	"  channel=CH (tcp://HUB:PORT?framing=datagram: publish or subscribe CH)\n"
-	"\n"
-	"Channels (hub and gateway): GROUP:PORT or SOURCE@GROUP:PORT (SSM).\n"
-	"\n"
-	"  -v, --verbose       log debug lines\n"
-	"  -q, --quiet         log warnings and errors only\n"
-	"      --stats SECS    log a line of counters every SECS seconds\n"
-	"      --check         (run) check FILE and print 'configuration OK'\n"
-	"      --user USER     drop to USER's uid and gids once everything is open\n"
-	"      --workers N     (relay) N threads, each joining the group and\n"
-	"                      serving a share of the clients (multicast source,\n"
-	"                      listening tcp sinks only; default 1)\n"
-	"      --listen URI    (hub) accept gateways and relays on tcp://@[ADDR]:PORT\n"
-	"      --hub URI       (gateway) the hub, tcp://HOST:PORT\n"
-	"      --iface IF      (gateway) the island's LAN interface, name or address\n"
-	"      --island NAME   (gateway) default: the LAN's IPv4 subnet\n"
-	"      --ttl N         (gateway) TTL of re-multicast datagrams (default 1)\n"
-	"      --group CH      (gateway) export and import CH\n"
-	"      --export CH     (gateway) send the island's CH to the hub\n"
-	"      --import CH[=LOCAL_CH]  (gateway) multicast CH here, maybe remapped\n"
-	"  -h, --help          show this help\n"
-	"  -V, --version       show the version\n"
-	"\n"
-	"Example, the four seed tools:\n"
-	"  mcferry relay udp://@224.168.2.9:1600 tcp://@:1601\n"
-	"  mcferry relay udp://@224.168.2.9:1600 tcp://SPLITTER:1602\n"
-	"  mcferry relay tcp://@:1602 tcp://@:1603\n"
-	"  mcferry relay tcp://SPLITTER:1603 udp://224.168.2.9:1600\n"
-	"See mcferry(1).\n";
 
 struct app {
 	struct node ctx;
@@ -92,21 +36,6 @@ struct app {
 	const char *user;      /* --user: drop privileges once open */
 	int status;
 };
-
-noreturn static void usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-noreturn static void usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "mcferry: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'mcferry --help'.\n");
-	exit(EXIT_USAGE);
-}
 
 static void app_stop(struct app *app)
 {
@@ -314,228 +243,69 @@ static int app_run(struct app *app)
 	return app->status;
 }
 
-static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
+/* A usage error: the reason, a pointer to --help, exit 2. */
+noreturn static void usage_error(const char *msg)
 {
-	char err[256], msg[600];
-
-	if (uri_parse(text, u, err, sizeof(err)) == 0 &&
-	    uri_check_role(u, as_source, err, sizeof(err)) == 0)
-		return;
-	snprintf(msg, sizeof(msg), "bad %s URI '%s': %s",
-		 as_source ? "source" : "sink", text, err);
-	usage_error("%s", msg);
+	fprintf(stderr, "mcferry: %s\nTry 'mcferry --help'.\n", msg);
+	exit(EXIT_USAGE);
 }
 
-enum { OPT_STATS = 256, OPT_CHECK, OPT_USER, OPT_WORKERS, OPT_LISTEN, OPT_HUB, OPT_IFACE,
-       OPT_ISLAND, OPT_TTL, OPT_GROUP, OPT_EXPORT, OPT_IMPORT };
-
-int main(int argc, char **argv)
+/* What cli asks for, as services of app: the one section the command
+ * line describes, or the file of run. Returns -1 to run, or the exit
+ * status (--help, --version, --check, a bad file). */
+static int app_setup(struct app *app, struct opt_cli *cli)
 {
-	static const struct option opts[] = {
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "stats", required_argument, NULL, OPT_STATS },
-		{ "check", no_argument, NULL, OPT_CHECK },
-		{ "workers", required_argument, NULL, OPT_WORKERS },
-		{ "user", required_argument, NULL, OPT_USER },
-		{ "listen", required_argument, NULL, OPT_LISTEN },
-		{ "hub", required_argument, NULL, OPT_HUB },
-		{ "iface", required_argument, NULL, OPT_IFACE },
-		{ "island", required_argument, NULL, OPT_ISLAND },
-		{ "ttl", required_argument, NULL, OPT_TTL },
-		{ "group", required_argument, NULL, OPT_GROUP },
-		{ "export", required_argument, NULL, OPT_EXPORT },
-		{ "import", required_argument, NULL, OPT_IMPORT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct app app = { 0 };
-	static struct gateway_spec gw;
-	struct uri *listen = NULL;
-	size_t nlisten = 0;
-	const char *cmd;
-	bool check = false;
-	unsigned workers = 1;
+	struct config file;
 	char err[768];
-	int opt;
 
-	signal(SIGPIPE, SIG_IGN);
-	app.ctx.node_id = random_node_id();
-	app.ctx.epoch = (uint64_t)time(NULL);
-	if (argc < 2)
-		usage_error("%s", "missing command (relay or run)");
-	cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		fputs(usage_text, stdout);
+	if (cli->cmd == CMD_HELP) {
+		opt_help(stdout);
 		return 0;
 	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+	if (cli->cmd == CMD_VERSION) {
 		printf("mcferry %s (libuv %s)\n", MCFERRY_VERSION,
 		       uv_version_string());
 		return 0;
 	}
-	if (strcmp(cmd, "relay") && strcmp(cmd, "run") && strcmp(cmd, "hub") &&
-	    strcmp(cmd, "gateway"))
-		usage_error("unknown command '%s' (want relay, hub, gateway or "
-			    "run)",
-			    cmd);
-	gateway_spec_init(&gw, "gateway");
-
-	optind = 2;
-	while ((opt = getopt_long(argc, argv, "vqhV", opts, NULL)) != -1) {
-		char *end;
-		unsigned long v;
-
-		switch (opt) {
-		case 'v':
-			log_set_level(LOG_DEBUG);
-			break;
-		case 'q':
-			log_set_level(LOG_WARN);
-			break;
-		case OPT_STATS:
-			v = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end || v == 0 ||
-			    v > 86400)
-				usage_error("bad --stats '%s': want 1..86400 "
-					    "seconds",
-					    optarg);
-			app.stats_secs = (unsigned)v;
-			break;
-		case OPT_CHECK:
-			if (strcmp(cmd, "run"))
-				usage_error("%s", "--check applies to 'run'");
-			check = true;
-			break;
-		case OPT_USER:
-			app.user = optarg;
-			break;
-		case OPT_WORKERS:
-			if (strcmp(cmd, "relay"))
-				usage_error("%s", "--workers applies to 'relay' "
-						  "(in a file: workers = N)");
-			v = strtoul(optarg, &end, 10);
-			if (*optarg < '0' || *optarg > '9' || *end || v < 1 ||
-			    v > SHARD_MAX)
-				usage_error("bad --workers '%s': want 1..%d",
-					    optarg, SHARD_MAX);
-			workers = (unsigned)v;
-			break;
-		case OPT_LISTEN:
-			if (strcmp(cmd, "hub"))
-				usage_error("%s", "--listen applies to 'hub'");
-			listen = xrealloc(listen, (nlisten + 1) * sizeof(*listen));
-			if (uri_parse(optarg, &listen[nlisten], err, 256) ||
-			    uri_check_role(&listen[nlisten], false, err, 256) ||
-			    (!listen[nlisten].local &&
-			     snprintf(err, 256, "want tcp://@[ADDR]:PORT")) ||
-			    (listen[nlisten].scheme != URI_TCP &&
-			     snprintf(err, 256, "want tcp://@[ADDR]:PORT")))
-				usage_error("bad listen URI '%s': %s", optarg,
-					    err);
-			nlisten++;
-			break;
-		case OPT_HUB:
-		case OPT_IFACE:
-		case OPT_ISLAND:
-		case OPT_TTL:
-		case OPT_GROUP:
-		case OPT_EXPORT:
-		case OPT_IMPORT:
-			if (strcmp(cmd, "gateway"))
-				usage_error("%s applies to 'gateway'",
-					    argv[optind - 1]);
-			if (opt == OPT_HUB) {
-				if (gateway_spec_set_hub(&gw, optarg, err,
-							 sizeof(err)))
-					usage_error("%s", err);
-			} else if (opt == OPT_IFACE) {
-				if (strlen(optarg) >= sizeof(gw.iface))
-					usage_error("bad --iface '%s'", optarg);
-				strcpy(gw.iface, optarg);
-			} else if (opt == OPT_ISLAND) {
-				if (!*optarg ||
-				    strlen(optarg) >= sizeof(gw.island))
-					usage_error("bad --island '%s': 1-64 "
-						    "characters",
-						    optarg);
-				strcpy(gw.island, optarg);
-			} else if (opt == OPT_TTL) {
-				v = strtoul(optarg, &end, 10);
-				if (*optarg < '0' || *optarg > '9' || *end ||
-				    v > 255)
-					usage_error("bad --ttl '%s': want 0..255",
-						    optarg);
-				gw.ttl = (int)v;
-			} else if (gateway_spec_add(&gw,
-						    opt == OPT_GROUP ? "group"
-						    : opt == OPT_EXPORT ? "export"
-									: "import",
-						    optarg, err, sizeof(err))) {
-				usage_error("%s", err);
-			}
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
-		case 'V':
-			printf("mcferry %s\n", MCFERRY_VERSION);
-			return 0;
-		default:
-			usage_error("%s", "bad option");
-		}
+	if (cli->verbose)
+		log_set_level(LOG_DEBUG);
+	else if (cli->quiet)
+		log_set_level(LOG_WARN);
+	app->stats_secs = cli->stats;
+	app->user = cli->user[0] ? cli->user : NULL;
+	if (cli->cmd != CMD_RUN) {
+		service_add_config(&app->svcs, &app->ctx, &cli->cfg);
+		return -1;
 	}
-
-	if (!strcmp(cmd, "hub")) {
-		if (optind != argc)
-			usage_error("unexpected argument '%s'", argv[optind]);
-		if (nlisten == 0)
-			usage_error("%s", "hub needs --listen URI");
-		service_add_hub(&app.svcs, &app.ctx, "hub", listen, nlisten);
-		free(listen);
-	} else if (!strcmp(cmd, "gateway")) {
-		if (optind != argc)
-			usage_error("unexpected argument '%s'", argv[optind]);
-		if (gateway_spec_check(&gw, err, sizeof(err)))
-			usage_error("%s", err);
-		service_add_gateway(&app.svcs, &app.ctx, &gw);
-	} else if (!strcmp(cmd, "relay")) {
-		struct uri src, *sinks;
-		int nsinks = argc - optind - 1;
-
-		if (nsinks < 1)
-			usage_error("%s", "relay needs a SOURCE and at least "
-					  "one SINK");
-		parse_uri_arg(argv[optind], true, &src);
-		sinks = xcalloc((size_t)nsinks, sizeof(*sinks));
-		for (int i = 0; i < nsinks; i++)
-			parse_uri_arg(argv[optind + 1 + i], false, &sinks[i]);
-		if (workers > 1 &&
-		    shard_check(&src, sinks, (size_t)nsinks, err, sizeof(err)))
-			usage_error("%s", err);
-		service_add_relay(&app.svcs, &app.ctx, "relay", &src, sinks,
-				  (size_t)nsinks, workers);
-		free(sinks);
-	} else {
-		struct config cfg;
-
-		if (argc - optind != 1)
-			usage_error("%s", "run needs exactly one FILE");
-		if (config_load(argv[optind], &cfg, err, sizeof(err)) < 0) {
-			fprintf(stderr, "mcferry: %s\n", err);
-			return EXIT_USAGE;
-		}
-		if (check) {
-			printf("configuration OK (%zu relays, %zu hubs, %zu "
-			       "gateways)\n",
-			       cfg.nrelays, cfg.nhubs, cfg.ngateways);
-			config_free(&cfg);
-			return 0;
-		}
-		service_add_config(&app.svcs, &app.ctx, &cfg);
-		app.config_path = argv[optind];
-		config_free(&cfg);
+	if (config_load(cli->file, &file, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mcferry: %s\n", err);
+		return EXIT_USAGE;
 	}
-	return app_run(&app);
+	if (cli->check) {
+		printf("configuration OK (%zu relays, %zu hubs, %zu gateways)\n",
+		       file.nrelays, file.nhubs, file.ngateways);
+		config_free(&file);
+		return 0;
+	}
+	service_add_config(&app->svcs, &app->ctx, &file);
+	app->config_path = cli->file;
+	config_free(&file);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct opt_cli cli;
+	struct app app = { 0 };
+	char err[1024];
+	int status;
+
+	signal(SIGPIPE, SIG_IGN);
+	app.ctx.node_id = random_node_id();
+	app.ctx.epoch = (uint64_t)time(NULL);
+	if (opt_cli_parse(argc, argv, &cli, err, sizeof(err)) < 0)
+		usage_error(err);
+	status = app_setup(&app, &cli);
+	config_free(&cli.cfg);
+	return status >= 0 ? status : app_run(&app);
 }

@@ -2,10 +2,10 @@
 #include "uri.h"
 
 #include "addr.h"
+#include "opt.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +25,7 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* Decimal digits only, as the option table's numbers. */
 static bool parse_uint(const char *s, unsigned long long max,
 		       unsigned long long *out)
 {
@@ -41,85 +42,19 @@ static bool parse_uint(const char *s, unsigned long long max,
 	return true;
 }
 
+/* One query option, through the table: find the row, parse and set. */
 static int parse_option(struct uri *u, const char *key, const char *val,
 			char *err, size_t errlen)
 {
-	unsigned long long v;
+	const struct opt *o = opt_find(key, AT_URI);
+	int rc;
 
-	if (!strcmp(key, "iface")) {
-		if (!*val || strlen(val) >= sizeof(u->iface))
-			return fail(err, errlen, "bad iface '%s'", val);
-		strcpy(u->iface, val);
-	} else if (!strcmp(key, "source")) {
-		if (!addr_parse(val, 0, &u->source))
-			return fail(err, errlen,
-				    "bad source '%s': not an IP address", val);
-		u->has_source = true;
-	} else if (!strcmp(key, "ttl")) {
-		if (!parse_uint(val, 255, &v))
-			return fail(err, errlen, "bad ttl '%s': want 0..255",
-				    val);
-		u->ttl = (int)v;
-		u->set_ttl = true;
-	} else if (!strcmp(key, "loop")) {
-		if (strcmp(val, "0") && strcmp(val, "1"))
-			return fail(err, errlen, "bad loop '%s': want 0 or 1",
-				    val);
-		u->loop = val[0] - '0';
-		u->set_loop = true;
-	} else if (!strcmp(key, "rcvbuf") || !strcmp(key, "sndbuf")) {
-		if (!parse_uint(val, INT_MAX / 2, &v) || v < 1024)
-			return fail(err, errlen,
-				    "bad %s '%s': want 1024..%d bytes", key,
-				    val, INT_MAX / 2);
-		*(key[0] == 'r' ? &u->rcvbuf : &u->sndbuf) = (uint32_t)v;
-	} else if (!strcmp(key, "soft")) {
-		if (!parse_uint(val, 1ull << 34, &v) || v < 1024)
-			return fail(err, errlen,
-				    "bad soft '%s': want 1024..%llu bytes", val,
-				    1ull << 34);
-		u->soft = v;
-		u->set_soft = true;
-	} else if (!strcmp(key, "softsecs")) {
-		if (!parse_uint(val, 86400, &v) || v < 1)
-			return fail(err, errlen,
-				    "bad softsecs '%s': want 1..86400 seconds",
-				    val);
-		u->softsecs = (uint32_t)v;
-		u->set_soft = true;
-	} else if (!strcmp(key, "channel")) {
-		char cerr[200];
-
-		if (channel_parse(val, &u->channel, cerr, sizeof(cerr)) < 0)
-			return fail(err, errlen, "bad channel: %s", cerr);
-		u->has_channel = true;
-	} else if (!strcmp(key, "framing")) {
-		if (!strcmp(val, "raw"))
-			u->framing = FRAMING_RAW;
-		else if (!strcmp(val, "datagram"))
-			u->framing = FRAMING_DATAGRAM;
-		else
-			return fail(err, errlen,
-				    "bad framing '%s': want raw or datagram",
-				    val);
-		u->set_framing = true;
-	} else if (!strcmp(key, "chunk")) {
-		if (!parse_uint(val, 65507, &v) || v < 1)
-			return fail(err, errlen,
-				    "bad chunk '%s': want 1..65507 bytes", val);
-		u->chunk = (uint32_t)v;
-		u->set_chunk = true;
-	} else if (!strcmp(key, "queue")) {
-		if (!parse_uint(val, 1ull << 34, &v) || v < 65536)
-			return fail(err, errlen,
-				    "bad queue '%s': want 65536..%llu bytes",
-				    val, 1ull << 34);
-		u->queue = v;
-		u->set_queue = true;
-	} else {
+	if (!o)
 		return fail(err, errlen, "unknown option '%s'", key);
-	}
-	return 0;
+	rc = opt_set(o, u, val, err, errlen);
+	if (rc == 0)
+		u->given |= 1ull << (o - opt_table);
+	return rc;
 }
 
 static int parse_query(struct uri *u, char *q, char *err, size_t errlen)
@@ -206,11 +141,9 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	u->ttl = -1;
-	u->loop = -1;
-	u->chunk = URI_DEFAULT_CHUNK;
-	u->queue = URI_DEFAULT_QUEUE;
-	u->softsecs = URI_DEFAULT_SOFTSECS;
+	u->ttl = -1;  /* unset: 1 for a group, the kernel's for unicast */
+	u->loop = -1; /* unset: the kernel's */
+	opt_init(u, OBJ_URI, AT_URI);
 	if (strlen(text) >= sizeof(tmp))
 		return fail(err, errlen, "URI too long");
 	strcpy(u->text, text);
@@ -224,6 +157,8 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 		return fail(err, errlen,
 			    "unknown scheme in '%s': want udp:// or tcp://",
 			    text);
+	if (u->scheme == URI_UDP)
+		u->framing = FRAMING_RAW; /* datagrams; framing is for tcp */
 	rest = tmp + 6;
 	if (*rest == '@') {
 		u->local = true;
@@ -237,44 +172,24 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	rc = parse_authority(u, rest, err, errlen);
 	if (rc == 0 && q)
 		rc = parse_query(u, q, err, errlen);
+	/* Towards a hub, auto means datagram: a hub speaks nothing else. */
+	if (rc == 0 && u->has_channel && u->scheme == URI_TCP &&
+	    u->framing == FRAMING_AUTO)
+		u->framing = FRAMING_DATAGRAM;
 	return rc;
 }
 
-static const char *source_opts_only(const struct uri *u, bool as_source)
+/* The first option given that does not apply to this kind of endpoint;
+ * options of one setting (soft, softsecs) answer to its name. */
+static const char *option_out_of_place(const struct uri *u, bool as_source)
 {
-	if (as_source) {
-		if (u->set_ttl)
-			return "ttl";
-		if (u->set_loop)
-			return "loop";
-		if (u->set_queue)
-			return "queue";
-		if (u->set_soft)
-			return "soft";
-	} else {
-		if (u->has_source)
-			return "source";
-	}
-	if (u->scheme == URI_TCP) {
-		if (u->has_source)
-			return "source";
-		if (u->iface[0])
-			return "iface";
-		if (u->set_ttl)
-			return "ttl";
-		if (u->set_loop)
-			return "loop";
-		if (u->set_soft && !u->local)
-			return "soft";
-	} else {
-		if (u->set_framing)
-			return "framing";
-		if (u->set_queue)
-			return "queue";
-		if (u->set_soft)
-			return "soft";
-		if (u->set_chunk)
-			return "chunk";
+	unsigned at = opt_uri_at(u, as_source);
+
+	for (size_t i = 0; i < opt_count; i++) {
+		const struct opt *o = &opt_table[i];
+
+		if ((u->given & (1ull << i)) && !(o->at & at))
+			return o->family ? o->family : o->name;
 	}
 	return NULL;
 }
@@ -283,8 +198,15 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 		   size_t errlen)
 {
 	const char *role = as_source ? "source" : "sink";
-	const char *bad = source_opts_only(u, as_source);
+	const char *bad;
 
+	/* A misplaced channel= gets the hint of what it needs. */
+	if (u->has_channel &&
+	    (u->scheme != URI_TCP || u->local || u->framing == FRAMING_RAW))
+		return fail(err, errlen,
+			    "channel= needs tcp://HUB:PORT with framing=auto or "
+			    "framing=datagram (a link to a hub)");
+	bad = option_out_of_place(u, as_source);
 	if (bad)
 		return fail(err, errlen,
 			    "option '%s' does not apply to a %s %s", bad,
@@ -303,11 +225,6 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 		return fail(err, errlen, "soft=%llu must be below queue=%llu",
 			    (unsigned long long)u->soft,
 			    (unsigned long long)u->queue);
-	if (u->has_channel &&
-	    (u->scheme != URI_TCP || u->local || u->framing != FRAMING_DATAGRAM))
-		return fail(err, errlen,
-			    "channel= needs tcp://HUB:PORT?framing=datagram "
-			    "(a link to a hub)");
 	if (u->has_source) {
 		if (!u->host[0] || !addr_is_multicast(&u->addr))
 			return fail(err, errlen,

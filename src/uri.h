@@ -5,8 +5,11 @@
  *   udp://HOST:PORT                send datagrams to HOST
  *   tcp://HOST:PORT                connect (source: read; sink: push)
  *   tcp://@[ADDR]:PORT             listen (source: one publisher; sink: fan out)
- *   tcp://HUB:PORT?framing=datagram&channel=CH   publish CH to a hub (sink)
+ *   tcp://HUB:PORT?channel=CH      publish CH to a hub (sink)
  *                                  or subscribe to CH (source)
+ *
+ * Query options (?NAME=VALUE&...) are rows of the option table, opt.c,
+ * which says what each one is, where it applies and how it is parsed.
  *
  * '@' marks the local side (bind, join, listen), as in VLC and ffmpeg.
  */
@@ -22,6 +25,9 @@
 #include "channel.h"
 
 enum uri_scheme { URI_UDP, URI_TCP };
+/* framing= of a tcp endpoint. AUTO (the default on tcp): two mcferry
+ * nodes use DATAGRAM, found by the HELLO; a plain TCP peer gets RAW. A
+ * link to a hub (channel=) is always DATAGRAM: uri_parse resolves AUTO. */
 enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM, FRAMING_AUTO };
 
 #define URI_DEFAULT_CHUNK 1316
@@ -46,7 +52,7 @@ struct uri {
 	int loop;                  /* udp sink; -1 = kernel default */
 	uint32_t rcvbuf;           /* 0 = default */
 	uint32_t sndbuf;           /* 0 = default */
-	enum uri_framing framing;
+	enum uri_framing framing;  /* udp: RAW; tcp: AUTO unless given */
 	uint32_t chunk;
 	uint64_t queue;
 	uint64_t soft;             /* soft queue limit; 0 = queue / 2 */
@@ -54,15 +60,17 @@ struct uri {
 	bool has_channel;          /* tcp to or from a hub: ?channel= */
 	struct channel channel;
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
+	uint64_t given;            /* bit i: row i of opt_table was given */
 };
 
 /* Parse text into u. Returns 0, or -EINVAL with a message naming the bad
  * part written to err. */
 int uri_parse(const char *text, struct uri *u, char *err, size_t errlen);
 
-/* Check that u makes sense as a source (as_source) or as a sink; e.g. a
- * udp source must be local and a udp sink must not. Returns 0 or -EINVAL
- * with a message in err. */
+/* Check that u makes sense as a source (as_source) or as a sink: every
+ * option given applies to that kind of endpoint (the table's AT_ set),
+ * a udp source is local and a udp sink is not, and so on. Returns 0 or
+ * -EINVAL with a message in err. */
 int uri_check_role(const struct uri *u, bool as_source, char *err,
 		   size_t errlen);
 

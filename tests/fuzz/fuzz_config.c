@@ -21,7 +21,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(cfg.relays == NULL && cfg.nrelays == 0);
 		return 0;
 	}
-	FUZZ_CHECK(cfg.nrelays > 0);
+	FUZZ_CHECK(cfg.nrelays + cfg.nhubs + cfg.ngateways > 0);
+	for (size_t i = 0; i < cfg.ngateways; i++) {
+		const struct gateway_spec *g = &cfg.gateways[i].spec;
+		char gerr[256];
+
+		FUZZ_CHECK(gateway_spec_check(g, gerr, sizeof(gerr)) == 0);
+		FUZZ_CHECK(g->ttl >= 0 && g->ttl <= 255);
+		FUZZ_CHECK(g->hub.scheme == URI_TCP && !g->hub.local);
+	}
+	for (size_t i = 0; i < cfg.nhubs; i++) {
+		FUZZ_CHECK(cfg.hubs[i].nlisten >= 1);
+		for (size_t j = 0; j < cfg.hubs[i].nlisten; j++)
+			FUZZ_CHECK(cfg.hubs[i].listen[j].scheme == URI_TCP &&
+				   cfg.hubs[i].listen[j].local);
+	}
 	for (size_t i = 0; i < cfg.nrelays; i++) {
 		const struct config_relay *r = &cfg.relays[i];
 		char uerr[256];

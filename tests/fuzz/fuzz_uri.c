@@ -42,7 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(u.chunk >= 1 && u.chunk <= 65507);
 	FUZZ_CHECK(u.ttl >= -1 && u.ttl <= 255);
 	FUZZ_CHECK(u.loop >= -1 && u.loop <= 1);
-	FUZZ_CHECK(u.framing == FRAMING_RAW || u.framing == FRAMING_DATAGRAM);
+	FUZZ_CHECK(u.framing == FRAMING_RAW || u.framing == FRAMING_DATAGRAM ||
+		   u.framing == FRAMING_AUTO);
+	if (u.scheme == URI_UDP)
+		FUZZ_CHECK(u.framing == FRAMING_RAW);
 	if (u.local)
 		FUZZ_CHECK(u.host_numeric);
 	if (u.host_numeric) {

@@ -330,3 +330,71 @@ def test_gateway_iface_by_address_and_island_from_subnet(solo, mcferry_bin):
     gw.wait_for_log(r"gateway=gateway iface=10\.9\.0\.2 island=10\.9\.0\.0/24")
     hub.wait_for_log(r"gateway up .*island=10\.9\.0\.0/24")
     assert gw.stop() == 0 and hub.stop() == 0
+
+
+SAME_VALUES = [
+    # (id, flag words for `mcferry gateway`, config line, message)
+    ("ttl-plus", ["--ttl", "+5"], "ttl = +5", "bad ttl '+5': want 0..255"),
+    ("ttl-256", ["--ttl", "256"], "ttl = 256", "bad ttl '256': want 0..255"),
+    ("ttl-empty", ["--ttl", ""], "ttl =", "bad ttl '': want 0..255"),
+    ("iface-empty", ["--iface", ""], "iface =",
+     "bad iface '': want 1..63 characters"),
+    ("hub-listen", ["--hub", "tcp://@:7000"], "hub = tcp://@:7000",
+     "bad hub URI 'tcp://@:7000': want tcp://HOST:PORT"),
+]
+
+
+@pytest.mark.parametrize("case", SAME_VALUES, ids=[c[0] for c in SAME_VALUES])
+def test_flag_and_file_refuse_alike(mcferry_bin, tmp_path, case):
+    """A value is refused on the command line and in a file with the same
+    message: "mcferry: --KEY: MSG" and "FILE: line N: MSG"."""
+    _id, flag, line, msg = case
+    base = ["--hub", "tcp://10.9.0.1:7000", "--iface", "lo",
+            "--group", "239.1.1.1:5000"]
+    r = subprocess.run([mcferry_bin, "gateway"] + base + flag,
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, r
+    assert "mcferry: %s: %s\n" % (flag[0], msg) in r.stderr, r.stderr
+    conf = tmp_path / "g.conf"
+    conf.write_text("[gateway g]\nhub = tcp://10.9.0.1:7000\niface = lo\n"
+                    "group = 239.1.1.1:5000\n%s\n" % line)
+    r = subprocess.run([mcferry_bin, "run", "--check", str(conf)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2, r
+    assert "%s: line 5: %s\n" % (conf, msg) in r.stderr, r.stderr
+
+
+def test_help_lists_what_the_man_page_documents(mcferry_bin):
+    """Every endpoint option and flag of mcferry(1) is in --help, and
+    --help offers none that mcferry(1) does not document."""
+    man = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                            "mcferry.1.scd")).read()
+    h = subprocess.run([mcferry_bin, "--help"], capture_output=True,
+                       text=True, timeout=10).stdout
+    heads = [l for l in man.splitlines() if l.startswith("*")]
+    man_uri = {m for l in heads for m in re.findall(r"\*(\w+)=", l)}
+    help_uri = set(re.findall(r"^  (\w+)=", h, re.M))
+    assert man_uri == help_uri, (man_uri ^ help_uri)
+    man_flags = {m for l in heads for m in re.findall(r"\*(--[\w-]+)\*", l)
+                 if not l.startswith("*mcferry")}
+    help_flags = set(re.findall(r"^  (?:-\w, |    )(--[\w-]+)", h, re.M))
+    assert man_flags == help_flags, (man_flags ^ help_flags)
+    assert "framing=auto|raw|datagram" in h and "(default auto)" in h, h
+
+
+def test_framing_auto_and_channel(mcferry_bin, tmp_path):
+    """framing=auto is taken on tcp; channel= takes auto (the default) and
+    datagram, never raw."""
+    conf = tmp_path / "f.conf"
+    conf.write_text("[relay a]\nsource = tcp://@:1602?framing=auto\n"
+                    "sink = tcp://10.9.0.1:7000?channel=239.1.1.1:5000\n"
+                    "sink = tcp://10.9.0.1:7000?framing=auto&"
+                    "channel=239.1.1.2:5000\n")
+    r = subprocess.run([mcferry_bin, "run", "--check", str(conf)],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 0 and "configuration OK" in r.stdout, r
+    r = subprocess.run([mcferry_bin, "relay", "udp://@239.1.1.1:5000",
+                        "tcp://10.9.0.1:7000?framing=raw&"
+                        "channel=239.1.1.1:5000"],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode == 2 and "channel=" in r.stderr, r

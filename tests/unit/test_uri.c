@@ -98,7 +98,9 @@ static void check_defaults(const struct uri *u)
 	assert_int_equal(u->loop, -1);
 	assert_int_equal(u->rcvbuf, 0);
 	assert_int_equal(u->sndbuf, 0);
-	assert_int_equal(u->framing, FRAMING_RAW);
+	/* framing=auto is the default of tcp; udp has no framing. */
+	assert_int_equal(u->framing,
+			 u->scheme == URI_TCP ? FRAMING_AUTO : FRAMING_RAW);
 	assert_int_equal(u->chunk, URI_DEFAULT_CHUNK);
 	assert_int_equal(u->queue, URI_DEFAULT_QUEUE);
 	assert_string_equal(u->iface, "");
@@ -267,6 +269,12 @@ static void test_tcp_options(void **state)
 	assert_int_equal(u.queue, 1048576);
 	assert_true(u.set_queue);
 
+	role_ok("tcp://10.0.0.1:9000?framing=auto", true, &u);
+	assert_int_equal(u.framing, FRAMING_AUTO);
+	assert_true(u.set_framing);
+	role_ok("tcp://@:9000?framing=auto", false, &u);
+	assert_int_equal(u.framing, FRAMING_AUTO);
+
 	role_ok("tcp://10.0.0.1:9000?framing=raw&chunk=188", true, &u);
 	assert_int_equal(u.framing, FRAMING_RAW);
 	assert_true(u.set_framing);
@@ -346,6 +354,8 @@ static void test_bad_options(void **state)
 	parse_bad("tcp://@:9000?framing=rtp", "bad framing 'rtp'");
 	parse_bad("tcp://@:9000?framing=", "bad framing");
 	parse_bad("tcp://@:9000?framing=RAW", "bad framing 'RAW'");
+	parse_bad("tcp://@:9000?framing=AUTO",
+		  "bad framing 'AUTO': want raw, datagram or auto");
 	parse_bad("tcp://@:9000?chunk=0", "bad chunk '0'");
 	parse_bad("tcp://@:9000?chunk=70000", "bad chunk '70000'");
 	parse_bad("tcp://@:9000?chunk=65508", "bad chunk '65508'");
@@ -601,7 +611,18 @@ static void test_channel_option(void **state)
 		  "not a multicast group");
 	parse_bad("tcp://h:7000?framing=datagram&channel=239.1.1.1",
 		  "bad channel");
-	role_bad("tcp://h:7000?channel=239.1.1.1:5000", false, "framing=datagram");
+	/* framing=raw cannot talk to a hub; the default (auto) and an
+	 * explicit auto mean datagram towards a hub. */
+	role_bad("tcp://h:7000?framing=raw&channel=239.1.1.1:5000", false,
+		 "framing=datagram");
+	role_bad("tcp://h:7000?channel=239.1.1.1:5000&framing=raw", true,
+		 "framing=auto");
+	role_ok("tcp://h:7000?channel=239.1.1.1:5000", false, &u);
+	assert_int_equal(u.framing, FRAMING_DATAGRAM);
+	assert_false(u.set_framing);
+	role_ok("tcp://h:7000?framing=auto&channel=239.1.1.1:5000", true, &u);
+	assert_int_equal(u.framing, FRAMING_DATAGRAM);
+	assert_true(u.set_framing);
 	role_bad("tcp://@:7000?framing=datagram&channel=239.1.1.1:5000", true,
 		 "channel=");
 	role_bad("udp://239.1.1.1:5000?channel=239.1.1.1:5000", false,

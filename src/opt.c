@@ -1,0 +1,824 @@
+/* opt.c - the option table, its value parsers, the command line and
+ * --help; see opt.h. */
+#include "opt.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "gateway.h"
+#include "shard.h"
+#include "util.h"
+
+static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* ---- setters: options that add to a list or check more than a value -- */
+
+static int set_relay_source(void *obj, const struct opt *o,
+			    const union opt_value *v, char *err, size_t errlen)
+{
+	struct config_relay *r = obj;
+
+	if (r->has_source)
+		return opt_fail(err, errlen, "relay '%s' has a source already",
+				r->name);
+	r->source = v->uri;
+	r->has_source = 1;
+	return 0;
+}
+
+static int set_relay_sink(void *obj, const struct opt *o,
+			  const union opt_value *v, char *err, size_t errlen)
+{
+	struct config_relay *r = obj;
+
+	if (r->nsinks == CONFIG_MAX_SINKS)
+		return opt_fail(err, errlen, "relay '%s' has more than %d sinks",
+				r->name, CONFIG_MAX_SINKS);
+	r->sinks = xrealloc(r->sinks, (r->nsinks + 1) * sizeof(*r->sinks));
+	r->sinks[r->nsinks++] = v->uri;
+	return 0;
+}
+
+static int set_hub_listen(void *obj, const struct opt *o,
+			  const union opt_value *v, char *err, size_t errlen)
+{
+	struct config_hub *h = obj;
+
+	if (h->nlisten == CONFIG_MAX_SINKS)
+		return opt_fail(err, errlen, "too many listen lines");
+	h->listen = xrealloc(h->listen, (h->nlisten + 1) * sizeof(*h->listen));
+	h->listen[h->nlisten++] = v->uri;
+	return 0;
+}
+
+static int set_gateway_hub(void *obj, const struct opt *o,
+			   const union opt_value *v, char *err, size_t errlen)
+{
+	struct gateway_spec *s = obj;
+
+	s->hub = v->uri;
+	s->has_hub = true;
+	return 0;
+}
+
+/* group, export and import: the row's name is the kind. */
+static int set_gateway_chan(void *obj, const struct opt *o,
+			    const union opt_value *v, char *err, size_t errlen)
+{
+	struct gateway_spec *s = obj;
+	struct gateway_chan_spec c = { .ch = v->chan.ch, .local = v->chan.local };
+	char name[CHANNEL_TEXT_MAX];
+
+	c.do_export = strcmp(o->name, "import") != 0;
+	c.do_import = strcmp(o->name, "export") != 0;
+	for (size_t i = 0; i < s->nchans; i++) {
+		if (channel_equal(&s->chans[i].ch, &c.ch)) {
+			channel_format(&c.ch, name, sizeof(name));
+			return opt_fail(err, errlen, "channel '%s' given twice",
+					name);
+		}
+	}
+	if (s->nchans == GATEWAY_MAX_CHANNELS)
+		return opt_fail(err, errlen, "more than %d channels",
+				GATEWAY_MAX_CHANNELS);
+	s->chans[s->nchans++] = c;
+	return 0;
+}
+
+/* ---- the table ------------------------------------------------------- */
+
+static const char *const framing_words[] = {
+	[FRAMING_RAW] = "raw",
+	[FRAMING_DATAGRAM] = "datagram",
+	[FRAMING_AUTO] = "auto",
+	NULL,
+};
+
+#define FIELD(type, member)                                                 \
+	.off = offsetof(type, member), .size = sizeof(((type *)0)->member)
+#define FLAG(type, member) .flag = offsetof(type, member)
+#define NOFLAG .flag = OPT_NOFLAG
+#define BYTES_MAX (1ull << 34)
+
+const struct opt opt_table[] = {
+	/* The command line, every command. */
+	{ "verbose", OPT_FLAG, .at = AT_CLI, .obj = OBJ_CLI,
+	  FIELD(struct opt_cli, verbose), NOFLAG, .letter = 'v',
+	  .doc = "log debug lines (every connection state change)" },
+	{ "quiet", OPT_FLAG, .at = AT_CLI, .obj = OBJ_CLI,
+	  FIELD(struct opt_cli, quiet), NOFLAG, .letter = 'q',
+	  .doc = "log warnings and errors only" },
+	{ "stats", OPT_UINT, 1, 86400, .at = AT_CLI, .obj = OBJ_CLI,
+	  FIELD(struct opt_cli, stats), NOFLAG, .arg = "SECONDS",
+	  .doc = "log a line of counters every SECONDS seconds" },
+	{ "user", OPT_STRING, 1, 255, .at = AT_CLI, .obj = OBJ_CLI,
+	  FIELD(struct opt_cli, user), NOFLAG, .arg = "USER",
+	  .doc = "drop to USER's uid and gids once everything is open" },
+	{ "check", OPT_FLAG, .at = AT_CLI_RUN, .obj = OBJ_CLI,
+	  FIELD(struct opt_cli, check), NOFLAG,
+	  .doc = "check FILE and print 'configuration OK'" },
+
+	/* A relay: [relay NAME], mcferry relay SOURCE SINK... */
+	{ "source", OPT_URI, .at = AT_CONF_RELAY, .obj = OBJ_RELAY,
+	  .set = set_relay_source, NOFLAG, .reload = true, .arg = "URI",
+	  .flags = OPTF_SOURCE, .doc = "where the relay reads, exactly once" },
+	{ "sink", OPT_URI, .at = AT_CONF_RELAY, .obj = OBJ_RELAY,
+	  .set = set_relay_sink, NOFLAG, .reload = true, .arg = "URI",
+	  .flags = OPTF_MANY, .doc = "where the relay writes (up to 64)" },
+	{ "workers", OPT_UINT, 1, SHARD_MAX, .def = "1", .reload = true,
+	  .at = AT_CONF_RELAY | AT_CLI_RELAY, .obj = OBJ_RELAY,
+	  FIELD(struct config_relay, workers), NOFLAG, .arg = "N",
+	  .doc = "threads, each joining the group and serving a share of the "
+		 "clients (multicast source, listening tcp sinks only)" },
+
+	/* A hub: [hub], mcferry hub. */
+	{ "listen", OPT_URI, AT_TCP_SINK_LISTEN, .at = AT_CONF_HUB | AT_CLI_HUB,
+	  .obj = OBJ_HUB, .set = set_hub_listen, NOFLAG, .reload = true,
+	  .arg = "tcp://@[ADDR]:PORT", .flags = OPTF_MANY,
+	  .doc = "accept gateways and relays here (one or more)" },
+
+	/* A gateway: [gateway NAME], mcferry gateway. */
+	{ "hub", OPT_URI, AT_TCP_SINK_CONNECT,
+	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
+	  .set = set_gateway_hub, NOFLAG, .reload = true,
+	  .arg = "tcp://HOST:PORT", .doc = "the hub" },
+	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1,
+	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
+	  FIELD(struct gateway_spec, iface), NOFLAG, .reload = true,
+	  .arg = "IF", .doc = "the island's LAN interface, name or address" },
+	{ "island", OPT_STRING, 1, FRAME_ISLAND_MAX,
+	  .def = "the LAN's IPv4 subnet", .flags = OPTF_UNSET,
+	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
+	  FIELD(struct gateway_spec, island), NOFLAG, .reload = true,
+	  .arg = "NAME", .doc = "the island's name; gateways of one island "
+				"share it" },
+	{ "ttl", OPT_UINT, 0, 255, .def = "1",
+	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
+	  FIELD(struct gateway_spec, ttl), NOFLAG, .reload = true, .arg = "N",
+	  .doc = "TTL of re-multicast datagrams" },
+	{ "group", OPT_CHANNEL, .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY,
+	  .obj = OBJ_GATEWAY, .set = set_gateway_chan, NOFLAG, .reload = true,
+	  .arg = "CH", .flags = OPTF_MANY,
+	  .doc = "export the island's CH to the hub and import CH" },
+	{ "export", OPT_CHANNEL, .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY,
+	  .obj = OBJ_GATEWAY, .set = set_gateway_chan, NOFLAG, .reload = true,
+	  .arg = "CH", .flags = OPTF_MANY,
+	  .doc = "send the island's CH to the hub" },
+	{ "import", OPT_CHANNEL, .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY,
+	  .obj = OBJ_GATEWAY, .set = set_gateway_chan, NOFLAG, .reload = true,
+	  .arg = "CH[=LOCAL_CH]", .flags = OPTF_MANY | OPTF_REMAP,
+	  .doc = "multicast the hub's CH here, maybe on another group" },
+
+	/* URI query options: udp://...?NAME=VALUE&... */
+	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1, .at = AT_UDP,
+	  .obj = OBJ_URI, FIELD(struct uri, iface), NOFLAG, .reload = true,
+	  .arg = "NAME|ADDR",
+	  .doc = "the interface to join on or send from" },
+	{ "source", OPT_ADDR, .at = AT_UDP_SOURCE, .obj = OBJ_URI,
+	  FIELD(struct uri, source), FLAG(struct uri, has_source),
+	  .reload = true, .arg = "S",
+	  .doc = "join (S,GROUP), source-specific multicast" },
+	{ "ttl", OPT_UINT, 0, 255, .def = "1", .flags = OPTF_UNSET,
+	  .at = AT_UDP_SINK, .obj = OBJ_URI, FIELD(struct uri, ttl),
+	  FLAG(struct uri, set_ttl), .reload = true, .arg = "N",
+	  .doc = "TTL of multicast datagrams sent (unicast: the kernel's)" },
+	{ "loop", OPT_BOOL, 0, 1, .def = "1", .flags = OPTF_UNSET,
+	  .at = AT_UDP_SINK, .obj = OBJ_URI, FIELD(struct uri, loop),
+	  FLAG(struct uri, set_loop), .reload = true, .arg = "0|1",
+	  .doc = "deliver our multicast to sockets on this host" },
+	{ "rcvbuf", OPT_BYTES, 1024, INT_MAX / 2, .flags = OPTF_UNSET,
+	  .def = "2 MiB (udp source)", .at = AT_URI, .obj = OBJ_URI,
+	  FIELD(struct uri, rcvbuf), NOFLAG, .reload = true, .arg = "BYTES",
+	  .doc = "kernel receive buffer" },
+	{ "sndbuf", OPT_BYTES, 1024, INT_MAX / 2, .flags = OPTF_UNSET,
+	  .def = "256 KiB (tcp sink client)", .at = AT_URI, .obj = OBJ_URI,
+	  FIELD(struct uri, sndbuf), NOFLAG, .reload = true, .arg = "BYTES",
+	  .doc = "kernel send buffer" },
+	{ "framing", OPT_ENUM, .words = framing_words, .def = "auto",
+	  .at = AT_TCP, .obj = OBJ_URI, FIELD(struct uri, framing),
+	  FLAG(struct uri, set_framing), .reload = true,
+	  .arg = "auto|raw|datagram",
+	  .doc = "datagram between mcferry nodes (HELLO), raw bytes otherwise" },
+	{ "chunk", OPT_BYTES, 1, 65507, .def = "1316", .at = AT_TCP,
+	  .obj = OBJ_URI, FIELD(struct uri, chunk), FLAG(struct uri, set_chunk),
+	  .reload = true, .arg = "BYTES",
+	  .doc = "raw bytes into datagrams of this size" },
+	{ "queue", OPT_BYTES, 65536, BYTES_MAX, .def = "4194304",
+	  .at = AT_TCP & AT_SINK, .obj = OBJ_URI, FIELD(struct uri, queue),
+	  FLAG(struct uri, set_queue), .reload = true, .arg = "BYTES",
+	  .doc = "per-connection queue limit of a sink" },
+	{ "soft", OPT_BYTES, 1024, BYTES_MAX, .def = "queue/2",
+	  .flags = OPTF_UNSET, .at = AT_TCP_SINK_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, soft), FLAG(struct uri, set_soft), .reload = true,
+	  .arg = "BYTES", .doc = "a client above this for softsecs is cut off" },
+	{ "softsecs", OPT_UINT, 1, 86400, .def = "10", .at = AT_TCP_SINK_LISTEN,
+	  .obj = OBJ_URI, FIELD(struct uri, softsecs), FLAG(struct uri, set_soft),
+	  .family = "soft", .reload = true, .arg = "SECONDS",
+	  .doc = "how long a client may stay above soft" },
+	{ "channel", OPT_CHANNEL, .at = AT_TCP & AT_CONNECT, .obj = OBJ_URI,
+	  FIELD(struct uri, channel), FLAG(struct uri, has_channel),
+	  .reload = true, .arg = "CH",
+	  .doc = "a link to a hub: publish CH (sink) or subscribe to it (source)" },
+
+	/* Last, as --help lists them. */
+	{ "help", OPT_FLAG, .at = AT_CLI, .obj = OBJ_CLI, NOFLAG,
+	  .letter = 'h', .doc = "show this help" },
+	{ "version", OPT_FLAG, .at = AT_CLI, .obj = OBJ_CLI, NOFLAG,
+	  .letter = 'V', .doc = "show the version" },
+};
+
+#define NROWS (sizeof(opt_table) / sizeof(opt_table[0]))
+_Static_assert(NROWS <= 64, "struct uri.given has a bit per row");
+const size_t opt_count = NROWS;
+
+/* ---- lookup, values, fields ------------------------------------------ */
+
+const struct opt *opt_find(const char *name, unsigned at)
+{
+	for (size_t i = 0; i < NROWS; i++)
+		if ((opt_table[i].at & at) && !strcmp(opt_table[i].name, name))
+			return &opt_table[i];
+	return NULL;
+}
+
+unsigned opt_uri_at(const struct uri *u, bool as_source)
+{
+	if (u->scheme == URI_UDP)
+		return as_source ? AT_UDP_SOURCE : AT_UDP_SINK;
+	if (as_source)
+		return u->local ? AT_TCP_SOURCE_LISTEN : AT_TCP_SOURCE_CONNECT;
+	return u->local ? AT_TCP_SINK_LISTEN : AT_TCP_SINK_CONNECT;
+}
+
+/* Decimal digits only: no sign, no blank, no suffix, no hex. */
+static bool parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static int parse_channel(const struct opt *o, const char *text,
+			 union opt_value *v, char *err, size_t errlen)
+{
+	char buf[2 * CHANNEL_TEXT_MAX], e[256], *eq;
+
+	if (strlen(text) >= sizeof(buf))
+		return opt_fail(err, errlen, "bad %s: channel too long", o->name);
+	strcpy(buf, text);
+	eq = strchr(buf, '=');
+	if (eq) {
+		if (!(o->flags & OPTF_REMAP))
+			return opt_fail(err, errlen,
+					"bad %s '%s': only import takes "
+					"=LOCAL_GROUP:PORT",
+					o->name, text);
+		*eq++ = '\0';
+	}
+	if (channel_parse(buf, &v->chan.ch, e, sizeof(e)) < 0)
+		return opt_fail(err, errlen, "bad %s: %s", o->name, e);
+	v->chan.local = v->chan.ch;
+	if (!eq)
+		return 0;
+	if (channel_parse(eq, &v->chan.local, e, sizeof(e)) < 0)
+		return opt_fail(err, errlen, "bad %s: %s", o->name, e);
+	if (v->chan.local.family != v->chan.ch.family)
+		return opt_fail(err, errlen,
+				"bad %s '%s': local channel of another IP family",
+				o->name, text);
+	return 0;
+}
+
+static int parse_uri(const struct opt *o, const char *text,
+		     union opt_value *v, char *err, size_t errlen)
+{
+	bool as_source = o->flags & OPTF_SOURCE;
+	char e[256];
+
+	if (uri_parse(text, &v->uri, e, sizeof(e)) < 0 ||
+	    uri_check_role(&v->uri, as_source, e, sizeof(e)) < 0)
+		return opt_fail(err, errlen, "bad %s URI '%s': %s", o->name,
+				text, e);
+	if (o->min && !(opt_uri_at(&v->uri, as_source) & o->min))
+		return opt_fail(err, errlen, "bad %s URI '%s': want %s",
+				o->name, text, o->arg);
+	return 0;
+}
+
+int opt_parse(const struct opt *o, const char *text, union opt_value *v,
+	      char *err, size_t errlen)
+{
+	size_t n = strlen(text);
+
+	memset(v, 0, sizeof(*v));
+	switch (o->type) {
+	case OPT_UINT:
+	case OPT_BYTES:
+		if (!parse_uint(text, o->max, &v->u) || v->u < o->min)
+			return opt_fail(err, errlen, "bad %s '%s': want %llu..%llu%s",
+					o->name, text,
+					(unsigned long long)o->min,
+					(unsigned long long)o->max,
+					o->type == OPT_BYTES ? " bytes" : "");
+		return 0;
+	case OPT_BOOL:
+		if (strcmp(text, "0") && strcmp(text, "1"))
+			return opt_fail(err, errlen, "bad %s '%s': want 0 or 1",
+					o->name, text);
+		v->u = text[0] == '1';
+		return 0;
+	case OPT_ENUM: {
+		char want[128] = "";
+		size_t k;
+
+		for (k = 0; o->words[k]; k++) {
+			if (!strcmp(text, o->words[k])) {
+				v->u = k;
+				return 0;
+			}
+		}
+		for (size_t i = 0; i < k; i++)
+			snprintf(want + strlen(want), sizeof(want) - strlen(want),
+				 "%s%s", i == 0 ? "" : i + 1 == k ? " or " : ", ",
+				 o->words[i]);
+		return opt_fail(err, errlen, "bad %s '%s': want %s", o->name,
+				text, want);
+	}
+	case OPT_STRING:
+		if (n < 1 || n > o->max)
+			return opt_fail(err, errlen,
+					"bad %s '%s': want 1..%llu characters",
+					o->name, text, (unsigned long long)o->max);
+		v->s = text;
+		return 0;
+	case OPT_CHANNEL:
+		return parse_channel(o, text, v, err, errlen);
+	case OPT_ADDR:
+		if (!addr_parse(text, 0, &v->addr))
+			return opt_fail(err, errlen,
+					"bad %s '%s': not an IP address", o->name,
+					text);
+		return 0;
+	case OPT_URI:
+		return parse_uri(o, text, v, err, errlen);
+	case OPT_FLAG:
+		v->u = 1;
+		return 0;
+	}
+	return opt_fail(err, errlen, "bad %s: unknown type", o->name);
+}
+
+static void store_uint(void *p, size_t size, uint64_t u)
+{
+	uint8_t u8 = (uint8_t)u;
+	uint16_t u16 = (uint16_t)u;
+	uint32_t u32 = (uint32_t)u;
+
+	switch (size) {
+	case 1: memcpy(p, &u8, 1); break;
+	case 2: memcpy(p, &u16, 2); break;
+	case 4: memcpy(p, &u32, 4); break;
+	default: memcpy(p, &u, 8); break;
+	}
+}
+
+/* Write v into o's field of obj (a row without a setter). */
+static void opt_store(const struct opt *o, void *obj, const union opt_value *v)
+{
+	char *p = (char *)obj + o->off;
+
+	switch (o->type) {
+	case OPT_UINT:
+	case OPT_BYTES:
+	case OPT_BOOL:
+	case OPT_ENUM:
+	case OPT_FLAG:
+		if (o->type == OPT_FLAG && o->size == sizeof(bool))
+			*(bool *)p = true;
+		else
+			store_uint(p, o->size, v->u);
+		break;
+	case OPT_STRING:
+		snprintf(p, o->size, "%s", v->s);
+		break;
+	case OPT_CHANNEL:
+		memcpy(p, &v->chan.ch, sizeof(v->chan.ch));
+		break;
+	case OPT_ADDR:
+		memcpy(p, &v->addr, sizeof(v->addr));
+		break;
+	case OPT_URI:
+		memcpy(p, &v->uri, sizeof(v->uri));
+		break;
+	}
+}
+
+int opt_set(const struct opt *o, void *obj, const char *text, char *err,
+	    size_t errlen)
+{
+	union opt_value v;
+	int rc = opt_parse(o, text, &v, err, errlen);
+
+	if (rc < 0)
+		return rc;
+	if (o->set)
+		return o->set(obj, o, &v, err, errlen);
+	if (o->size == 0)
+		return 0;
+	opt_store(o, obj, &v);
+	if (o->flag != OPT_NOFLAG)
+		*(bool *)((char *)obj + o->flag) = true;
+	return 0;
+}
+
+void opt_init(void *obj, enum opt_obj kind, unsigned at)
+{
+	for (size_t i = 0; i < NROWS; i++) {
+		const struct opt *o = &opt_table[i];
+		union opt_value v;
+		char err[256];
+
+		if (o->obj != kind || !(o->at & at) || !o->def || o->set ||
+		    (o->flags & OPTF_UNSET))
+			continue;
+		/* The table's own defaults parse; test_opt.c checks it. */
+		if (opt_parse(o, o->def, &v, err, sizeof(err)) == 0)
+			opt_store(o, obj, &v);
+	}
+}
+
+/* ---- the command line ------------------------------------------------ */
+
+static const struct {
+	const char *name;
+	enum opt_cmd cmd;
+	unsigned at;
+} cli_cmds[] = {
+	{ "relay", CMD_RELAY, AT_CLI_RELAY },
+	{ "hub", CMD_HUB, AT_CLI_HUB },
+	{ "gateway", CMD_GATEWAY, AT_CLI_GATEWAY },
+	{ "run", CMD_RUN, AT_CLI_RUN },
+};
+#define NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
+
+/* "'relay'" or "'relay' or 'run'": the commands of an at set. */
+static void cmd_words(unsigned at, char *buf, size_t len)
+{
+	size_t n = 0, k = 0;
+
+	for (size_t i = 0; i < NCMDS; i++)
+		n += (at & cli_cmds[i].at) != 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (!(at & cli_cmds[i].at))
+			continue;
+		snprintf(buf + strlen(buf), len - strlen(buf), "%s'%s'",
+			 k == 0 ? "" : k + 1 == n ? " or " : ", ",
+			 cli_cmds[i].name);
+		k++;
+	}
+}
+
+/* The one section a command describes, named after the command, so that
+ * what follows is the same as for a file. */
+static void cli_section(struct opt_cli *cli, void **objs)
+{
+	struct config *cfg = &cli->cfg;
+
+	objs[OBJ_CLI] = cli;
+	if (cli->cmd == CMD_RELAY) {
+		cfg->relays = xcalloc(1, sizeof(*cfg->relays));
+		cfg->nrelays = 1;
+		strcpy(cfg->relays[0].name, "relay");
+		opt_init(&cfg->relays[0], OBJ_RELAY, AT_CLI_RELAY);
+		objs[OBJ_RELAY] = &cfg->relays[0];
+	} else if (cli->cmd == CMD_HUB) {
+		cfg->hubs = xcalloc(1, sizeof(*cfg->hubs));
+		cfg->nhubs = 1;
+		strcpy(cfg->hubs[0].name, "hub");
+		objs[OBJ_HUB] = &cfg->hubs[0];
+	} else if (cli->cmd == CMD_GATEWAY) {
+		cfg->gateways = xcalloc(1, sizeof(*cfg->gateways));
+		cfg->ngateways = 1;
+		gateway_spec_init(&cfg->gateways[0].spec, "gateway");
+		objs[OBJ_GATEWAY] = &cfg->gateways[0].spec;
+	}
+}
+
+/* SOURCE SINK... of relay, FILE of run, nothing for hub and gateway; then
+ * what must be there. */
+static int cli_finish(struct opt_cli *cli, int n, char **args, char *err,
+		      size_t errlen)
+{
+	struct config *cfg = &cli->cfg;
+
+	switch (cli->cmd) {
+	case CMD_RELAY: {
+		struct config_relay *r = &cfg->relays[0];
+
+		if (n < 2)
+			return opt_fail(err, errlen, "relay needs a SOURCE and "
+					"at least one SINK");
+		if (opt_set(opt_find("source", AT_CONF_RELAY), r, args[0], err,
+			    errlen) < 0)
+			return -EINVAL;
+		for (int i = 1; i < n; i++)
+			if (opt_set(opt_find("sink", AT_CONF_RELAY), r, args[i],
+				    err, errlen) < 0)
+				return -EINVAL;
+		if (r->workers > 1 &&
+		    shard_check(&r->source, r->sinks, r->nsinks, err, errlen))
+			return -EINVAL;
+		return 0;
+	}
+	case CMD_HUB:
+	case CMD_GATEWAY:
+		if (n > 0)
+			return opt_fail(err, errlen, "unexpected argument '%s'",
+					args[0]);
+		if (cli->cmd == CMD_HUB && cfg->hubs[0].nlisten == 0)
+			return opt_fail(err, errlen, "hub needs --listen URI");
+		if (cli->cmd == CMD_GATEWAY &&
+		    gateway_spec_check(&cfg->gateways[0].spec, err, errlen))
+			return -EINVAL;
+		return 0;
+	case CMD_RUN:
+		if (n != 1)
+			return opt_fail(err, errlen, "run needs exactly one FILE");
+		cli->file = args[0];
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* One flag of the command line: in scope for the command, then set. */
+static int cli_flag(struct opt_cli *cli, unsigned cmd_at, const struct opt *o,
+		    void **objs, const char *arg, char *err, size_t errlen)
+{
+	char words[64], e[512];
+
+	if (!(o->at & cmd_at)) {
+		cmd_words(o->at, words, sizeof(words));
+		if (o->at & AT_CONF)
+			return opt_fail(err, errlen,
+					"--%s applies to %s (in a file: %s = %s)",
+					o->name, words, o->name, o->arg);
+		return opt_fail(err, errlen, "--%s applies to %s", o->name,
+				words);
+	}
+	if (!strcmp(o->name, "help") || !strcmp(o->name, "version")) {
+		cli->cmd = o->name[0] == 'h' ? CMD_HELP : CMD_VERSION;
+		return 1;
+	}
+	if (opt_set(o, objs[o->obj], arg ? arg : "", e, sizeof(e)) < 0)
+		return opt_fail(err, errlen, "--%s: %s", o->name, e);
+	return 0;
+}
+
+int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
+		  size_t errlen)
+{
+	struct option longopts[NROWS + 1];
+	const struct opt *byval[NROWS];
+	char shorts[2 * NROWS + 2] = ":";
+	void *objs[OBJ_CLI + 1] = { 0 };
+	unsigned cmd_at = 0;
+	size_t nlong = 0;
+	int c, rc = 0;
+
+	memset(cli, 0, sizeof(*cli));
+	if (argc < 2)
+		return opt_fail(err, errlen,
+				"missing command (relay, hub, gateway or run)");
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		cli->cmd = CMD_HELP;
+		return 0;
+	}
+	if (!strcmp(argv[1], "-V") || !strcmp(argv[1], "--version")) {
+		cli->cmd = CMD_VERSION;
+		return 0;
+	}
+	for (size_t i = 0; i < NCMDS; i++) {
+		if (!strcmp(argv[1], cli_cmds[i].name)) {
+			cli->cmd = cli_cmds[i].cmd;
+			cmd_at = cli_cmds[i].at;
+		}
+	}
+	if (!cmd_at)
+		return opt_fail(err, errlen, "unknown command '%s' (want relay, "
+				"hub, gateway or run)", argv[1]);
+	cli_section(cli, objs);
+
+	/* Every command-line row is a long option, whatever the command,
+	 * so that one out of place is named as such, not as unknown. */
+	for (size_t i = 0; i < NROWS; i++) {
+		const struct opt *o = &opt_table[i];
+
+		if (!(o->at & AT_CLI))
+			continue;
+		byval[nlong] = o;
+		longopts[nlong] = (struct option){
+			o->name, o->type == OPT_FLAG ? no_argument
+						     : required_argument,
+			NULL, 256 + (int)nlong
+		};
+		nlong++;
+		if (o->letter) {
+			size_t k = strlen(shorts);
+
+			shorts[k] = o->letter;
+			shorts[k + 1] = '\0';
+		}
+	}
+	longopts[nlong] = (struct option){ 0 };
+
+	/* Scan from the word after the command; optind = 0 makes glibc
+	 * start afresh, so this can run more than once (unit tests). */
+	optind = 0;
+	opterr = 0;
+	while (rc == 0 &&
+	       (c = getopt_long(argc - 1, argv + 1, shorts, longopts, NULL)) != -1) {
+		const struct opt *o = NULL;
+
+		if (c >= 256)
+			o = byval[c - 256];
+		for (size_t i = 0; !o && c < 256 && i < nlong; i++)
+			if (byval[i]->letter == c)
+				o = byval[i];
+		if ((c == ':' || c == '?') && optopt >= 256)
+			rc = opt_fail(err, errlen, "option '--%s' %s",
+				      byval[optopt - 256]->name,
+				      c == ':' ? "needs a value"
+					       : "takes no value");
+		else if (c == ':')
+			rc = opt_fail(err, errlen, "option '-%c' needs a value",
+				      optopt);
+		else if (c == '?' && optopt)
+			rc = opt_fail(err, errlen, "unknown option '-%c'",
+				      optopt);
+		else if (!o)
+			rc = opt_fail(err, errlen, "unknown option '%s'",
+				      argv[optind]);
+		else
+			rc = cli_flag(cli, cmd_at, o, objs, optarg, err, errlen);
+	}
+	if (rc == 0)
+		rc = cli_finish(cli, argc - 1 - optind, argv + 1 + optind, err,
+				errlen);
+	if (rc != 0 || cli->cmd == CMD_HELP || cli->cmd == CMD_VERSION)
+		config_free(&cli->cfg);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- --help ---------------------------------------------------------- */
+
+/* The usage lines are the SYNOPSIS of docs/mcferry.1.scd (test_opt.c
+ * compares them). */
+static const char help_usage[] =
+	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--user USER] [--workers N]\n"
+	"               SOURCE SINK [SINK...]\n"
+	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER]\n"
+	"               --listen URI [--listen URI...]\n"
+	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER]\n"
+	"               --hub URI --iface IF [--island NAME] [--ttl N]\n"
+	"               (--group CH | --export CH | --import CH[=LOCAL_CH])...\n"
+	"       mcferry run [--check] [-v|-q] [--stats SECONDS] [--user USER] FILE\n"
+	"       mcferry --help | --version\n"
+	"\n"
+	"Carry IP multicast between islands over TCP.\n"
+	"\n"
+	"Endpoints (the '@' marks the local side: bind, join, listen):\n"
+	"  udp://@GROUP:PORT[?source=S]  join a group (ASM, or SSM with source)\n"
+	"  udp://@:PORT                  receive unicast datagrams\n"
+	"  udp://HOST:PORT               send datagrams (multicast or unicast)\n"
+	"  tcp://HOST:PORT               connect; reconnect with backoff\n"
+	"  tcp://@[ADDR]:PORT            listen: one publisher as source,\n"
+	"                                every client as sink\n";
+
+static const char help_tail[] =
+	"\n"
+	"Channels (hub and gateway): GROUP:PORT or SOURCE@GROUP:PORT (SSM).\n"
+	"A configuration file (run) has the same keys: see mcferry.conf(5).\n"
+	"\n"
+	"Example, the four seed tools:\n"
+	"  mcferry relay udp://@224.168.2.9:1600 tcp://@:1601\n"
+	"  mcferry relay udp://@224.168.2.9:1600 tcp://SPLITTER:1602\n"
+	"  mcferry relay tcp://@:1602 tcp://@:1603\n"
+	"  mcferry relay tcp://SPLITTER:1603 udp://224.168.2.9:1600\n"
+	"See mcferry(1).\n";
+
+/* Where a URI option applies, in words. */
+static const char *uri_where(unsigned at)
+{
+	static const struct {
+		unsigned at;
+		const char *words;
+	} w[] = {
+		{ AT_URI, "" },
+		{ AT_UDP, "udp" },
+		{ AT_UDP_SOURCE, "udp source" },
+		{ AT_UDP_SINK, "udp sink" },
+		{ AT_TCP, "tcp" },
+		{ AT_TCP & AT_SINK, "tcp sink" },
+		{ AT_TCP & AT_CONNECT, "connecting tcp" },
+		{ AT_TCP_SINK_LISTEN, "listening tcp sink" },
+	};
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		if (w[i].at == at)
+			return w[i].words;
+	return "some endpoints";
+}
+
+/* "  LEFT   [where: ]doc (default D)", the text wrapped at 79 columns
+ * under column 25, and starting on the next line when LEFT is too wide. */
+static void help_row(FILE *f, const char *left, const char *where,
+		     const struct opt *o)
+{
+	char text[512], *w, *save = NULL;
+	int col = fprintf(f, "  %s", left);
+
+	snprintf(text, sizeof(text), "%s%s%s", where, *where ? ": " : "",
+		 o->doc);
+	if (o->def)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+			 " (default %s)", o->def);
+	if (col > 24) {
+		fputc('\n', f);
+		col = 0;
+	}
+	col += fprintf(f, "%*s", 25 - col, "");
+	for (w = strtok_r(text, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		if (col > 25 && col + 1 + (int)strlen(w) > 79) {
+			fprintf(f, "\n%25s", "");
+			col = 25;
+		}
+		col += fprintf(f, "%s%s", col > 25 ? " " : "", w);
+	}
+	fputc('\n', f);
+}
+
+void opt_help(FILE *f)
+{
+	char left[64], where[64];
+
+	fputs(help_usage, f);
+	fputs("Endpoint options, after '?' joined by '&':\n", f);
+	for (size_t i = 0; i < NROWS; i++) {
+		const struct opt *o = &opt_table[i];
+
+		if (o->obj != OBJ_URI)
+			continue;
+		snprintf(left, sizeof(left), "%s=%s", o->name, o->arg);
+		help_row(f, left, uri_where(o->at), o);
+	}
+	fputs("\nOptions:\n", f);
+	for (size_t i = 0; i < NROWS; i++) {
+		const struct opt *o = &opt_table[i];
+		size_t k = 0;
+
+		if (!(o->at & AT_CLI))
+			continue;
+		if (o->letter)
+			snprintf(left, sizeof(left), "-%c, --%s", o->letter,
+				 o->name);
+		else
+			snprintf(left, sizeof(left), "    --%s", o->name);
+		if (o->arg)
+			snprintf(left + strlen(left), sizeof(left) - strlen(left),
+				 " %s", o->arg);
+		where[0] = '\0';
+		for (size_t j = 0; (o->at & AT_CLI) != AT_CLI && j < NCMDS; j++)
+			if (o->at & cli_cmds[j].at)
+				k += (size_t)snprintf(where + k, sizeof(where) - k,
+						      "%s%s", k ? ", " : "",
+						      cli_cmds[j].name);
+		help_row(f, left, where, o);
+	}
+	fputs(help_tail, f);
+}
