@@ -62,9 +62,21 @@ struct conn *conn_new(const struct conn_owner *own, struct link *l,
 	c->own = own;
 	c->owner = owner;
 	c->h = h;
+	c->handles = 1;
 	strcpy(c->peer, "?");
 	fanout_queue_init(&c->q, cf->queue);
 	return c;
+}
+
+static void conn_release(struct conn *c)
+{
+	if (--c->handles == 0)
+		free(c);
+}
+
+static void conn_on_wait_closed(uv_handle_t *h)
+{
+	conn_release(h->data);
 }
 
 static void conn_on_link_close(struct link *l)
@@ -77,7 +89,7 @@ static void conn_on_link_close(struct link *l)
 		listener_forget(c->ls, c);
 	if (c->h->on_closed)
 		c->h->on_closed(c);
-	free(c);
+	conn_release(c);
 }
 
 void conn_close(struct conn *c, const char *reason)
@@ -99,6 +111,8 @@ void conn_close(struct conn *c, const char *reason)
 		c->counted = false;
 	}
 	conn_set_state(c, CONN_CLOSING);
+	if (c->wait.loop && !uv_is_closing((uv_handle_t *)&c->wait))
+		uv_close((uv_handle_t *)&c->wait, conn_on_wait_closed);
 	link_close(c->link);
 }
 
@@ -132,13 +146,24 @@ static void conn_send_hello(struct conn *c)
 				 .role = c->own->role,
 				 .node_id = c->own->node->node_id };
 	uint8_t out[FRAME_HDR_LEN + FRAME_HELLO_MAX];
+	struct buf *b;
 	size_t n;
 
 	snprintf(h.island, sizeof(h.island), "%s", c->own->island);
 	n = frame_encode_hello(out, sizeof(out), &h);
-	/* The hello goes first, so the queue has room for it. */
-	(void)conn_send_bytes(c, out, n);
+	b = buf_get(&c->own->node->pool, n);
+	memcpy(b->data, out, n);
+	b->len = (uint32_t)n;
+	/* The hello goes first, ahead of anything queued (nothing is in
+	 * flight before it). */
+	(void)fanout_queue_push_front_ctl(&c->q, b, b->data, b->len);
+	buf_unref(b);
 	c->hello_sent = true;
+}
+
+static void conn_put_dgram_header(uint8_t *p, uint32_t len)
+{
+	frame_put_header(p, FRAME_DGRAM, len);
 }
 
 /* The framing is known: framed (datagram) or raw. */
@@ -146,10 +171,18 @@ static void conn_decide(struct conn *c, bool framed)
 {
 	c->framed = framed;
 	c->decided = true;
+	if (c->wait.loop)
+		uv_timer_stop(&c->wait);
+	/* Datagrams queued while it was not known get their headers, and
+	 * our HELLO goes ahead of them. */
+	if (framed)
+		fanout_queue_reframe(&c->q, FRAME_HDR_LEN,
+				     conn_put_dgram_header);
 	if (framed && !c->hello_sent)
 		conn_send_hello(c);
 	log_debug("%s=%s c=%u %s framing=%s", c->own->kind, c->own->name,
 		  c->id, c->what, framed ? "datagram" : "raw");
+	conn_kick(c);
 }
 
 static void conn_on_hello(struct conn *c, const struct frame *f)
@@ -362,6 +395,17 @@ int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len)
 	return fanout_queue_push(&c->q, b, p, len);
 }
 
+/* auto framing on a sink: a peer silent this long is a plain TCP peer. */
+static void conn_on_wait(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->state != CONN_OPEN || c->decided)
+		return;
+	conn_decide(c, false);
+	conn_kick(c);
+}
+
 static void conn_open(struct conn *c)
 {
 	const struct conn_conf *cf = &c->conf;
@@ -384,8 +428,14 @@ static void conn_open(struct conn *c)
 	case FRAMING_AUTO:
 		c->rx_mode = CONN_RX_SNIFF;
 		/* The receiving side speaks first; see conn.h. */
-		if (!cf->sends_data)
+		if (!cf->sends_data) {
 			conn_decide(c, true);
+			break;
+		}
+		uv_timer_init(c->link->loop, &c->wait);
+		c->wait.data = c;
+		c->handles++;
+		uv_timer_start(&c->wait, conn_on_wait, CONN_AUTO_WAIT_MS, 0);
 		break;
 	}
 	if (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF) {
@@ -436,13 +486,11 @@ int conn_connect(struct conn *c, const struct sockaddr *sa)
 
 int conn_send(struct conn *c, struct buf *b)
 {
-	if (!c->decided) {
-		/* auto framing on a sink: a silent peer is a plain TCP
-		 * peer once it has had its chance to say HELLO. */
-		if (uv_now(c->link->loop) - c->opened < CONN_AUTO_WAIT_MS)
-			return -EAGAIN;
+	/* auto framing on a sink: a peer that lets a whole queue of data
+	 * wait without saying HELLO is not an mcferry node (whose HELLO
+	 * comes with the connection). */
+	if (!c->decided && c->q.bytes + b->len > c->q.limit)
 		conn_decide(c, false);
-	}
 	if (!c->framed)
 		return fanout_queue_push(&c->q, b, b->data, b->len);
 	/* The header depends only on the length, so every framed client
@@ -484,7 +532,7 @@ void conn_kick(struct conn *c)
 	 * buffer is capped, so this ends within a few rounds, and nothing
 	 * is left waiting for input that may never come. */
 	for (;;) {
-		if (c->state != CONN_OPEN)
+		if (c->state != CONN_OPEN || !c->decided)
 			return;
 		n = fanout_queue_begin(&c->q, iov, CONN_WRITE_IOV);
 		if (n == 0)

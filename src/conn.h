@@ -13,8 +13,9 @@
  *    and reads the peer's first bytes: a HELLO means frames, anything else
  *    is raw data. The side that sends data (a sink) sends nothing until it
  *    knows: a HELLO from the peer makes it answer with its own and frame
- *    what it sends; other bytes, or CONN_AUTO_WAIT_MS of silence, make it
- *    raw. So two mcferry nodes frame, and nc, VLC or ffmpeg get raw bytes
+ *    what it sends; other bytes, CONN_AUTO_WAIT_MS of silence, or a
+ *    queue that fills up before either, make it raw (data waits in the
+ *    queue meanwhile, so nothing is lost). So two mcferry nodes frame, and nc, VLC or ffmpeg get raw bytes
  *    and never see a HELLO they would take for data.
  *
  * Lifetime: the owner makes a conn with conn_new() over a link, then
@@ -99,6 +100,8 @@ struct conn {
 	bool hello_seen;
 	bool hello_sent;
 	bool counted;           /* counted in owner->clients */
+	int handles;            /* the link, and the auto-wait timer */
+	uv_timer_t wait;        /* auto framing on a sink: the decision */
 	const char *what;
 	char peer[LINK_PEER_MAX];
 	const struct conn_owner *own;
@@ -131,14 +134,10 @@ void conn_accept(struct conn *c);
 /* Start connecting; h->on_connect reports the result, and a conn whose
  * connect failed is closed by the caller. 0 or a negative errno. */
 int conn_connect(struct conn *c, const struct sockaddr *sa);
-/* True when data may be queued: open, and the framing is known. */
-static inline bool conn_ready(const struct conn *c)
-{
-	return c->state == CONN_OPEN && c->decided;
-}
-/* Queue one datagram for sending (with its frame header when framed).
- * Returns 0, -ENOBUFS when the queue is full, or -EAGAIN while the
- * framing is not known yet (nothing queued either way). */
+/* Queue one datagram for sending (with its frame header when framed;
+ * while the framing is not known it waits in the queue and gets its
+ * header, or not, once it is). Returns 0 or -ENOBUFS when the queue is
+ * full (nothing queued). */
 int conn_send(struct conn *c, struct buf *b);
 /* Queue b as a DATA frame described by d (d->len = b->len): the header
  * goes in a small buffer of its own, since several links may frame one

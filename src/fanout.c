@@ -65,6 +65,41 @@ int fanout_queue_push_ctl(struct fanout_queue *q, struct buf *b, uint8_t *p,
 	return fanout_queue_add(q, b, p, len, true);
 }
 
+int fanout_queue_push_front_ctl(struct fanout_queue *q, struct buf *b,
+				uint8_t *p, uint32_t len)
+{
+	struct fanout_entry *e;
+
+	if (q->bytes + len > q->limit)
+		return -ENOBUFS;
+	if (q->count == q->cap)
+		fanout_queue_grow(q);
+	q->head = (q->head - 1) & (q->cap - 1);
+	e = &q->ring[q->head];
+	e->b = buf_ref(b);
+	e->p = p;
+	e->len = len;
+	e->ctl = true;
+	q->count++;
+	q->bytes += len;
+	return 0;
+}
+
+void fanout_queue_reframe(struct fanout_queue *q, uint32_t hdr,
+			  void (*fill)(uint8_t *p, uint32_t len))
+{
+	for (uint32_t i = q->sending; i < q->count; i++) {
+		struct fanout_entry *e = &q->ring[(q->head + i) & (q->cap - 1)];
+
+		if (e->ctl)
+			continue;
+		e->p -= hdr;
+		e->len += hdr;
+		q->bytes += hdr;
+		fill(e->p, e->len - hdr);
+	}
+}
+
 uint32_t fanout_queue_begin(struct fanout_queue *q, struct iovec *iov,
 			    uint32_t max)
 {

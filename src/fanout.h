@@ -46,6 +46,15 @@ int fanout_queue_push(struct fanout_queue *q, struct buf *b, uint8_t *p,
  * datagram by fanout_queue_advance or fanout_queue_end. */
 int fanout_queue_push_ctl(struct fanout_queue *q, struct buf *b, uint8_t *p,
 			  uint32_t len);
+/* Queue a control frame ahead of every waiting entry (a HELLO that must
+ * go first); nothing may be in flight. Same result as the push above. */
+int fanout_queue_push_front_ctl(struct fanout_queue *q, struct buf *b,
+				uint8_t *p, uint32_t len);
+/* Every waiting datagram entry gains the hdr bytes in front of it (its
+ * buffer's headroom), which fill(p, len) writes; for a queue that filled
+ * up before its framing was known. Nothing may be in flight. */
+void fanout_queue_reframe(struct fanout_queue *q, uint32_t hdr,
+			  void (*fill)(uint8_t *p, uint32_t len));
 /* Mark up to max waiting entries as in flight and describe them in iov.
  * Returns the number of entries; 0 when a write is already in flight or
  * nothing waits. */

@@ -151,8 +151,6 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 		if (c->state != CONN_OPEN)
 			continue;
 		rc = conn_send(c, b);
-		if (rc == -EAGAIN)
-			continue; /* framing not known yet: not a viewer yet */
 		if (rc == -ENOBUFS) {
 			st->cutoffs++;
 			conn_close(c, "slow-consumer");
