@@ -206,9 +206,9 @@ class Bench:
         self.hfails = []
         self.bare = os.path.join(build, "bench", "bare_recv")
         self.binaries = {"socat": shutil.which("socat")}
-        for kind, (var, *_r) in peers.PEERS.items():
-            if var:
-                self.binaries[kind] = os.environ.get(var) or None
+        for kind, pe in peers.PEERS.items():
+            if pe["env"]:
+                self.binaries[kind] = os.environ.get(pe["env"]) or None
         self.rows = self.fan_rows()
 
     # -- notes
@@ -252,11 +252,11 @@ class Bench:
         else:
             rows = list(self.m["rows"])
             # MSD_LITE= and UDPXY= add a row beside every plain mcferry row
-            for kind, (var, _a, _h, _f, most) in peers.PEERS.items():
-                if not var or not self.binaries.get(kind):
+            for kind, pe in peers.PEERS.items():
+                if not pe["env"] or not self.binaries.get(kind):
                     continue
                 for (k, mb, n) in self.m["rows"]:
-                    if k == "mcferry" and n <= most:
+                    if k == "mcferry" and n <= pe["most"]:
                         rows.append((kind, mb, n))
         if os.environ.get("BENCH_SOCAT", "1") != "1":
             rows = [r for r in rows if r[0] != "socat"]
@@ -268,7 +268,7 @@ class Bench:
                     log("socat not found; skipping the socat rows")
                 else:
                     self.note("%s: no binary (set %s=PATH); row skipped"
-                              % (r[0], peers.PEERS[base][0]))
+                              % (r[0], peers.PEERS[base]["env"]))
                 continue
             out.append(r)
         return out
@@ -392,8 +392,7 @@ class Bench:
             return None
         names = ("ListenOverflows", "ListenDrops", "SyncookiesSent")
         ns0 = PS.tcpext(self.ns_text(self.r, "/proc/net/netstat"), names)
-        http = False
-        forks = False
+        pe = dict(http=False, forks=False, ts=False)
         if base == "mcferry":
             workers = int(kind.split("-w")[1]) if "-w" in kind else 1
             relay = self.start_mcferry(tag + ".relay", self.r, [
@@ -403,7 +402,7 @@ class Bench:
             if relay is None:
                 return None
         else:
-            http, forks = peers.peer_http(base), peers.peer_forks(base)
+            pe = peers.PEERS[base]
             relay = self.r.spawn(peers.peer_argv(
                 base, self.binaries[base], tport=TPORT, group=GROUP, uport=UPORT,
                 ifname=IF_SR, logdir=self.tmp, clients=n), tag=tag + ".relay")
@@ -420,7 +419,7 @@ class Bench:
                 "--size", SIZE, "--expect", count, "--count", count,
                 "--idle", IDLE, "--duration", secs + 30, "--connect-retry", 30,
                 "--ready-file", ready, "--json"]
-        if http:
+        if pe["http"]:
             args += ["--http", "/udp/%s:%d" % (GROUP, UPORT)]
         recv = self.c.spawn(args, tag=tag + ".recv")
         ok = self.wait_until(lambda: os.path.exists(ready), 40, recv)
@@ -443,7 +442,7 @@ class Bench:
                 self.note("%s: after 30 s mcferry had accepted only %d of %d "
                           "clients that the kernel had connected" % (
                               tag, len(relay.log_matches("client connected")), n))
-        elif forks:
+        elif pe["forks"]:
             if not self.wait_until(lambda: len(PS.children(relay.pid)) >= n, 30):
                 self.note("%s: after 30 s %s had only %d of %d child processes"
                           % (tag, base, len(PS.children(relay.pid)), n))
@@ -452,7 +451,7 @@ class Bench:
             if not self.wait_until(lambda: PS.socket_fds(relay.pid) >= n + 2, 30):
                 self.note("%s: after 30 s %s held only %d sockets for %d clients"
                           % (tag, base, PS.socket_fds(relay.pid), n))
-        if http and not self.wait_until(
+        if pe["http"] and not self.wait_until(
                 lambda: PS.udp_sockets(relay.pid, UPORT), 10):
             self.note("%s: %s had not joined the group 10 s after its clients "
                       "asked for it" % (tag, base))
@@ -476,9 +475,9 @@ class Bench:
         h0 = PS.host_cpu()
         t0 = time.monotonic()
         send = self.s.spawn([T.MCSEND, "--count", count, "--rate", pps,
-                             "--size", SIZE, "--ttl", 1, "--iface", IF_S,
-                             "--quiet", "%s:%d" % (GROUP, UPORT)],
-                            tag=tag + ".send")
+                             "--size", SIZE, "--ttl", 1, "--iface", IF_S, "--quiet"]
+                            + (["--ts"] if pe["ts"] else [])
+                            + ["%s:%d" % (GROUP, UPORT)], tag=tag + ".send")
         # Sample the relay's RSS and the receiver's CPU while data flows,
         # until the receiver ends (all data in, every client closed, or IDLE
         # s idle); hard limit secs + 35 (mcrecv's own --duration is secs + 30).
@@ -490,7 +489,7 @@ class Bench:
             rcv = PS.cpu_ticks(recv.pid)
             if rcv is not None:
                 rc1, h1 = rcv, PS.host_cpu()
-            if forks:
+            if pe["forks"]:
                 cpu1 = PS.tree_ticks(relay.pid)
                 if i % 10 == 5:
                     pssmax = max(pssmax, PS.tree_pss(relay.pid))
@@ -502,7 +501,7 @@ class Bench:
         if not self.wait_proc(recv, 5):
             self.note("%s: mcrecv had to be stopped" % tag)
         udp_sample()
-        if not forks:
+        if not pe["forks"]:
             cpu1 = PS.tree_ticks(relay.pid)
             rssmax = max(rssmax, PS.status_kb(relay.pid, "VmHWM") or 0)
         else:
@@ -544,7 +543,7 @@ class Bench:
         drops = sum(b - a for a, b in udp.values()) if udp else None
         R["IDROPS"] = drops
         if drops is not None and sent:
-            R["BEFORE"] = 100.0 * drops / (exp if forks else sent)
+            R["BEFORE"] = 100.0 * drops / (exp if pe["forks"] else sent)
             R["AFTER"] = max(R["LOSS"] - R["BEFORE"], 0.0)
         else:
             R["BEFORE"] = R["AFTER"] = None
@@ -574,7 +573,7 @@ class Bench:
                           % (tag, len(q), IDLE, min(q), max(q), IDLE))
         else:
             R["DROPS"] = R["CUTS"] = "-"
-            if forks and n > 1:
+            if pe["forks"] and n > 1:
                 self.note("%s: %s's %d processes: RSS sum %.1f MiB (shared pages "
                           "counted in every process), PSS sum %.1f MiB"
                           % (tag, base, n + 1, rssmax / 1024, pssmax / 1024))

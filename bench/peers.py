@@ -7,7 +7,7 @@ this file only knows how to start them. msd_lite and udpxy serve HTTP
 
 A peer is a row of PEERS: how to start it listening on TCP port `tport`
 and relaying GROUP:UPORT joined on interface `ifname`, whether its clients
-speak HTTP, and whether it forks a process per client (then its CPU and RSS
+speak HTTP, whether it forks a process per client (then its CPU and RSS
 are the process tree's, and the harness waits for one child per client).
 """
 
@@ -109,26 +109,19 @@ def _udpxy(binary, tport, group, uport, ifname, logdir, clients):
             "-c", str(max(clients, 3))]
 
 
-# name: (environment variable naming the binary or None, argv builder,
-#        clients speak HTTP, a process per client, most clients it takes)
+# name -> env: the variable naming its binary (None: found on PATH);
+# argv: how to start it; http: its clients speak HTTP; forks: a process
+# per client; ts: it drops datagrams that do not start with the MPEG-TS sync
+# byte (so mcsend runs with --ts); most: the most clients it takes.
 PEERS = {
-    "socat": (None, _socat, False, True, 100000),
-    "msd_lite": ("MSD_LITE", _msd_lite, True, False, 100000),
-    "udpxy": ("UDPXY", _udpxy, True, True, 5000),
+    "socat": dict(env=None, argv=_socat, http=False, forks=True, ts=False,
+                  most=100000),
+    "msd_lite": dict(env="MSD_LITE", argv=_msd_lite, http=True, forks=False,
+                     ts=True, most=100000),
+    "udpxy": dict(env="UDPXY", argv=_udpxy, http=True, forks=True, ts=False,
+                  most=5000),
 }
 
 
 def peer_argv(kind, binary, **kw):
-    return PEERS[kind][1](binary, **kw)
-
-
-def peer_http(kind):
-    return PEERS[kind][2]
-
-
-def peer_forks(kind):
-    return PEERS[kind][3]
-
-
-def peer_max_clients(kind):
-    return PEERS[kind][4]
+    return PEERS[kind]["argv"](binary, **kw)
