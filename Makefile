@@ -47,7 +47,7 @@ demo: all
 	./scripts/demo.sh $(BUILD)
 
 bench: all
-	./bench/run.sh $(BUILD)
+	python3 bench/bench.py $(BUILD)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,5 +1,5 @@
 /* bare_recv: the cheapest possible multicast receiver, for the ingest table
- * of bench/run.sh. It joins GROUP on IFACE and counts datagrams with a
+ * of bench/bench.py. It joins GROUP on IFACE and counts datagrams with a
  * blocking recvmmsg loop (64 per call, like mcferry's udp_rx), touching no
  * payload. It is the "what the kernel can hand to one thread" reference the
  * relay's in_dgrams rate is compared with.

@@ -44,6 +44,7 @@ struct opts {
     bool have_expect;
     unsigned slow;
     const char *ready_file;
+    const char *http;       /* tcp: send GET http and skip the response header */
     bool json;
     int rcvbuf;
 };
@@ -67,6 +68,11 @@ struct client {
     size_t nstreams, cap, last;
     uint8_t *partial;
     size_t plen;
+    /* --http: response header still being read; its length, how much of
+     * the terminating "\r\n\r\n" has been seen, and its first bytes */
+    bool in_header;
+    unsigned hlen, hmatch;
+    char status[16];
 };
 
 struct hist {
@@ -95,7 +101,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: mcrecv udp GROUP:PORT [--iface ADDR|NAME] [--source S] [common options]\n"
-        "       mcrecv tcp HOST:PORT [--clients N] [--size S] [common options]\n"
+        "       mcrecv tcp HOST:PORT [--clients N] [--size S] [--http PATH] [common options]\n"
         "  udp: join GROUP (ASM) or (S,G) with --source (SSM); a unicast or any address\n"
         "       (e.g. 0.0.0.0:PORT) just receives unicast. IPv6 as [addr]:port.\n"
         "  tcp: N client connections reading a raw byte stream cut into S-byte records\n"
@@ -111,6 +117,9 @@ static void usage(FILE *f)
         "  --rcvbuf BYTES       socket receive buffer (udp default 8 MiB; tcp default: kernel)\n"
         "  --slow K             tcp: clients 0..K-1 stop reading for --pause SEC after first data\n"
         "  --pause SEC          pause length for --slow clients (default 5)\n"
+        "  --http PATH          tcp: each client sends 'GET PATH HTTP/1.0' and reads the\n"
+        "                       body of a 200 response as the record stream (HTTP relays\n"
+        "                       such as msd_lite or udpxy: --http /udp/GROUP:PORT)\n"
         "  --help               this text\n"
         "Stops on SIGINT/SIGTERM, on all TCP connections closed, and prints the summary.\n");
 }
@@ -505,11 +514,46 @@ static void tcp_connected(struct ctx *x, unsigned i)
         c->retry_at = mctool_mono_ns() + RETRY_NS;
         return;
     }
+    if (x->o.http) {
+        /* A few dozen bytes on a fresh connection: the send buffer takes them. */
+        char req[512];
+        int len = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: mcrecv\r\n\r\n", x->o.http);
+        if (len < 0 || (size_t)len >= sizeof req || write(c->fd, req, (size_t)len) != len)
+            mctool_die("client %u: cannot send the HTTP request: %s", i, strerror(errno));
+        c->in_header = true;
+    }
     c->state = C_OPEN;
     c->ever_connected = true;
     ep_mod(x, c->fd, EPOLLIN, i);
     if (++x->connected == x->n)
         write_ready(x);
+}
+
+/* Consume the HTTP response header at the start of p[0..n); returns how
+ * many bytes it took, or -1 if the response is not a 200 or the header is
+ * too long. Clears c->in_header once the blank line has been read. */
+static ssize_t http_header(struct client *c, const uint8_t *p, size_t n)
+{
+    static const char end[] = "\r\n\r\n";
+    size_t k;
+    for (k = 0; k < n && c->in_header; k++) {
+        if (c->hlen < sizeof c->status - 1)
+            c->status[c->hlen] = (char)p[k];
+        if (++c->hlen > 16384)
+            return -1;
+        if (p[k] == (uint8_t)end[c->hmatch])
+            c->hmatch++;
+        else
+            c->hmatch = p[k] == '\r' ? 1 : 0;
+        if (c->hmatch == 4)
+            c->in_header = false;
+    }
+    if (!c->in_header) {
+        /* "HTTP/1.x 200" */
+        if (strncmp(c->status, "HTTP/1.", 7) != 0 || strncmp(c->status + 8, " 200", 4) != 0)
+            return -1;
+    }
+    return (ssize_t)k;
 }
 
 static void tcp_read(struct ctx *x, unsigned i)
@@ -531,6 +575,21 @@ static void tcp_read(struct ctx *x, unsigned i)
         c->eof = true;
         tcp_close(x, c, C_CLOSED);
         return;
+    }
+    if (c->in_header) {
+        ssize_t h = http_header(c, x->rbuf + c->plen, (size_t)n);
+        if (h < 0) {
+            c->status[sizeof c->status - 1] = '\0';
+            fprintf(stderr, "mcrecv: client %u: HTTP response is not a 200: '%.12s'\n", i,
+                    c->status);
+            c->err = EPROTO;
+            tcp_close(x, c, C_FAILED);
+            return;
+        }
+        memmove(x->rbuf + c->plen, x->rbuf + c->plen + h, (size_t)(n - h));
+        n -= h;
+        if (n == 0)
+            return;
     }
     uint64_t now = mctool_mono_ns();
     if (!x->first_data)
@@ -712,7 +771,7 @@ static double parse_seconds(const char *opt, const char *s)
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_IFACE = 256, O_SOURCE, O_CLIENTS, O_SIZE, O_DURATION, O_COUNT, O_IDLE,
-           O_READY, O_JSON, O_RETRY, O_EXPECT, O_RCVBUF, O_SLOW, O_PAUSE, O_HELP };
+           O_READY, O_JSON, O_RETRY, O_EXPECT, O_RCVBUF, O_SLOW, O_PAUSE, O_HTTP, O_HELP };
     static const struct option lo[] = {
         { "iface", required_argument, NULL, O_IFACE },
         { "source", required_argument, NULL, O_SOURCE },
@@ -728,6 +787,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         { "rcvbuf", required_argument, NULL, O_RCVBUF },
         { "slow", required_argument, NULL, O_SLOW },
         { "pause", required_argument, NULL, O_PAUSE },
+        { "http", required_argument, NULL, O_HTTP },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
     };
@@ -777,6 +837,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case O_RCVBUF: o->rcvbuf = (int)mctool_parse_u64("--rcvbuf", optarg, INT_MAX); break;
         case O_SLOW: o->slow = (unsigned)mctool_parse_u64("--slow", optarg, 100000); tcp_only = true; break;
         case O_PAUSE: o->pause = parse_seconds("--pause", optarg); break;
+        case O_HTTP: o->http = optarg; tcp_only = true; break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
         default:
@@ -795,7 +856,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         mctool_usage_error("missing %s", o->mode == MODE_UDP ? "GROUP:PORT" : "HOST:PORT");
     o->target = pos[1];
     if (o->mode == MODE_UDP && tcp_only)
-        mctool_usage_error("--clients, --size and --slow are only valid in tcp mode");
+        mctool_usage_error("--clients, --size, --slow and --http are only valid in tcp mode");
     if (o->mode == MODE_TCP && udp_only)
         mctool_usage_error("--iface and --source are only valid in udp mode");
     if (o->mode == MODE_UDP)

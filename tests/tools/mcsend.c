@@ -35,6 +35,7 @@ struct opts {
     int loop;
     bool tcp;
     bool quiet;
+    bool ts;
     double connect_retry;
     const char *target;
 };
@@ -57,6 +58,8 @@ static void usage(FILE *f)
         "  --tcp              connect over TCP and write datagrams back to back\n"
         "  --connect-retry S  tcp: keep retrying connect for up to S seconds (default 5)\n"
         "  --quiet            no informational messages on stderr\n"
+        "  --ts               magic \"GCSF\": the datagram starts with the MPEG-TS sync byte 0x47\n"
+        "                     (for relays that drop anything else, such as msd_lite)\n"
         "  --help             this text\n"
         "prints `sent=N bytes=B seconds=S` on stdout when done\n");
 }
@@ -98,7 +101,7 @@ static void parse_sizes(struct opts *o, const char *s)
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     enum { O_COUNT = 256, O_RATE, O_SIZE, O_SIZES, O_TTL, O_IFACE, O_BIND, O_STREAM,
-           O_LOOP, O_TCP, O_QUIET, O_RETRY, O_HELP };
+           O_LOOP, O_TCP, O_QUIET, O_RETRY, O_TS, O_HELP };
     static const struct option lo[] = {
         { "count", required_argument, NULL, O_COUNT },
         { "rate", required_argument, NULL, O_RATE },
@@ -111,6 +114,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         { "loop", required_argument, NULL, O_LOOP },
         { "tcp", no_argument, NULL, O_TCP },
         { "quiet", no_argument, NULL, O_QUIET },
+        { "ts", no_argument, NULL, O_TS },
         { "connect-retry", required_argument, NULL, O_RETRY },
         { "help", no_argument, NULL, O_HELP },
         { NULL, 0, NULL, 0 },
@@ -145,6 +149,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case O_LOOP: o->loop = (int)mctool_parse_u64("--loop", optarg, 1); break;
         case O_TCP: o->tcp = true; break;
         case O_QUIET: o->quiet = true; break;
+        case O_TS: o->ts = true; break;
         case O_RETRY: o->connect_retry = parse_number("--connect-retry", optarg); break;
         case 'h':
         case O_HELP: usage(stdout); exit(0);
@@ -342,7 +347,7 @@ int main(int argc, char **argv)
             n = o.count - seq;
         for (uint64_t k = 0; k < n && !mctool_stop; k++, seq++) {
             uint32_t size = o.sizes[seq % o.nsizes];
-            mctool_hdr_put(buf, o.stream, seq, size);
+            mctool_hdr_put(buf, o.ts ? MCSF_MAGIC_TS : MCSF_MAGIC, o.stream, seq, size);
             memcpy(buf + MCSF_HDR_SIZE, mctool_payload(pat, seq), size - MCSF_HDR_SIZE);
             mctool_hdr_stamp(buf, mctool_mono_ns());
             if (!send_one(fd, o.tcp, buf, size, &dst, dlen, o.target)) {

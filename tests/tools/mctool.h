@@ -5,7 +5,9 @@
  *
  * MCSF datagram (all integers big-endian):
  *   0 magic "MCSF" | 4 stream id | 8 sequence number | 16 send time (CLOCK_MONOTONIC ns)
- *   | 24 datagram size | 28 payload: pattern bytes, starting at an offset that depends on seq */
+ *   | 24 datagram size | 28 payload: pattern bytes, starting at an offset that depends on seq
+ * The magic is "GCSF" instead when mcsend runs with --ts: its first byte is 0x47, the MPEG-TS
+ * sync byte, which relays built for MPEG-TS (msd_lite) want before they pass a datagram on. */
 #ifndef MCTOOL_H
 #define MCTOOL_H
 
@@ -17,6 +19,7 @@
 #include <sys/socket.h>
 
 #define MCSF_MAGIC 0x4D435346u
+#define MCSF_MAGIC_TS 0x47435346u
 #define MCSF_HDR_SIZE 28
 #define MCSF_MIN_SIZE 32
 
@@ -93,10 +96,12 @@ static inline uint64_t mctool_get_be64(const uint8_t *p)
     return (uint64_t)mctool_get_be32(p) << 32 | mctool_get_be32(p + 4);
 }
 
-/* Write the MCSF header of a size-byte datagram except its send time (see mctool_hdr_stamp). */
-static inline void mctool_hdr_put(uint8_t *buf, uint32_t stream, uint64_t seq, uint32_t size)
+/* Write the MCSF header (magic MCSF_MAGIC or MCSF_MAGIC_TS) of a size-byte datagram except its
+ * send time (see mctool_hdr_stamp). */
+static inline void mctool_hdr_put(uint8_t *buf, uint32_t magic, uint32_t stream, uint64_t seq,
+                                  uint32_t size)
 {
-    mctool_put_be32(buf, MCSF_MAGIC);
+    mctool_put_be32(buf, magic);
     mctool_put_be32(buf + 4, stream);
     mctool_put_be64(buf + 8, seq);
     mctool_put_be32(buf + 24, size);
@@ -109,11 +114,13 @@ static inline void mctool_hdr_stamp(uint8_t *buf, uint64_t ns)
 }
 
 /* Read the header of the len-byte datagram p into *stream, *seq and *sent; false (outputs
- * untouched) unless len >= MCSF_MIN_SIZE, the magic matches and the size field equals len. */
+ * untouched) unless len >= MCSF_MIN_SIZE, the magic is either MCSF magic and the size field equals len. */
 static inline bool mctool_hdr_get(const uint8_t *p, size_t len, uint32_t *stream, uint64_t *seq,
                                   uint64_t *sent)
 {
-    if (len < MCSF_MIN_SIZE || mctool_get_be32(p) != MCSF_MAGIC || mctool_get_be32(p + 24) != len)
+    if (len < MCSF_MIN_SIZE || mctool_get_be32(p + 24) != len)
+        return false;
+    if (mctool_get_be32(p) != MCSF_MAGIC && mctool_get_be32(p) != MCSF_MAGIC_TS)
         return false;
     *stream = mctool_get_be32(p + 4);
     *seq = mctool_get_be64(p + 8);
