@@ -11,6 +11,7 @@
 
 #include "conn.h"
 #include "dialer.h"
+#include "emitter.h"
 #include "log.h"
 #include "mcast.h"
 #include "net.h"
@@ -54,40 +55,13 @@ struct gateway {
 	uv_timer_t rejoin;       /* renews memberships an interface lost */
 	int efd[2];              /* emitters: [0] IPv4, [1] IPv6, or -1 */
 	struct sockaddr_storage eaddr[2];
-	struct frame_emitter own[FRAME_EMITTERS_MAX];
-	size_t nown;
-	struct frame_emitter island[FRAME_EMITTERS_MAX]; /* from the hub */
-	size_t nisland;
+	struct emitter_set own;      /* this gateway's re-multicast sources */
+	struct emitter_set island;   /* the island's, from the hub */
 	uint64_t seq;
 	bool stopping;
 };
 
 /* ---- emitters and the re-export filter ----------------------------- */
-
-static void emitter_of(const struct sockaddr_storage *ss,
-		       struct frame_emitter *e)
-{
-	memset(e, 0, sizeof(*e));
-	e->port = addr_port(ss);
-	if (ss->ss_family == AF_INET) {
-		e->family = 4;
-		memcpy(e->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	} else {
-		e->family = 6;
-		memcpy(e->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-		       16);
-	}
-}
-
-static bool emitter_in(const struct frame_emitter *set, size_t n,
-		       const struct frame_emitter *e)
-{
-	for (size_t i = 0; i < n; i++)
-		if (set[i].family == e->family && set[i].port == e->port &&
-		    !memcmp(set[i].addr, e->addr, 16))
-			return true;
-	return false;
-}
 
 /* True when from is one of this island's gateways re-multicasting. */
 static bool gateway_is_emitter(const struct gateway *g,
@@ -95,20 +69,22 @@ static bool gateway_is_emitter(const struct gateway *g,
 {
 	struct frame_emitter e;
 
-	emitter_of(from, &e);
-	return emitter_in(g->own, g->nown, &e) ||
-	       emitter_in(g->island, g->nisland, &e);
+	if (emitter_from_sockaddr(from, &e) < 0)
+		return false;
+	return emitter_has(&g->own, &e) || emitter_has(&g->island, &e);
 }
 
 static void gateway_announce(struct gateway *g)
 {
 	uint8_t out[FRAME_HDR_LEN + 1 + FRAME_EMITTERS_MAX * FRAME_EMITTER_LEN];
 	struct conn *c = dialer_conn(&g->dialer);
+	const struct frame_emitter *own;
 	size_t n;
 
 	if (!c || !c->hello_seen)
 		return;
-	n = frame_encode_emitters(out, sizeof(out), g->own, g->nown);
+	own = emitter_list(&g->own, &n);
+	n = frame_encode_emitters(out, sizeof(out), own, n);
 	if (conn_send_bytes(c, out, n) == 0)
 		conn_kick(c);
 }
@@ -116,12 +92,15 @@ static void gateway_announce(struct gateway *g)
 static void gateway_add_own(struct gateway *g, int fd)
 {
 	struct sockaddr_storage ss;
+	struct frame_emitter e;
 	socklen_t len = sizeof(ss);
 
+	/* A full set (FRAME_EMITTERS_MAX, what one EMITTERS frame carries)
+	 * or an address already there: nothing to add. */
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
-	    g->nown == FRAME_EMITTERS_MAX)
+	    emitter_from_sockaddr(&ss, &e) < 0)
 		return;
-	emitter_of(&ss, &g->own[g->nown++]);
+	(void)emitter_add(&g->own, &e);
 }
 
 /* ---- export: LAN -> hub -------------------------------------------- */
@@ -315,14 +294,16 @@ static void gateway_on_frame(struct conn *c, const struct frame *f)
 		}
 		break;
 	case FRAME_EMITTERS: {
+		struct frame_emitter e[FRAME_EMITTERS_MAX];
 		size_t n;
 
-		if (frame_emitters_decode(f, g->island, &n) < 0) {
-			g->nisland = 0;
+		emitter_clear(&g->island);
+		if (frame_emitters_decode(f, e, &n) < 0) {
 			conn_close(c, "bad-frame");
 			break;
 		}
-		g->nisland = n;
+		for (size_t i = 0; i < n; i++)
+			(void)emitter_add(&g->island, &e[i]);
 		break;
 	}
 	default:
@@ -377,13 +358,86 @@ static void gateway_on_rejoin(uv_timer_t *t)
 	}
 }
 
+/* ---- counters ------------------------------------------------------ */
+
+/* Register one series; a refusal is a broken invariant (docs/metrics.md,
+ * "Registering"). */
+static void gateway_stat(struct gateway *g, const void *owner,
+			 const char *name, const char *const *labels,
+			 const char *help, const uint64_t *value)
+{
+	int rc = stats_add(&g->node->stats, owner, name, labels,
+			   STATS_COUNTER, help, value);
+
+	if (rc < 0)
+		fatal(1, "gateway=%s cannot register %s: %s", g->spec.name,
+		      name, strerror(-rc));
+}
+
+static uint64_t gateway_forwarder_value(const void *arg)
+{
+	return ((const struct gw_channel *)arg)->forwarder;
+}
+
+static void gateway_register(struct gateway *g)
+{
+	const char *const lb[] = { "gateway", g->spec.name, NULL };
+	int rc;
+
+	rc = stats_add_u32(&g->node->stats, g, "mcferry_gateway_hub_links",
+			   lb, STATS_GAUGE, "Open connections to hubs.",
+			   &g->links);
+	if (rc < 0)
+		fatal(1, "gateway=%s cannot register its counters: %s",
+		      g->spec.name, strerror(-rc));
+	gateway_stat(g, g, "mcferry_gateway_reconnects_total", lb,
+		     "Hub connections re-established after a loss.",
+		     &g->reconnects);
+	gateway_stat(g, g, "mcferry_gateway_out_bytes_total", lb,
+		     "Bytes written to hubs.", &g->out_bytes);
+	for (size_t i = 0; i < g->nchans; i++) {
+		struct gw_channel *gc = &g->chans[i];
+		const char *const cl[] = { "gateway", g->spec.name, "channel",
+					   gc->name, NULL };
+
+		gateway_stat(g, gc, "mcferry_gateway_channel_exported_total",
+			     cl, "LAN datagrams sent to the hub.",
+			     &gc->exported);
+		gateway_stat(g, gc, "mcferry_gateway_channel_imported_total",
+			     cl, "Hub datagrams multicast on the LAN.",
+			     &gc->imported);
+		gateway_stat(g, gc, "mcferry_gateway_channel_suppressed_total",
+			     cl, "LAN datagrams from the island's own "
+			     "emitters, not sent back.", &gc->suppressed);
+		gateway_stat(g, gc, "mcferry_gateway_channel_standby_total",
+			     cl, "Datagrams not forwarded: not the island's "
+			     "forwarder.", &gc->standby);
+		gateway_stat(g, gc, "mcferry_gateway_channel_dropped_total",
+			     cl, "No hub connection ready, the queue full, "
+			     "or the LAN send failed.", &gc->dropped);
+		rc = stats_add_fn(&g->node->stats, gc,
+				  "mcferry_gateway_channel_forwarder", cl,
+				  STATS_GAUGE, "1 while this gateway forwards "
+				  "the channel for its island, else 0.",
+				  gateway_forwarder_value, gc);
+		if (rc < 0)
+			fatal(1, "gateway=%s cannot register its counters: %s",
+			      g->spec.name, strerror(-rc));
+	}
+}
+
 /* ---- lifetime ------------------------------------------------------ */
 
 static void gateway_free(struct gateway *g)
 {
-	for (size_t i = 0; i < g->nchans; i++)
+	for (size_t i = 0; i < g->nchans; i++) {
+		stats_remove_owner(&g->node->stats, &g->chans[i]);
 		if (g->chans[i].tfd >= 0)
 			close(g->chans[i].tfd);
+	}
+	stats_remove_owner(&g->node->stats, g);
+	emitter_exit(&g->own);
+	emitter_exit(&g->island);
 	if (g->rx) {
 		udp_rx_exit(g->rx);
 		free(g->rx);
@@ -449,6 +503,8 @@ struct gateway *gateway_new(struct node *node,
 		gc->tfd = -2; /* not tried yet */
 		channel_format(&gc->spec.ch, gc->name, sizeof(gc->name));
 	}
+	emitter_init(&g->own, FRAME_EMITTERS_MAX);
+	emitter_init(&g->island, FRAME_EMITTERS_MAX);
 	return g;
 }
 
@@ -556,6 +612,9 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 	unsigned prefix;
 	int rc;
 
+	/* Here, not in gateway_new: main.c sets the registry up after it has
+	 * made the services, just before it starts them. */
+	gateway_register(g);
 	if (mcast_iface_index(g->spec.iface, &g->ifindex) < 0) {
 		snprintf(err, errlen, "unknown interface '%s'", g->spec.iface);
 		return -ENODEV;
@@ -647,20 +706,17 @@ void gateway_stop(struct gateway *g)
 
 void gateway_log_stats(const struct gateway *g)
 {
-	for (size_t i = 0; i < g->nchans; i++) {
-		const struct gw_channel *gc = &g->chans[i];
+	struct stats_text t = { 0 };
 
-		log_stats("gateway=%s channel=%s forwarder=%d "
-			  "mcferry_gateway_channel_exported_total=%llu "
-			  "mcferry_gateway_channel_imported_total=%llu "
-			  "mcferry_gateway_channel_suppressed_total=%llu "
-			  "mcferry_gateway_channel_standby_total=%llu "
-			  "mcferry_gateway_channel_dropped_total=%llu",
-			  g->spec.name, gc->name, gc->forwarder,
-			  (unsigned long long)gc->exported,
-			  (unsigned long long)gc->imported,
-			  (unsigned long long)gc->suppressed,
-			  (unsigned long long)gc->standby,
-			  (unsigned long long)gc->dropped);
+	for (size_t i = 0; i <= g->nchans; i++) {
+		stats_text_reset(&t);
+		/* The role-wide line first, then one per channel. */
+		stats_render_line(&g->node->stats,
+				  i == 0 ? (const void *)g
+					 : (const void *)&g->chans[i - 1],
+				  &t);
+		if (t.len)
+			log_stats("%s", t.data);
 	}
+	stats_text_free(&t);
 }

@@ -67,7 +67,8 @@ int gateway_start(struct gateway *g, char *err, size_t errlen);
  * frees itself when its last handle has closed. Also after a failed or
  * no start; idempotent until then. */
 void gateway_stop(struct gateway *g);
-/* Log one counter line per channel. */
+/* Log counter lines from the registry (node->stats): one gateway-wide,
+ * one per channel. */
 void gateway_log_stats(const struct gateway *g);
 
 #endif

@@ -2,53 +2,56 @@
 #include "hub.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "channel.h"
+#include "chantab.h"
 #include "conn.h"
+#include "dedup.h"
+#include "election.h"
 #include "listener.h"
 #include "frame.h"
 #include "log.h"
 #include "util.h"
 
-#define HUB_DEDUP_WINDOW 4096
+/* The duplicate window: 65536 sequence numbers per origin cover more than
+ * 2 s of a gateway exporting 20,000 datagrams/s. 8 KiB per origin, so
+ * 1024 origins are 8 MiB at most; an origin silent for a minute is
+ * forgotten (a restarted gateway has a new node id: a new origin). */
+#define HUB_DEDUP_WINDOW 65536
 #define HUB_MAX_ORIGINS 1024
+#define HUB_ORIGIN_IDLE_MS 60000
 #define HUB_MAX_CHANNELS 4096
 #define HUB_LINK_MAX_CHANNELS 1024
-
-/* Sequence numbers seen from one origin: the highest, and a bitmap of
- * the HUB_DEDUP_WINDOW below it. */
-struct hub_origin {
-	uint64_t node;
-	uint64_t top;
-	uint64_t last_used;
-	uint64_t bits[HUB_DEDUP_WINDOW / 64];
-	struct hub_origin *next;
-};
 
 struct hub_df {
 	char island[FRAME_ISLAND_MAX + 1];
 	struct conn *df;          /* designated forwarder, or NULL */
 };
 
+/* A channel some link JOINed or EXPORTed: the data of its entry in
+ * h->chans. e->subs holds the conn ids of the links that JOINed it,
+ * exporters those that EXPORTed it. It goes away with its last one. */
 struct hub_channel {
-	struct channel ch;
+	struct chantab_entry *e;
+	struct chantab_subs exporters;
 	char name[CHANNEL_TEXT_MAX];
 	uint64_t in, out, dropped, duplicates, standby, failovers;
-	struct hub_df *dfs;
+	struct hub_df *dfs;       /* one per island with a link that wants it */
 	size_t ndfs;
-	struct hub_channel *next;
 };
 
+/* Per link: the channels it JOINed and EXPORTed (entry data: the hub's
+ * struct hub_channel), so its close takes it out of each. */
 struct hub_link {
-	struct channel *interest;
-	size_t ninterest;
-	struct channel *exports;
-	size_t nexports;
+	struct chantab interest;
+	struct chantab exports;
 	struct frame_emitter emitters[FRAME_EMITTERS_MAX];
 	size_t nemitters;
 	uint64_t in, out, dropped;
+	bool registered;          /* its series are in the registry */
 };
 
 struct hub {
@@ -62,12 +65,13 @@ struct hub {
 	struct listener *listeners;
 	int handles;              /* listeners, keepalive timer, links */
 	struct conn *links;
-	struct hub_channel *channels;
-	size_t nchannels;
-	struct hub_origin *origins;
-	size_t norigins;
+	struct chantab chans;     /* of struct hub_channel */
+	struct dedup dedup;       /* keyed by (origin, epoch 0) */
+	uint64_t *cand;           /* election scratch: candidates' node ids */
+	struct conn **cand_conn;
+	size_t candcap;
 	uv_timer_t keepalive;
-	uint64_t hop_drops;
+	uint64_t hop_drops, unknown_drops;
 	bool closing;
 };
 
@@ -76,51 +80,165 @@ static struct hub_link *link_of(struct conn *c)
 	return c->data;
 }
 
-static bool ch_in(const struct channel *set, size_t n, const struct channel *ch)
-{
-	for (size_t i = 0; i < n; i++)
-		if (channel_equal(&set[i], ch))
-			return true;
-	return false;
-}
-
-static bool link_wants(struct conn *c, const struct channel *ch)
-{
-	struct hub_link *l = link_of(c);
-
-	return ch_in(l->interest, l->ninterest, ch) ||
-	       ch_in(l->exports, l->nexports, ch);
-}
-
 static bool link_ready(const struct conn *c)
 {
 	return c->state == CONN_OPEN && c->hello_seen;
 }
 
+static bool link_wants(const struct conn *c, const struct hub_channel *hc)
+{
+	return chantab_subs_has(&hc->e->subs, c->id) ||
+	       chantab_subs_has(&hc->exporters, c->id);
+}
+
+/* ---- counters -------------------------------------------------------- */
+
+/* Register one series; a refusal is a broken invariant (docs/metrics.md,
+ * "Registering"). */
+static void hub_stat(struct hub *h, const void *owner, const char *name,
+		     const char *const *labels, enum stats_kind kind,
+		     const char *help, const uint64_t *value)
+{
+	int rc = stats_add(&h->node->stats, owner, name, labels, kind, help,
+			   value);
+
+	if (rc < 0)
+		fatal(1, "hub=%s cannot register %s: %s", h->name, name,
+		      strerror(-rc));
+}
+
+static uint64_t hub_channels_count(const void *arg)
+{
+	return ((const struct hub *)arg)->chans.count;
+}
+
+static void hub_register(struct hub *h)
+{
+	const char *const lb[] = { "hub", h->name, NULL };
+	int rc;
+
+	rc = stats_add_u32(&h->node->stats, h, "mcferry_hub_links", lb,
+			   STATS_GAUGE, "Open links (gateways, relays).",
+			   &h->nlinks);
+	if (rc == 0)
+		rc = stats_add_fn(&h->node->stats, h, "mcferry_hub_channels",
+				  lb, STATS_GAUGE,
+				  "Channels some link joined or exported.",
+				  hub_channels_count, h);
+	if (rc < 0)
+		fatal(1, "hub=%s cannot register its counters: %s", h->name,
+		      strerror(-rc));
+	hub_stat(h, h, "mcferry_hub_out_bytes_total", lb, STATS_COUNTER,
+		 "Bytes written to links, framing and control frames included.",
+		 &h->out_bytes);
+	hub_stat(h, h, "mcferry_hub_hop_limit_dropped_datagrams_total", lb,
+		 STATS_COUNTER, "Data frames dropped at the hop limit.",
+		 &h->hop_drops);
+	hub_stat(h, h, "mcferry_hub_unknown_channel_dropped_datagrams_total",
+		 lb, STATS_COUNTER,
+		 "Data frames for a channel no link joined or exported.",
+		 &h->unknown_drops);
+}
+
+static void hub_channel_register(struct hub *h, struct hub_channel *hc)
+{
+	const char *const lb[] = { "hub", h->name, "channel", hc->name, NULL };
+
+	hub_stat(h, hc, "mcferry_hub_channel_in_datagrams_total", lb,
+		 STATS_COUNTER, "Data frames received for the channel.",
+		 &hc->in);
+	hub_stat(h, hc, "mcferry_hub_channel_out_datagrams_total", lb,
+		 STATS_COUNTER, "Copies of the channel's data queued to links.",
+		 &hc->out);
+	hub_stat(h, hc, "mcferry_hub_channel_dropped_total", lb,
+		 STATS_COUNTER,
+		 "Frames or copies lost: hop limit, a link's queue full.",
+		 &hc->dropped);
+	hub_stat(h, hc, "mcferry_hub_channel_duplicates_total", lb,
+		 STATS_COUNTER, "Frames dropped as already seen.",
+		 &hc->duplicates);
+	hub_stat(h, hc, "mcferry_hub_channel_standby_total", lb,
+		 STATS_COUNTER,
+		 "Frames from a gateway that is not its island's forwarder.",
+		 &hc->standby);
+	hub_stat(h, hc, "mcferry_hub_channel_failovers_total", lb,
+		 STATS_COUNTER,
+		 "An island's forwarder moved to another gateway.",
+		 &hc->failovers);
+}
+
+static void hub_link_register(struct hub *h, struct conn *c)
+{
+	struct hub_link *l = link_of(c);
+	char id[16], node[17];
+	const char *const lb[] = { "hub", h->name, "link", id, "island",
+				   c->peer_hello.island, "node", node, NULL };
+
+	snprintf(id, sizeof(id), "%u", c->id);
+	snprintf(node, sizeof(node), "%016llx",
+		 (unsigned long long)c->peer_hello.node_id);
+	hub_stat(h, l, "mcferry_hub_link_in_datagrams_total", lb,
+		 STATS_COUNTER, "Data frames received on the link.", &l->in);
+	hub_stat(h, l, "mcferry_hub_link_out_datagrams_total", lb,
+		 STATS_COUNTER, "Data frames queued to the link.", &l->out);
+	hub_stat(h, l, "mcferry_hub_link_dropped_total", lb, STATS_COUNTER,
+		 "Frames for a channel the hub does not carry, and copies "
+		 "the link's queue refused.",
+		 &l->dropped);
+	l->registered = true;
+}
+
+/* ---- the channel table ---------------------------------------------- */
+
 static struct hub_channel *hub_channel_find(struct hub *h,
 					    const struct channel *ch)
 {
-	for (struct hub_channel *hc = h->channels; hc; hc = hc->next)
-		if (channel_equal(&hc->ch, ch))
-			return hc;
-	return NULL;
+	struct chantab_entry *e = chantab_find(&h->chans, ch);
+
+	return e ? e->data : NULL;
 }
 
+/* The channel's state, made on the first JOIN or EXPORT; NULL when the
+ * table is full. */
 static struct hub_channel *hub_channel_get(struct hub *h,
 					   const struct channel *ch)
 {
-	struct hub_channel *hc = hub_channel_find(h, ch);
+	struct chantab_entry *e;
+	struct hub_channel *hc;
+	int rc = chantab_insert(&h->chans, ch, &e);
 
-	if (hc || h->nchannels >= HUB_MAX_CHANNELS)
-		return hc;
+	if (rc == -EEXIST)
+		return e->data;
+	if (rc < 0)
+		return NULL;
 	hc = xcalloc(1, sizeof(*hc));
-	hc->ch = *ch;
+	hc->e = e;
+	e->data = hc;
 	channel_format(ch, hc->name, sizeof(hc->name));
-	hc->next = h->channels;
-	h->channels = hc;
-	h->nchannels++;
+	hub_channel_register(h, hc);
 	return hc;
 }
+
+static void hub_channel_free(struct hub *h, struct hub_channel *hc)
+{
+	stats_remove_owner(&h->node->stats, hc);
+	chantab_del(&h->chans, hc->e);
+	free(hc->exporters.ids);
+	free(hc->dfs);
+	free(hc);
+}
+
+/* Forget the channel once no link wants it any more. */
+static void hub_channel_gc(struct hub *h, struct hub_channel *hc)
+{
+	if (chantab_subs_count(&hc->e->subs) ||
+	    chantab_subs_count(&hc->exporters))
+		return;
+	log_info("hub=%s channel=%s gone", h->name, hc->name);
+	hub_channel_free(h, hc);
+}
+
+/* ---- the designated forwarders --------------------------------------- */
 
 static struct hub_df *hub_df_find(struct hub_channel *hc, const char *island)
 {
@@ -158,33 +276,56 @@ static void hub_send_forwarder(struct conn *c, const struct channel *ch,
 		conn_kick(c);
 }
 
-/* Choose the designated forwarder of (island, channel): keep the current
- * one while it is up and wants the channel, else the lowest node id. */
+/* The island's gateways that want the channel, by election_pick: the
+ * rendezvous winner among their node ids, or NULL. */
+static struct conn *hub_pick(struct hub *h, struct hub_channel *hc,
+			     const char *island)
+{
+	size_t n = 0;
+	int i;
+
+	for (struct conn *c = h->links; c; c = c->next) {
+		if (!link_ready(c) || strcmp(c->peer_hello.island, island) ||
+		    !link_wants(c, hc))
+			continue;
+		if (n == h->candcap) {
+			h->candcap = h->candcap ? 2 * h->candcap : 8;
+			h->cand = xrealloc(h->cand,
+					   h->candcap * sizeof(*h->cand));
+			h->cand_conn = xrealloc(h->cand_conn, h->candcap *
+						sizeof(*h->cand_conn));
+		}
+		h->cand[n] = c->peer_hello.node_id;
+		h->cand_conn[n++] = c;
+	}
+	i = election_pick(h->cand, n, &hc->e->ch);
+	return i < 0 ? NULL : h->cand_conn[i];
+}
+
+/* Choose the designated forwarder of (island, channel). Sticky: the
+ * current one stays while it is up and wants the channel (a returning
+ * gateway stands by, so a flow does not move twice for one failure);
+ * only when there is none does election_pick choose among the island's
+ * gateways that want it. */
 static void hub_elect(struct hub *h, struct hub_channel *hc,
 		      const char *island_in)
 {
 	char island[FRAME_ISLAND_MAX + 1];
 	struct hub_df *df;
-	struct conn *cur, *best = NULL;
+	struct conn *cur, *best;
 
 	/* A copy: the caller's string may live in the entry this removes. */
 	snprintf(island, sizeof(island), "%s", island_in);
 	df = hub_df_get(hc, island);
 	cur = df->df;
 
-	if (cur && link_ready(cur) && link_wants(cur, &hc->ch))
+	if (cur && link_ready(cur) && link_wants(cur, hc))
 		return;
-	for (struct conn *c = h->links; c; c = c->next) {
-		if (!link_ready(c) || strcmp(c->peer_hello.island, island) ||
-		    !link_wants(c, &hc->ch))
-			continue;
-		if (!best || c->peer_hello.node_id < best->peer_hello.node_id)
-			best = c;
-	}
+	best = hub_pick(h, hc, island);
 	if (best == cur)
 		return;
 	if (cur && link_ready(cur))
-		hub_send_forwarder(cur, &hc->ch, 0);
+		hub_send_forwarder(cur, &hc->e->ch, 0);
 	df->df = best;
 	if (!best) {
 		/* Nobody of this island wants the channel any more: forget
@@ -205,7 +346,7 @@ static void hub_elect(struct hub *h, struct hub_channel *hc,
 			 h->name, hc->name, island, best->id,
 			 (unsigned long long)best->peer_hello.node_id);
 	}
-	hub_send_forwarder(best, &hc->ch, 1);
+	hub_send_forwarder(best, &hc->e->ch, 1);
 }
 
 /* Send every gateway of an island the addresses all of them re-multicast
@@ -234,65 +375,7 @@ static void hub_share_emitters(struct hub *h, const char *island)
 	}
 }
 
-/* True when (origin, seq) was seen before or is too old to tell. */
-static bool hub_duplicate(struct hub *h, uint64_t node, uint64_t seq,
-			  uint64_t now)
-{
-	struct hub_origin *o, **oldest = NULL;
-
-	for (o = h->origins; o; o = o->next)
-		if (o->node == node)
-			break;
-	if (!o) {
-		if (h->norigins >= HUB_MAX_ORIGINS) {
-			/* Forget the origin heard from least recently. */
-			for (struct hub_origin **p = &h->origins; *p;
-			     p = &(*p)->next)
-				if (!oldest || (*p)->last_used <
-						       (*oldest)->last_used)
-					oldest = p;
-			o = *oldest;
-			*oldest = o->next;
-			free(o);
-			h->norigins--;
-		}
-		o = xcalloc(1, sizeof(*o));
-		o->node = node;
-		o->top = seq;
-		o->bits[(seq / 64) % (HUB_DEDUP_WINDOW / 64)] |=
-			1ull << (seq % 64);
-		o->next = h->origins;
-		h->origins = o;
-		h->norigins++;
-		o->last_used = now;
-		return false;
-	}
-	o->last_used = now;
-	if (seq > o->top) {
-		/* Clear the bits that slide into the window. */
-		uint64_t gap = seq - o->top;
-
-		if (gap >= HUB_DEDUP_WINDOW) {
-			memset(o->bits, 0, sizeof(o->bits));
-		} else {
-			for (uint64_t s = o->top + 1; s <= seq; s++)
-				o->bits[(s / 64) % (HUB_DEDUP_WINDOW / 64)] &=
-					~(1ull << (s % 64));
-		}
-		o->top = seq;
-	} else if (o->top - seq >= HUB_DEDUP_WINDOW) {
-		return true;
-	}
-	{
-		uint64_t *w = &o->bits[(seq / 64) % (HUB_DEDUP_WINDOW / 64)];
-		uint64_t bit = 1ull << (seq % 64);
-
-		if (*w & bit)
-			return true;
-		*w |= bit;
-	}
-	return false;
-}
+/* ---- the data path --------------------------------------------------- */
 
 static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 {
@@ -307,9 +390,11 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		return;
 	}
 	lf->in++;
-	hc = hub_channel_get(h, &d.ch);
+	hc = hub_channel_find(h, &d.ch);
 	if (!hc) {
+		/* Data never makes channel state: only JOIN and EXPORT do. */
 		lf->dropped++;
+		h->unknown_drops++;
 		return;
 	}
 	hc->in++;
@@ -323,28 +408,29 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		hc->standby++;
 		return;
 	}
-	if (hub_duplicate(h, d.origin, d.seq, uv_now(h->node->loop))) {
+	if (dedup_check(&h->dedup, d.origin, 0, d.seq,
+			uv_now(h->node->loop)) != DEDUP_NEW) {
 		hc->duplicates++;
 		return;
 	}
-	/* One copy for every destination: the header goes in the headroom
-	 * with the hop count raised, the payload in the buffer. */
-	hlen = frame_data_header_len(d.ch.family);
+	/* One copy for every destination: the forwarded header goes in the
+	 * headroom, the payload in the buffer. */
 	b = buf_get(&h->node->pool, d.len);
-	memcpy(b->data - hlen, f->body - FRAME_HDR_LEN, hlen);
-	b->data[(ptrdiff_t)FRAME_HDR_LEN - (ptrdiff_t)hlen] = (uint8_t)(d.hops + 1);
+	hlen = frame_data_forward(b->data - frame_data_header_len(d.ch.family),
+				  &d);
 	memcpy(b->data, d.payload, d.len);
 	b->len = d.len;
-	for (struct conn *c = h->links; c; c = c->next) {
+	/* The destinations are the forwarders of the other islands that are
+	 * in the channel's subscriber set: one per island at most. */
+	for (size_t i = 0; i < hc->ndfs; i++) {
+		struct conn *c = hc->dfs[i].df;
 		struct hub_link *l;
 
-		if (c == from || !link_ready(c) ||
-		    !strcmp(c->peer_hello.island, from->peer_hello.island))
+		if (!c || c == from || !link_ready(c) ||
+		    !strcmp(hc->dfs[i].island, from->peer_hello.island) ||
+		    !chantab_subs_has(&hc->e->subs, c->id))
 			continue;
 		l = link_of(c);
-		if (!ch_in(l->interest, l->ninterest, &d.ch) ||
-		    hub_forwarder(hc, c->peer_hello.island) != c)
-			continue;
 		if (conn_send_span(c, b, b->data - hlen,
 				   (uint32_t)(hlen + d.len)) < 0) {
 			l->dropped++;
@@ -357,38 +443,40 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 	buf_unref(b);
 }
 
-/* JOIN, LEAVE, EXPORT, UNEXPORT: update the link's sets, re-elect. */
+/* ---- interest -------------------------------------------------------- */
+
+/* Take link c out of hc's sets (both) and hc out of c's. */
+static void hub_channel_drop_link(struct hub_channel *hc, struct conn *c)
+{
+	struct hub_link *l = link_of(c);
+	struct chantab_entry *pe;
+
+	chantab_subs_del(&hc->e->subs, c->id);
+	chantab_subs_del(&hc->exporters, c->id);
+	if ((pe = chantab_find(&l->interest, &hc->e->ch)))
+		chantab_del(&l->interest, pe);
+	if ((pe = chantab_find(&l->exports, &hc->e->ch)))
+		chantab_del(&l->exports, pe);
+}
+
+/* JOIN, LEAVE, EXPORT, UNEXPORT: update the sets, re-elect. */
 static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 {
 	struct hub_link *l = link_of(c);
 	bool join = f->type == FRAME_JOIN || f->type == FRAME_EXPORT;
 	bool exp = f->type == FRAME_EXPORT || f->type == FRAME_UNEXPORT;
-	struct channel **set = exp ? &l->exports : &l->interest;
-	size_t *n = exp ? &l->nexports : &l->ninterest;
+	struct chantab *mine = exp ? &l->exports : &l->interest;
+	struct chantab_entry *pe;
 	struct hub_channel *hc;
 	struct channel ch;
 	char name[CHANNEL_TEXT_MAX];
+	int rc;
 
 	if (frame_channel_decode(f, &ch, NULL) < 0) {
 		conn_close(c, "bad-frame");
 		return;
 	}
 	channel_format(&ch, name, sizeof(name));
-	if (join && !ch_in(*set, *n, &ch)) {
-		if (*n >= HUB_LINK_MAX_CHANNELS) {
-			conn_close(c, "too-many-channels");
-			return;
-		}
-		*set = xrealloc(*set, (*n + 1) * sizeof(**set));
-		(*set)[(*n)++] = ch;
-	} else if (!join) {
-		for (size_t i = 0; i < *n; i++) {
-			if (channel_equal(&(*set)[i], &ch)) {
-				(*set)[i] = (*set)[--*n];
-				break;
-			}
-		}
-	}
 	log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
 		 c->peer_hello.island,
 		 f->type == FRAME_JOIN	   ? "join"
@@ -396,12 +484,59 @@ static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 		 : f->type == FRAME_EXPORT ? "export"
 					   : "unexport",
 		 name);
-	hc = hub_channel_get(h, &ch);
-	if (!hc) {
-		conn_close(c, "too-many-channels");
-		return;
+	if (join) {
+		rc = chantab_insert(mine, &ch, &pe);
+		if (rc == -EEXIST)
+			return;
+		if (rc < 0) {
+			conn_close(c, "too-many-channels");
+			return;
+		}
+		hc = hub_channel_get(h, &ch);
+		if (!hc) {
+			chantab_del(mine, pe);
+			conn_close(c, "too-many-channels");
+			return;
+		}
+		pe->data = hc;
+		chantab_subs_add(exp ? &hc->exporters : &hc->e->subs, c->id);
+	} else {
+		pe = chantab_find(mine, &ch);
+		if (!pe)
+			return;
+		hc = pe->data;
+		chantab_del(mine, pe);
+		chantab_subs_del(exp ? &hc->exporters : &hc->e->subs, c->id);
 	}
 	hub_elect(h, hc, c->peer_hello.island);
+	hub_channel_gc(h, hc);
+}
+
+/* Link c is gone (off the list): take it out of every channel it wanted,
+ * moving their forwarders and dropping channels nobody wants now. */
+static void hub_link_forget(struct hub *h, struct conn *c)
+{
+	struct hub_link *l = link_of(c);
+	struct chantab *sets[2] = { &l->interest, &l->exports };
+
+	for (size_t k = 0; k < 2; k++) {
+		struct chantab_iter it;
+		struct chantab_entry *pe;
+
+		while ((pe = chantab_first(sets[k], &it))) {
+			struct hub_channel *hc = pe->data;
+
+			hub_channel_drop_link(hc, c);
+			if (c->hello_seen && !h->closing) {
+				hub_elect(h, hc, c->peer_hello.island);
+			} else {
+				for (size_t i = 0; i < hc->ndfs; i++)
+					if (hc->dfs[i].df == c)
+						hc->dfs[i].df = NULL;
+			}
+			hub_channel_gc(h, hc);
+		}
+	}
 }
 
 static void hub_on_frame(struct conn *c, const struct frame *f)
@@ -461,23 +596,23 @@ static void hub_on_hello(struct conn *c)
 		 c->peer_hello.role == FRAME_ROLE_RELAY ? "relay" : "gateway",
 		 c->peer, c->peer_hello.island,
 		 (unsigned long long)c->peer_hello.node_id);
+	hub_link_register(h, c);
 }
+
+/* ---- lifetime -------------------------------------------------------- */
 
 static void hub_free(struct hub *h)
 {
-	while (h->channels) {
-		struct hub_channel *hc = h->channels;
+	struct chantab_iter it;
+	struct chantab_entry *e;
 
-		h->channels = hc->next;
-		free(hc->dfs);
-		free(hc);
-	}
-	while (h->origins) {
-		struct hub_origin *o = h->origins;
-
-		h->origins = o->next;
-		free(o);
-	}
+	while ((e = chantab_first(&h->chans, &it)))
+		hub_channel_free(h, e->data);
+	chantab_exit(&h->chans);
+	dedup_exit(&h->dedup);
+	stats_remove_owner(&h->node->stats, h);
+	free(h->cand);
+	free(h->cand_conn);
 	free(h->name);
 	free(h->listen);
 	free(h->listeners);
@@ -495,26 +630,16 @@ static void hub_on_closed(struct conn *c)
 {
 	struct hub *h = c->owner;
 	struct hub_link *l = link_of(c);
-	bool had_hello = c->hello_seen;
 
 	conn_list_del(&h->links, c);
-	if (had_hello && !h->closing) {
-		/* The link is off the list, so its channels fail over.
-		 * Backwards: an election may drop entry i, moving the last
-		 * (already seen) into its place. */
-		for (struct hub_channel *hc = h->channels; hc; hc = hc->next)
-			for (size_t i = hc->ndfs; i-- > 0;)
-				if (hc->dfs[i].df == c)
-					hub_elect(h, hc, hc->dfs[i].island);
+	/* The link is off the list, so its channels fail over. */
+	hub_link_forget(h, c);
+	if (c->hello_seen && !h->closing)
 		hub_share_emitters(h, c->peer_hello.island);
-	} else {
-		for (struct hub_channel *hc = h->channels; hc; hc = hc->next)
-			for (size_t i = 0; i < hc->ndfs; i++)
-				if (hc->dfs[i].df == c)
-					hc->dfs[i].df = NULL;
-	}
-	free(l->interest);
-	free(l->exports);
+	if (l->registered)
+		stats_remove_owner(&h->node->stats, l);
+	chantab_exit(&l->interest);
+	chantab_exit(&l->exports);
 	free(l);
 	hub_release(h);
 }
@@ -536,8 +661,11 @@ static struct conn *hub_on_accept(struct listener *ls, struct link *lk)
 		.queue = URI_DEFAULT_QUEUE,
 	};
 	struct conn *c = conn_new(&h->own, lk, &cf, &hub_handler, h);
+	struct hub_link *l = xcalloc(1, sizeof(*l));
 
-	c->data = xcalloc(1, sizeof(struct hub_link));
+	chantab_init(&l->interest, HUB_LINK_MAX_CHANNELS);
+	chantab_init(&l->exports, HUB_LINK_MAX_CHANNELS);
+	c->data = l;
 	conn_list_add(&h->links, c);
 	h->handles++;
 	return c;
@@ -553,19 +681,23 @@ static void hub_on_timer_closed(uv_handle_t *t)
 	hub_release(t->data);
 }
 
-/* Every tick: close links gone silent, ping the others. */
+/* Every tick: close links gone silent, ping the others, forget origins
+ * long silent. */
 static void hub_on_keepalive(uv_timer_t *t)
 {
 	struct hub *h = t->data;
+	uint64_t now = uv_now(t->loop);
 
 	for (struct conn *c = h->links; c; c = c->next)
-		conn_keepalive(c, uv_now(t->loop));
+		conn_keepalive(c, now);
+	(void)dedup_expire(&h->dedup, now, HUB_ORIGIN_IDLE_MS);
 }
 
 struct hub *hub_new(struct node *node, const char *name,
 		    const struct uri *listen, size_t nlisten)
 {
 	struct hub *h = xcalloc(1, sizeof(*h));
+	int rc;
 
 	h->node = node;
 	h->name = xstrdup(name);
@@ -584,6 +716,10 @@ struct hub *hub_new(struct node *node, const char *name,
 	memcpy(h->listen, listen, nlisten * sizeof(*listen));
 	h->nlisten = nlisten;
 	h->listeners = xcalloc(nlisten, sizeof(*h->listeners));
+	chantab_init(&h->chans, HUB_MAX_CHANNELS);
+	rc = dedup_init(&h->dedup, HUB_DEDUP_WINDOW, HUB_MAX_ORIGINS);
+	if (rc < 0)
+		fatal(1, "hub=%s duplicate window: %s", name, strerror(-rc));
 	return h;
 }
 
@@ -591,6 +727,9 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 {
 	uv_loop_t *loop = h->node->loop;
 
+	/* Here, not in hub_new: main.c sets the registry up after it has
+	 * made the services, just before it starts them. */
+	hub_register(h);
 	uv_timer_init(loop, &h->keepalive);
 	h->keepalive.data = h;
 	h->handles++;
@@ -629,32 +768,25 @@ void hub_stop(struct hub *h)
 		hub_free(h);
 }
 
+static void hub_log_owner(const struct hub *h, const void *owner,
+			  struct stats_text *t)
+{
+	stats_text_reset(t);
+	stats_render_line(&h->node->stats, owner, t);
+	if (t->len)
+		log_stats("%s", t->data);
+}
+
 void hub_log_stats(const struct hub *h)
 {
-	for (const struct hub_channel *hc = h->channels; hc; hc = hc->next)
-		log_stats("hub=%s channel=%s "
-			  "mcferry_hub_channel_in_datagrams_total=%llu "
-			  "mcferry_hub_channel_out_datagrams_total=%llu "
-			  "mcferry_hub_channel_dropped_total=%llu "
-			  "mcferry_hub_channel_duplicates_total=%llu "
-			  "mcferry_hub_channel_standby_total=%llu "
-			  "mcferry_hub_channel_failovers_total=%llu",
-			  h->name, hc->name, (unsigned long long)hc->in,
-			  (unsigned long long)hc->out,
-			  (unsigned long long)hc->dropped,
-			  (unsigned long long)hc->duplicates,
-			  (unsigned long long)hc->standby,
-			  (unsigned long long)hc->failovers);
-	for (const struct conn *c = h->links; c; c = c->next) {
-		const struct hub_link *l = c->data;
+	struct stats_text t = { 0 };
+	struct chantab_iter it;
 
-		log_stats("hub=%s c=%u island=%s node=%016llx "
-			  "mcferry_hub_link_in_datagrams_total=%llu "
-			  "mcferry_hub_link_out_datagrams_total=%llu "
-			  "mcferry_hub_link_dropped_total=%llu",
-			  h->name, c->id, c->peer_hello.island,
-			  (unsigned long long)c->peer_hello.node_id,
-			  (unsigned long long)l->in, (unsigned long long)l->out,
-			  (unsigned long long)l->dropped);
-	}
+	hub_log_owner(h, h, &t);
+	for (struct chantab_entry *e = chantab_first(&h->chans, &it); e;
+	     e = chantab_next(&it))
+		hub_log_owner(h, e->data, &t);
+	for (const struct conn *c = h->links; c; c = c->next)
+		hub_log_owner(h, c->data, &t);
+	stats_text_free(&t);
 }

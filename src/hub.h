@@ -5,9 +5,13 @@
  * island's gateways that import or export the channel: only its data is
  * accepted from the island and only it is sent the channel. The choice is
  * sticky (a returning gateway stands by) and moves at once when the
- * forwarder's link closes, or goes silent (noticed within 2.75 s). Data
- * frames are also dropped when seen before (per-origin sequence window)
- * or past the hop limit, and never go back to the island they came from.
+ * forwarder's link closes, or goes silent (noticed within 2.75 s); a new
+ * forwarder is chosen by election_pick (rendezvous hashing over the node
+ * ids of the island's gateways that want the channel). Data frames are
+ * also dropped when seen before (a 65536-sequence window per origin),
+ * past the hop limit, or for a channel no link joined or exported (data
+ * never makes channel state), and never go back to the island they came
+ * from. A channel's state goes away with the last link that wants it.
  * Relays linked with channel= take part as islands of their own.
  */
 #ifndef MCFERRY_HUB_H
@@ -30,7 +34,8 @@ int hub_start(struct hub *h, char *err, size_t errlen);
 /* Close every link and listener; h frees itself when the last of them
  * has closed. Also after a failed or no start; idempotent until then. */
 void hub_stop(struct hub *h);
-/* Log counter lines: one per channel and one per link. */
+/* Log counter lines from the registry (node->stats): one hub-wide, one
+ * per channel, one per link. */
 void hub_log_stats(const struct hub *h);
 
 #endif

@@ -227,13 +227,20 @@ class HubNet:
 
     @staticmethod
     def gateway_stats(gw, ch):
+        """Every gateway stats line of channel ch, as dicts of int counters;
+        the registry's gauge mcferry_gateway_channel_forwarder is also
+        given under its old key, forwarder."""
         out = []
         rx = re.compile(r"^stats gateway=\S+ channel=%s (.*)$" % re.escape(ch))
         for line in gw.stderr().splitlines():
             m = rx.search(line)
             if m:
-                out.append({k: int(v) for k, v in
-                            re.findall(r"(\w+)=(\d+)", m.group(1))})
+                d = {k: int(v) for k, v in
+                     re.findall(r"(\w+)=(\d+)", m.group(1))}
+                if "mcferry_gateway_channel_forwarder" in d:
+                    d.setdefault("forwarder",
+                                 d["mcferry_gateway_channel_forwarder"])
+                out.append(d)
         return out
 
     def wait_channel_stats(self, hub, ch, count, timeout=10.0):
