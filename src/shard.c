@@ -27,7 +27,7 @@ struct shard_group {
 	char *name;
 	unsigned n;
 	struct shard *shards;
-	uv_loop_t *main_loop;
+	struct node *home;       /* the main loop's node */
 	uv_async_t done;         /* on the main loop: a shard's loop ended */
 	bool started, stopping;
 };
@@ -42,7 +42,9 @@ struct shard_group *shard_group_new(struct node *main, const char *name,
 	uint64_t node_id = main->node_id;
 
 	g->name = xstrdup(name);
-	g->main_loop = main->loop;
+	/* Its loop is not known yet (main sets it in app_run): read
+	 * g->home->loop at start. */
+	g->home = main;
 	g->n = n;
 	g->shards = xcalloc(n, sizeof(*g->shards));
 	for (unsigned i = 0; i < n; i++) {
@@ -105,7 +107,7 @@ int shard_group_start(struct shard_group *g, char *err, size_t errlen)
 {
 	int rc = 0;
 
-	uv_async_init(g->main_loop, &g->done, shard_on_done);
+	uv_async_init(g->home->loop, &g->done, shard_on_done);
 	g->done.data = g;
 	g->started = true;
 	/* Handles are made here, on this thread, before each loop runs; from
