@@ -23,16 +23,26 @@ struct shard {
 	int ended;               /* set (atomically) when its loop ended */
 };
 
+/* The argument of one of the group's series: which relay counter. */
+struct shard_series {
+	const struct shard_group *g;
+	const struct relay_metric *m;
+};
+
 struct shard_group {
 	char *name;
-	unsigned n;
+	uint32_t n;              /* also the mcferry_relay_workers gauge */
 	struct shard *shards;
 	struct node *home;       /* the main loop's node */
+	struct stats *reg;       /* the main loop's: the group's series */
+	struct shard_series *series; /* one per relay_metrics[] entry */
 	uv_async_t done;         /* on the main loop: a shard's loop ended */
 	bool started, stopping;
 };
 
 static void shard_group_free(struct shard_group *g);
+static int shard_group_stats_add(struct shard_group *g, char *err,
+				 size_t errlen);
 
 struct shard_group *shard_group_new(struct node *main, const char *name,
 				    unsigned n, const struct uri *src,
@@ -45,6 +55,7 @@ struct shard_group *shard_group_new(struct node *main, const char *name,
 	/* Its loop is not known yet (main sets it in app_run): read
 	 * g->home->loop at start. */
 	g->home = main;
+	g->reg = &main->stats;
 	g->n = n;
 	g->shards = xcalloc(n, sizeof(*g->shards));
 	for (unsigned i = 0; i < n; i++) {
@@ -105,11 +116,12 @@ static void shard_on_done(uv_async_t *a)
 
 int shard_group_start(struct shard_group *g, char *err, size_t errlen)
 {
-	int rc = 0;
+	int rc;
 
 	uv_async_init(g->home->loop, &g->done, shard_on_done);
 	g->done.data = g;
 	g->started = true;
+	rc = shard_group_stats_add(g, err, errlen);
 	/* Handles are made here, on this thread, before each loop runs; from
 	 * then on only the shard's thread touches its loop (uv_async_send
 	 * is the one call other threads make). */
@@ -146,6 +158,8 @@ void shard_group_stop(struct shard_group *g)
 	if (g->stopping)
 		return;
 	g->stopping = true;
+	/* At once, so that a group of the same name may start now. */
+	stats_remove_owner(g->reg, g);
 	if (!g->started) {
 		shard_group_free(g);
 		return;
@@ -159,6 +173,7 @@ void shard_group_stop(struct shard_group *g)
 
 static void shard_group_free(struct shard_group *g)
 {
+	stats_remove_owner(g->reg, g);
 	for (unsigned i = 0; i < g->n; i++) {
 		struct shard *s = &g->shards[i];
 
@@ -171,14 +186,63 @@ static void shard_group_free(struct shard_group *g)
 		free(s->ctx);
 	}
 	free(g->shards);
+	free(g->series);
 	free(g->name);
 	free(g);
 }
 
-/* Counters are written by each shard's thread and read here without a
- * lock: relaxed atomic loads of aligned 64-bit words, so a line may mix
- * values a few datagrams apart, never torn ones. */
+/* Counters are written by each shard's thread and read here, on the main
+ * loop, without a lock: relaxed atomic loads of aligned words, so a line
+ * may mix values a few datagrams apart, never torn ones. */
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* One series of the group: the input from the first shard (every shard
+ * takes in every datagram), anything else summed over the shards. */
+static uint64_t shard_series_value(const void *arg)
+{
+	const struct shard_series *ss = arg;
+	const struct shard_group *g = ss->g;
+	unsigned n = ss->m->input ? 1 : g->n;
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const char *p = (const char *)&g->shards[i].relay->stats +
+				ss->m->off;
+
+		sum += ss->m->u32 ? LOAD(*(const uint32_t *)p)
+				  : LOAD(*(const uint64_t *)p);
+	}
+	return sum;
+}
+
+/* The relay's series once for the whole group in the main registry, plus
+ * mcferry_relay_workers: 0, or a negative errno with the reason in err. */
+static int shard_group_stats_add(struct shard_group *g, char *err,
+				 size_t errlen)
+{
+	const char *const labels[] = { "service", g->name, NULL };
+	const char *name = NULL;
+	int rc = 0;
+
+	g->series = xcalloc(relay_nmetrics, sizeof(*g->series));
+	for (size_t i = 0; i < relay_nmetrics && rc == 0; i++) {
+		const struct relay_metric *m = &relay_metrics[i];
+
+		g->series[i] = (struct shard_series){ g, m };
+		name = m->name;
+		rc = stats_add_fn(g->reg, g, m->name, labels, m->kind, m->help,
+				  shard_series_value, &g->series[i]);
+	}
+	if (rc == 0) {
+		name = "mcferry_relay_workers";
+		rc = stats_add_u32(g->reg, g, name, labels, STATS_GAUGE,
+				   "Threads of a --workers relay.", &g->n);
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "cannot register %s: %s", name,
+			 strerror(-rc));
+	return rc;
+}
 
 void shard_group_log_stats(const struct shard_group *g)
 {
