@@ -58,6 +58,8 @@ static const char usage_text[] =
 	"  -v, --verbose       log debug lines\n"
 	"  -q, --quiet         log warnings and errors only\n"
 	"      --stats SECS    log a line of counters every SECS seconds\n"
+	"      --stats-json    with --stats: also write every counter as one\n"
+	"                      JSON object per line on standard output\n"
 	"      --check         (run) check FILE and print 'configuration OK'\n"
 	"      --user USER     drop to USER's uid and gids once everything is open\n"
 	"      --workers N     (relay) N threads, each joining the group and\n"
@@ -89,6 +91,7 @@ struct app {
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t stats_timer;
 	unsigned stats_secs;
+	bool stats_json;       /* --stats-json: JSON lines on stdout too */
 	const char *user;      /* --user: drop privileges once open */
 	int status;
 };
@@ -124,6 +127,8 @@ static void app_log_stats(const struct app *app)
 {
 	for (size_t i = 0; i < app->svcs.n; i++)
 		app->svcs.v[i].ops->log_stats(app->svcs.v[i].obj);
+	if (app->stats_json)
+		service_write_stats_json(&app->ctx.stats, stdout);
 }
 
 /* SIGHUP: reread the file. A service whose configuration is unchanged
@@ -327,7 +332,8 @@ static void parse_uri_arg(const char *text, bool as_source, struct uri *u)
 }
 
 enum { OPT_STATS = 256, OPT_CHECK, OPT_USER, OPT_WORKERS, OPT_LISTEN, OPT_HUB, OPT_IFACE,
-       OPT_ISLAND, OPT_TTL, OPT_GROUP, OPT_EXPORT, OPT_IMPORT };
+       OPT_ISLAND, OPT_TTL, OPT_GROUP, OPT_EXPORT, OPT_IMPORT,
+       OPT_STATS_JSON };
 
 int main(int argc, char **argv)
 {
@@ -335,6 +341,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "stats", required_argument, NULL, OPT_STATS },
+		{ "stats-json", no_argument, NULL, OPT_STATS_JSON },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "workers", required_argument, NULL, OPT_WORKERS },
 		{ "user", required_argument, NULL, OPT_USER },
@@ -402,6 +409,9 @@ int main(int argc, char **argv)
 					    "seconds",
 					    optarg);
 			app.stats_secs = (unsigned)v;
+			break;
+		case OPT_STATS_JSON:
+			app.stats_json = true;
 			break;
 		case OPT_CHECK:
 			if (strcmp(cmd, "run"))
@@ -486,6 +496,8 @@ int main(int argc, char **argv)
 			usage_error("%s", "bad option");
 		}
 	}
+	if (app.stats_json && !app.stats_secs)
+		usage_error("%s", "--stats-json needs --stats SECONDS");
 
 	if (!strcmp(cmd, "hub")) {
 		if (optind != argc)
