@@ -3,6 +3,7 @@
 Runs inside the `solo` namespace: lan0 (10.9.0.1) <-> lan1 (10.9.0.2).
 """
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import statsjson as S
 import topo as T
 
 
@@ -180,8 +182,9 @@ def test_stats_lines_count_exactly(solo, mcferry_bin):
     rx = ns.socket()
     rx.bind(("10.9.0.2", 5001))
     rx.settimeout(5)
-    p = T.start_mcferry(ns, ["relay", "--stats", "1", "udp://@:5000",
-                             "udp://10.9.0.2:5001"], tag="stats")
+    p = T.start_mcferry(ns, ["relay", "--stats", "1", "--stats-json",
+                             "udp://@:5000", "udp://10.9.0.2:5001"],
+                        tag="stats")
     tx = ns.socket()
     n, size = 100, 200
     try:
@@ -191,24 +194,27 @@ def test_stats_lines_count_exactly(solo, mcferry_bin):
     finally:
         tx.close()
         rx.close()
-    keys = ("in_dgrams", "in_bytes", "out_dgrams", "out_bytes", "clients",
-            "drops", "cutoffs", "reconnects")
-    m = p.wait_for_log(r"^stats relay=\S+ .*\bin_dgrams=%d\b" % n,
-                       timeout=5)[0]
-    line = m.string
-    vals = dict(re.findall(r"(\w+)=(\S+)", line))
+    R = S.RELAY
+    keys = tuple(R + k for k in (
+        "in_datagrams_total", "in_bytes_total", "out_datagrams_total",
+        "out_bytes_total", "clients", "dropped_datagrams_total",
+        "cutoffs_total", "reconnects_total"))
+    vals = S.wait_report(p, lambda r: r.get(R + "in_datagrams_total") == n,
+                         timeout=5)
+    line = json.dumps(vals)
     for k in keys:
-        assert k in vals, "stats line lacks %s: %s" % (k, line)
-    assert int(vals["in_bytes"]) == n * size, line
-    assert int(vals["out_dgrams"]) == n, line
-    assert int(vals["out_bytes"]) == n * size, line
-    assert int(vals["drops"]) == 0 and int(vals["cutoffs"]) == 0, line
-    # the next stats line: counters are totals, they keep their values
-    seen = len(p.log_matches(r"^stats relay="))
-    nxt = p.wait_for_log(r"^stats relay=", timeout=5, count=seen + 1)[seen]
-    vals2 = dict(re.findall(r"(\w+)=(\S+)", nxt.string))
-    for k in ("in_dgrams", "in_bytes", "out_dgrams", "out_bytes"):
-        assert vals2[k] == vals[k], (line, nxt.string)
+        assert k in vals, "stats report lacks %s: %s" % (k, line)
+    assert vals[R + "in_bytes_total"] == n * size, line
+    assert vals[R + "out_datagrams_total"] == n, line
+    assert vals[R + "out_bytes_total"] == n * size, line
+    assert vals[R + "dropped_datagrams_total"] == 0 and \
+        vals[R + "cutoffs_total"] == 0, line
+    # the next report: counters are totals, they keep their values
+    seen = len(S.reports(p))
+    nxt = S.wait_report(p, lambda r: True, timeout=5, after=seen)
+    for k in ("in_datagrams_total", "in_bytes_total", "out_datagrams_total",
+              "out_bytes_total"):
+        assert nxt[R + k] == vals[R + k], (line, json.dumps(nxt))
     assert p.stop() == 0
 
 
