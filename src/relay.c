@@ -188,16 +188,10 @@ void relay_free(struct relay *r)
 
 void relay_log_stats(const struct relay *r)
 {
-	const struct relay_stats *s = &r->stats;
+	struct stats_text t = { 0 };
 
-	log_stats("relay=%s in_dgrams=%llu in_bytes=%llu out_dgrams=%llu "
-		  "out_bytes=%llu clients=%u drops=%llu cutoffs=%llu "
-		  "reconnects=%llu rejected=%llu",
-		  r->name, (unsigned long long)s->in_dgrams,
-		  (unsigned long long)s->in_bytes,
-		  (unsigned long long)s->out_dgrams,
-		  (unsigned long long)s->out_bytes, s->clients,
-		  (unsigned long long)s->drops, (unsigned long long)s->cutoffs,
-		  (unsigned long long)s->reconnects,
-		  (unsigned long long)s->rejected);
+	stats_render_line(&r->ctx->stats, r, &t);
+	if (t.len)
+		log_stats("%s", t.data);
+	stats_text_free(&t);
 }

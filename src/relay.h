@@ -120,7 +120,7 @@ void relay_free(struct relay *r);
  * the endpoint is freed (at once when the open failed without leaving a
  * handle). */
 void relay_endpoint_gone(struct relay *r);
-/* Log one line of counters. */
+/* Log the relay's series in the registry as one stats line. */
 void relay_log_stats(const struct relay *r);
 
 /* Endpoint constructors: 0 or a negative errno with a reason in err. */

@@ -246,30 +246,10 @@ static int shard_group_stats_add(struct shard_group *g, char *err,
 
 void shard_group_log_stats(const struct shard_group *g)
 {
-	struct relay_stats t = { 0 };
-	const struct relay_stats *first = &g->shards[0].relay->stats;
+	struct stats_text t = { 0 };
 
-	t.in_dgrams = LOAD(first->in_dgrams);
-	t.in_bytes = LOAD(first->in_bytes);
-	for (unsigned i = 0; i < g->n; i++) {
-		const struct relay_stats *s = &g->shards[i].relay->stats;
-
-		t.out_dgrams += LOAD(s->out_dgrams);
-		t.out_bytes += LOAD(s->out_bytes);
-		t.drops += LOAD(s->drops);
-		t.cutoffs += LOAD(s->cutoffs);
-		t.reconnects += LOAD(s->reconnects);
-		t.rejected += LOAD(s->rejected);
-		t.clients += LOAD(s->clients);
-	}
-	log_stats("relay=%s in_dgrams=%llu in_bytes=%llu out_dgrams=%llu "
-		  "out_bytes=%llu clients=%u drops=%llu cutoffs=%llu "
-		  "reconnects=%llu rejected=%llu workers=%u",
-		  g->name, (unsigned long long)t.in_dgrams,
-		  (unsigned long long)t.in_bytes,
-		  (unsigned long long)t.out_dgrams,
-		  (unsigned long long)t.out_bytes, t.clients,
-		  (unsigned long long)t.drops, (unsigned long long)t.cutoffs,
-		  (unsigned long long)t.reconnects,
-		  (unsigned long long)t.rejected, g->n);
+	stats_render_line(g->reg, g, &t);
+	if (t.len)
+		log_stats("%s", t.data);
+	stats_text_free(&t);
 }

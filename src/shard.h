@@ -39,8 +39,9 @@ int shard_group_start(struct shard_group *g, char *err, size_t errlen);
  * (idempotent); the group frees itself on the main loop once every
  * shard's thread has ended. */
 void shard_group_stop(struct shard_group *g);
-/* One stats line for the whole relay: input counted once (every shard
- * takes in every datagram), outputs and clients summed. */
+/* Log the group's series as one stats line for the whole relay: input
+ * counted once (every shard takes in every datagram), outputs and clients
+ * summed, and the number of workers. */
 void shard_group_log_stats(const struct shard_group *g);
 
 #endif
