@@ -101,6 +101,16 @@ def test_help_and_version(solo, mcferry_bin):
     assert re.search(r"\b\d+\.\d+(\.\d+)?\b", v.stdout + v.stderr), v.stdout
 
 
+def test_stats_json_needs_stats_and_is_in_help(solo, mcferry_bin):
+    h = cli(solo.ns, ["--help"])
+    assert "--stats-json" in h.stdout, h.stdout
+    p = cli(solo.ns, ["relay", "--stats-json", "udp://@:5041",
+                      "tcp://@:1641"])
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "--stats-json needs --stats" in p.stderr, p.stderr
+    assert not re.search(T.READY_RX, p.stderr)
+
+
 GOOD_CONF = """\
 # the seed's four tools in one file
 [relay mtcp]
@@ -216,6 +226,49 @@ def test_stats_lines_count_exactly(solo, mcferry_bin):
               "out_bytes_total"):
         assert nxt[R + k] == vals[R + k], (line, json.dumps(nxt))
     assert p.stop() == 0
+
+
+def test_stats_json_counts_what_the_clients_received(solo, mcferry_bin,
+                                                    tools):
+    """--stats-json: under a known stream to a listening tcp sink, the
+    relay's JSON counters are exactly what its mcrecv clients received;
+    mcferry_relay_clients is the number connected (then 0 once they have
+    gone), and the stats line carries the same values."""
+    ns = solo.ns
+    R = S.RELAY
+    count, size, clients = 500, 1000, 3
+    p = T.start_mcferry(ns, ["relay", "--stats", "1", "--stats-json",
+                             "udp://@:5040", "tcp://@:1640"], tag="statsjson")
+    mr = T.start_mcrecv(ns, ["tcp", "10.9.0.1:1640", "--clients", clients,
+                             "--size", size, "--idle", "2", "--duration", "30",
+                             "--expect", count])
+    conns = p.wait_for_log(r"\bc=\d+ client connected\b", count=clients)
+    S.wait_report(p, lambda r: r.get(R + "clients") == len(conns), timeout=5)
+    sent = T.run_mcsend(ns, ["--count", count, "--rate", 2000,
+                             "--size", size, "10.9.0.1:5040"])
+    assert sent == count
+    summary = T.mcrecv_result(mr, timeout=30)
+    T.assert_exactly_once(summary, count, clients=clients, size=size,
+                          what="%d tcp clients of a --stats-json relay"
+                          % clients)
+    per = summary["per_client"]
+    last = S.wait_report(p, lambda r: r.get(R + "clients") == 0, timeout=5)
+    line = json.dumps(last)
+    assert last[R + "in_datagrams_total"] == sent, line
+    assert last[R + "in_bytes_total"] == sent * size, line
+    assert last[R + "out_datagrams_total"] == \
+        sum(c["received"] for c in per), line
+    assert last[R + "out_bytes_total"] == sum(c["bytes"] for c in per), line
+    for k in ("dropped_datagrams_total", "cutoffs_total", "reconnects_total",
+              "rejected_connections_total"):
+        assert last[R + k] == 0, (k, line)
+    assert p.stop() == 0
+    # the report at shutdown, as JSON and as the stats line: the same totals
+    final = S.reports(p)[-1]
+    assert final == last, (json.dumps(final), line)
+    text = re.findall(r"^stats service=relay (.*)$", p.stderr(), re.M)[-1]
+    assert {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", text)} == \
+        final, text
 
 
 @pytest.mark.parametrize("args,needle", [
