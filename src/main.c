@@ -33,6 +33,7 @@ struct app {
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t stats_timer;
 	unsigned stats_secs;
+	bool stats_json;       /* --stats-json: JSON lines on stdout too */
 	const char *user;      /* --user: drop privileges once open */
 	int status;
 };
@@ -53,6 +54,8 @@ static void app_log_stats(const struct app *app)
 {
 	for (size_t i = 0; i < app->svcs.n; i++)
 		app->svcs.v[i].ops->log_stats(app->svcs.v[i].obj);
+	if (app->stats_json)
+		service_write_stats_json(&app->ctx.stats, stdout);
 }
 
 /* SIGHUP: reread the file. A service whose configuration is unchanged
@@ -200,7 +203,6 @@ static int app_run(struct app *app)
 	app->ctx.loop = loop;
 	srand((unsigned)app->ctx.node_id);
 	buf_pool_init(&app->ctx.pool);
-	stats_init(&app->ctx.stats);
 	uv_signal_init(loop, &app->sigint);
 	uv_signal_init(loop, &app->sigterm);
 	uv_signal_init(loop, &app->sighup);
@@ -271,7 +273,13 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 		log_set_level(LOG_DEBUG);
 	else if (cli->quiet)
 		log_set_level(LOG_WARN);
+	if (cli->stats_json && !cli->stats) {
+		fprintf(stderr, "mcferry: --stats-json needs --stats SECONDS\n"
+				"Try 'mcferry --help'.\n");
+		return EXIT_USAGE;
+	}
 	app->stats_secs = cli->stats;
+	app->stats_json = cli->stats_json;
 	app->user = cli->user[0] ? cli->user : NULL;
 	if (cli->cmd != CMD_RUN) {
 		service_add_config(&app->svcs, &app->ctx, &cli->cfg);
@@ -303,6 +311,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	app.ctx.node_id = random_node_id();
 	app.ctx.epoch = (uint64_t)time(NULL);
+	/* Before any service exists: services register their counters. */
+	stats_init(&app.ctx.stats);
 	if (opt_cli_parse(argc, argv, &cli, err, sizeof(err)) < 0)
 		usage_error(err);
 	status = app_setup(&app, &cli);

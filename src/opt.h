@@ -152,6 +152,7 @@ struct opt_cli {
 	bool verbose, quiet;  /* -v, -q */
 	bool check;           /* run --check */
 	uint32_t stats;       /* --stats SECONDS; 0 = none */
+	bool stats_json;      /* --stats-json: JSON lines on stdout too */
 	char user[256];       /* --user; "" = stay who we are */
 	const char *file;     /* run FILE */
 	struct config cfg;    /* relay, hub, gateway: one section named

@@ -1,12 +1,79 @@
 /* relay.c - one source to many sinks: open, deliver, flush, stop. */
 #include "relay.h"
 
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
 #include "log.h"
 #include "util.h"
+
+#define OFF(field) offsetof(struct relay_stats, field)
+
+/* The relay section of docs/metrics.md, in its order, which is the order
+ * of the stats line. */
+const struct relay_metric relay_metrics[] = {
+	{ .name = "mcferry_relay_in_datagrams_total", .kind = STATS_COUNTER,
+	  .help = "Datagrams read from the source.",
+	  .off = OFF(in_dgrams), .input = true },
+	{ .name = "mcferry_relay_in_bytes_total", .kind = STATS_COUNTER,
+	  .help = "Payload bytes read from the source.",
+	  .off = OFF(in_bytes), .input = true },
+	{ .name = "mcferry_relay_out_datagrams_total", .kind = STATS_COUNTER,
+	  .help = "Datagrams written, one per sink or client copy.",
+	  .off = OFF(out_dgrams) },
+	{ .name = "mcferry_relay_out_bytes_total", .kind = STATS_COUNTER,
+	  .help = "Bytes written to sinks (TCP: including frame headers).",
+	  .off = OFF(out_bytes) },
+	{ .name = "mcferry_relay_dropped_datagrams_total",
+	  .kind = STATS_COUNTER,
+	  .help = "Datagrams not delivered: truncated on input, a sink's "
+		  "queue full or not connected, a send error.",
+	  .off = OFF(drops) },
+	{ .name = "mcferry_relay_cutoffs_total", .kind = STATS_COUNTER,
+	  .help = "Clients closed as slow consumers.",
+	  .off = OFF(cutoffs) },
+	{ .name = "mcferry_relay_reconnects_total", .kind = STATS_COUNTER,
+	  .help = "Outbound connections re-established after a loss.",
+	  .off = OFF(reconnects) },
+	{ .name = "mcferry_relay_rejected_connections_total",
+	  .kind = STATS_COUNTER,
+	  .help = "Connections refused (publisher-busy).",
+	  .off = OFF(rejected) },
+	{ .name = "mcferry_relay_clients", .kind = STATS_GAUGE,
+	  .help = "TCP peers connected now.",
+	  .off = OFF(clients), .u32 = true },
+};
+
+const size_t relay_nmetrics = sizeof(relay_metrics) / sizeof(*relay_metrics);
+
+/* Every counter of r->stats under service=NAME in the node's registry:
+ * 0, or the registry's negative errno with the reason in err. */
+static int relay_stats_add(struct relay *r, char *err, size_t errlen)
+{
+	const char *const labels[] = { "relay", r->name, NULL };
+	const char *base = (const char *)&r->stats;
+
+	for (size_t i = 0; i < relay_nmetrics; i++) {
+		const struct relay_metric *m = &relay_metrics[i];
+		int rc = m->u32 ? stats_add_u32(&r->ctx->stats, r, m->name,
+						labels, m->kind, m->help,
+						(const uint32_t *)(base +
+								   m->off))
+				: stats_add(&r->ctx->stats, r, m->name, labels,
+					    m->kind, m->help,
+					    (const uint64_t *)(base + m->off));
+
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot register %s: %s",
+				 m->name, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
 
 struct relay *relay_new(struct node *ctx, const char *name,
 			const struct uri *source_uri, const struct uri *sinks,
@@ -38,7 +105,7 @@ struct relay *relay_new(struct node *ctx, const char *name,
 
 int relay_start(struct relay *r, char *err, size_t errlen)
 {
-	int rc = 0;
+	int rc = relay_stats_add(r, err, errlen);
 
 	/* Sinks first, so the first datagram the source reads has
 	 * somewhere to go. */
@@ -95,6 +162,7 @@ void relay_stop(struct relay *r)
 	if (r->stopping)
 		return;
 	r->stopping = true;
+	stats_remove_owner(&r->ctx->stats, r);
 	if (r->source) {
 		r->source->ops->close(r->source);
 		r->source = NULL;
@@ -111,6 +179,7 @@ void relay_stop(struct relay *r)
 
 void relay_free(struct relay *r)
 {
+	stats_remove_owner(&r->ctx->stats, r);
 	free(r->sinks);
 	free(r->sink_uris);
 	free(r->name);
@@ -119,16 +188,10 @@ void relay_free(struct relay *r)
 
 void relay_log_stats(const struct relay *r)
 {
-	const struct relay_stats *s = &r->stats;
+	struct stats_text t = { 0 };
 
-	log_stats("relay=%s in_dgrams=%llu in_bytes=%llu out_dgrams=%llu "
-		  "out_bytes=%llu clients=%u drops=%llu cutoffs=%llu "
-		  "reconnects=%llu rejected=%llu",
-		  r->name, (unsigned long long)s->in_dgrams,
-		  (unsigned long long)s->in_bytes,
-		  (unsigned long long)s->out_dgrams,
-		  (unsigned long long)s->out_bytes, s->clients,
-		  (unsigned long long)s->drops, (unsigned long long)s->cutoffs,
-		  (unsigned long long)s->reconnects,
-		  (unsigned long long)s->rejected);
+	stats_render_line(&r->ctx->stats, r, &t);
+	if (t.len)
+		log_stats("%s", t.data);
+	stats_text_free(&t);
 }

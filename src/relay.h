@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "node.h"
+#include "stats.h"
 #include "uri.h"
 
 struct relay_stats {
@@ -27,6 +28,22 @@ struct relay_stats {
 	uint64_t rejected;    /* connections refused or closed for bad input */
 	uint32_t clients;     /* connected TCP peers right now */
 };
+
+/* One field of struct relay_stats as the registry knows it: the name and
+ * help text of docs/metrics.md. The relay registers each one under the
+ * label service=NAME; a --workers shard group registers the same names
+ * over all its shards (input read from the first, the rest summed). */
+struct relay_metric {
+	const char *name;
+	enum stats_kind kind;
+	const char *help;
+	size_t off;            /* of the field in struct relay_stats */
+	bool u32;              /* a uint32_t field, else uint64_t */
+	bool input;            /* every shard counts it alike: read one */
+};
+
+extern const struct relay_metric relay_metrics[];
+extern const size_t relay_nmetrics;
 
 struct relay;
 
@@ -82,8 +99,9 @@ struct relay {
 struct relay *relay_new(struct node *ctx, const char *name,
 			const struct uri *source_uri, const struct uri *sinks,
 			size_t nsinks);
-/* Open every endpoint (bind, join, listen, start connecting). Returns 0 or
- * a negative errno with a one-line reason in err; on failure the caller
+/* Register the relay's counters in its node's registry, then open every
+ * endpoint (bind, join, listen, start connecting). Returns 0 or a
+ * negative errno with a one-line reason in err; on failure the caller
  * stops the relay, which closes what was opened. */
 int relay_start(struct relay *r, char *err, size_t errlen);
 /* Hand one datagram from the source to every sink. The caller keeps its
@@ -91,15 +109,18 @@ int relay_start(struct relay *r, char *err, size_t errlen);
 void relay_deliver(struct relay *r, struct buf *b);
 /* End of an input batch: every sink writes what it queued. */
 void relay_flush(struct relay *r);
-/* Close every endpoint (idempotent); on_closed runs once all are gone. */
+/* Drop the relay's counters from the registry (so that a relay of the same
+ * name may start at once, as a reload does) and close every endpoint
+ * (idempotent); on_closed runs once all are gone. */
 void relay_stop(struct relay *r);
-/* Free a relay that is closed (or never started). */
+/* Free a relay that is closed (or never started); its counters leave the
+ * registry first if they are still there. */
 void relay_free(struct relay *r);
 /* For endpoints: every *_open call ends in exactly one call of this, when
  * the endpoint is freed (at once when the open failed without leaving a
  * handle). */
 void relay_endpoint_gone(struct relay *r);
-/* Log one line of counters. */
+/* Log the relay's series in the registry as one stats line. */
 void relay_log_stats(const struct relay *r);
 
 /* Endpoint constructors: 0 or a negative errno with a reason in err. */

@@ -2,11 +2,13 @@
  * table; see service.h. */
 #include "service.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hub.h"
+#include "log.h"
 #include "shard.h"
 #include "util.h"
 
@@ -193,4 +195,14 @@ void service_list_free(struct service_list *l)
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
+}
+
+void service_write_stats_json(const struct stats *reg, FILE *f)
+{
+	struct stats_text t = { 0 };
+
+	stats_render_json(reg, &t, false);
+	if (t.len && (fwrite(t.data, 1, t.len, f) != t.len || fflush(f)))
+		log_warn("--stats-json: cannot write: %s", strerror(errno));
+	stats_text_free(&t);
 }

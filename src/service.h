@@ -6,6 +6,7 @@
 #define MCFERRY_SERVICE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "gateway.h"
@@ -50,5 +51,9 @@ void service_add_config(struct service_list *l, struct node *ctx,
 void service_move(struct service_list *from, size_t i, struct service_list *to);
 /* Empty the list (its services are stopped and gone by now). */
 void service_list_free(struct service_list *l);
+/* --stats-json: write every series of the registry to f as JSON lines
+ * (stats_render_json) and flush, in one go so a reader sees whole lines;
+ * a failed write is logged as a warning. */
+void service_write_stats_json(const struct stats *reg, FILE *f);
 
 #endif

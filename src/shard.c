@@ -23,16 +23,26 @@ struct shard {
 	int ended;               /* set (atomically) when its loop ended */
 };
 
+/* The argument of one of the group's series: which relay counter. */
+struct shard_series {
+	const struct shard_group *g;
+	const struct relay_metric *m;
+};
+
 struct shard_group {
 	char *name;
-	unsigned n;
+	uint32_t n;              /* also the mcferry_relay_workers gauge */
 	struct shard *shards;
-	struct node *main;       /* its loop is set by the time of start */
+	struct node *home;       /* the main loop's node */
+	struct stats *reg;       /* the main loop's: the group's series */
+	struct shard_series *series; /* one per relay_metrics[] entry */
 	uv_async_t done;         /* on the main loop: a shard's loop ended */
 	bool started, stopping;
 };
 
 static void shard_group_free(struct shard_group *g);
+static int shard_group_stats_add(struct shard_group *g, char *err,
+				 size_t errlen);
 
 struct shard_group *shard_group_new(struct node *main, const char *name,
 				    unsigned n, const struct uri *src,
@@ -42,7 +52,10 @@ struct shard_group *shard_group_new(struct node *main, const char *name,
 	uint64_t node_id = main->node_id;
 
 	g->name = xstrdup(name);
-	g->main = main;
+	/* Its loop is not known yet (main sets it in app_run): read
+	 * g->home->loop at start. */
+	g->home = main;
+	g->reg = &main->stats;
 	g->n = n;
 	g->shards = xcalloc(n, sizeof(*g->shards));
 	for (unsigned i = 0; i < n; i++) {
@@ -103,11 +116,12 @@ static void shard_on_done(uv_async_t *a)
 
 int shard_group_start(struct shard_group *g, char *err, size_t errlen)
 {
-	int rc = 0;
+	int rc;
 
-	uv_async_init(g->main->loop, &g->done, shard_on_done);
+	uv_async_init(g->home->loop, &g->done, shard_on_done);
 	g->done.data = g;
 	g->started = true;
+	rc = shard_group_stats_add(g, err, errlen);
 	/* Handles are made here, on this thread, before each loop runs; from
 	 * then on only the shard's thread touches its loop (uv_async_send
 	 * is the one call other threads make). */
@@ -144,6 +158,8 @@ void shard_group_stop(struct shard_group *g)
 	if (g->stopping)
 		return;
 	g->stopping = true;
+	/* At once, so that a group of the same name may start now. */
+	stats_remove_owner(g->reg, g);
 	if (!g->started) {
 		shard_group_free(g);
 		return;
@@ -157,6 +173,7 @@ void shard_group_stop(struct shard_group *g)
 
 static void shard_group_free(struct shard_group *g)
 {
+	stats_remove_owner(g->reg, g);
 	for (unsigned i = 0; i < g->n; i++) {
 		struct shard *s = &g->shards[i];
 
@@ -169,41 +186,70 @@ static void shard_group_free(struct shard_group *g)
 		free(s->ctx);
 	}
 	free(g->shards);
+	free(g->series);
 	free(g->name);
 	free(g);
 }
 
-/* Counters are written by each shard's thread and read here without a
- * lock: relaxed atomic loads of aligned 64-bit words, so a line may mix
- * values a few datagrams apart, never torn ones. */
+/* Counters are written by each shard's thread and read here, on the main
+ * loop, without a lock: relaxed atomic loads of aligned words, so a line
+ * may mix values a few datagrams apart, never torn ones. */
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+/* One series of the group: the input from the first shard (every shard
+ * takes in every datagram), anything else summed over the shards. */
+static uint64_t shard_series_value(const void *arg)
+{
+	const struct shard_series *ss = arg;
+	const struct shard_group *g = ss->g;
+	unsigned n = ss->m->input ? 1 : g->n;
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const char *p = (const char *)&g->shards[i].relay->stats +
+				ss->m->off;
+
+		sum += ss->m->u32 ? LOAD(*(const uint32_t *)p)
+				  : LOAD(*(const uint64_t *)p);
+	}
+	return sum;
+}
+
+/* The relay's series once for the whole group in the main registry, plus
+ * mcferry_relay_workers: 0, or a negative errno with the reason in err. */
+static int shard_group_stats_add(struct shard_group *g, char *err,
+				 size_t errlen)
+{
+	const char *const labels[] = { "relay", g->name, NULL };
+	const char *name = NULL;
+	int rc = 0;
+
+	g->series = xcalloc(relay_nmetrics, sizeof(*g->series));
+	for (size_t i = 0; i < relay_nmetrics && rc == 0; i++) {
+		const struct relay_metric *m = &relay_metrics[i];
+
+		g->series[i] = (struct shard_series){ g, m };
+		name = m->name;
+		rc = stats_add_fn(g->reg, g, m->name, labels, m->kind, m->help,
+				  shard_series_value, &g->series[i]);
+	}
+	if (rc == 0) {
+		name = "mcferry_relay_workers";
+		rc = stats_add_u32(g->reg, g, name, labels, STATS_GAUGE,
+				   "Threads of a --workers relay.", &g->n);
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "cannot register %s: %s", name,
+			 strerror(-rc));
+	return rc;
+}
 
 void shard_group_log_stats(const struct shard_group *g)
 {
-	struct relay_stats t = { 0 };
-	const struct relay_stats *first = &g->shards[0].relay->stats;
+	struct stats_text t = { 0 };
 
-	t.in_dgrams = LOAD(first->in_dgrams);
-	t.in_bytes = LOAD(first->in_bytes);
-	for (unsigned i = 0; i < g->n; i++) {
-		const struct relay_stats *s = &g->shards[i].relay->stats;
-
-		t.out_dgrams += LOAD(s->out_dgrams);
-		t.out_bytes += LOAD(s->out_bytes);
-		t.drops += LOAD(s->drops);
-		t.cutoffs += LOAD(s->cutoffs);
-		t.reconnects += LOAD(s->reconnects);
-		t.rejected += LOAD(s->rejected);
-		t.clients += LOAD(s->clients);
-	}
-	log_stats("relay=%s in_dgrams=%llu in_bytes=%llu out_dgrams=%llu "
-		  "out_bytes=%llu clients=%u drops=%llu cutoffs=%llu "
-		  "reconnects=%llu rejected=%llu workers=%u",
-		  g->name, (unsigned long long)t.in_dgrams,
-		  (unsigned long long)t.in_bytes,
-		  (unsigned long long)t.out_dgrams,
-		  (unsigned long long)t.out_bytes, t.clients,
-		  (unsigned long long)t.drops, (unsigned long long)t.cutoffs,
-		  (unsigned long long)t.reconnects,
-		  (unsigned long long)t.rejected, g->n);
+	stats_render_line(g->reg, g, &t);
+	if (t.len)
+		log_stats("%s", t.data);
+	stats_text_free(&t);
 }

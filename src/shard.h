@@ -30,14 +30,18 @@ int shard_check(const struct uri *src, const struct uri *sinks, size_t n,
 struct shard_group *shard_group_new(struct node *main, const char *name,
 				    unsigned n, const struct uri *src,
 				    const struct uri *sinks, size_t nsinks);
-/* Start every shard and its thread. 0, or a negative errno with a reason
- * in err (shards already started are stopped again). */
+/* Register the group's series in the main loop's registry (one set for
+ * the whole relay, see docs/metrics.md), then start every shard and its
+ * thread. 0, or a negative errno with a reason in err (shards already
+ * started are stopped again). */
 int shard_group_start(struct shard_group *g, char *err, size_t errlen);
-/* Ask every shard to stop (idempotent); the group frees itself on the
- * main loop once every shard's thread has ended. */
+/* Drop the group's series from the registry and ask every shard to stop
+ * (idempotent); the group frees itself on the main loop once every
+ * shard's thread has ended. */
 void shard_group_stop(struct shard_group *g);
-/* One stats line for the whole relay: input counted once (every shard
- * takes in every datagram), outputs and clients summed. */
+/* Log the group's series as one stats line for the whole relay: input
+ * counted once (every shard takes in every datagram), outputs and clients
+ * summed, and the number of workers. */
 void shard_group_log_stats(const struct shard_group *g);
 
 #endif

@@ -3,6 +3,7 @@
 Runs inside the `solo` namespace: lan0 (10.9.0.1) <-> lan1 (10.9.0.2).
 """
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import time
 
 import pytest
 
+import statsjson as S
 import topo as T
 
 
@@ -99,6 +101,16 @@ def test_help_and_version(solo, mcferry_bin):
     assert re.search(r"\b\d+\.\d+(\.\d+)?\b", v.stdout + v.stderr), v.stdout
 
 
+def test_stats_json_needs_stats_and_is_in_help(solo, mcferry_bin):
+    h = cli(solo.ns, ["--help"])
+    assert "--stats-json" in h.stdout, h.stdout
+    p = cli(solo.ns, ["relay", "--stats-json", "udp://@:5041",
+                      "tcp://@:1641"])
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    assert "--stats-json needs --stats" in p.stderr, p.stderr
+    assert not re.search(T.READY_RX, p.stderr)
+
+
 GOOD_CONF = """\
 # the seed's four tools in one file
 [relay mtcp]
@@ -180,8 +192,9 @@ def test_stats_lines_count_exactly(solo, mcferry_bin):
     rx = ns.socket()
     rx.bind(("10.9.0.2", 5001))
     rx.settimeout(5)
-    p = T.start_mcferry(ns, ["relay", "--stats", "1", "udp://@:5000",
-                             "udp://10.9.0.2:5001"], tag="stats")
+    p = T.start_mcferry(ns, ["relay", "--stats", "1", "--stats-json",
+                             "udp://@:5000", "udp://10.9.0.2:5001"],
+                        tag="stats")
     tx = ns.socket()
     n, size = 100, 200
     try:
@@ -191,25 +204,71 @@ def test_stats_lines_count_exactly(solo, mcferry_bin):
     finally:
         tx.close()
         rx.close()
-    keys = ("in_dgrams", "in_bytes", "out_dgrams", "out_bytes", "clients",
-            "drops", "cutoffs", "reconnects")
-    m = p.wait_for_log(r"^stats relay=\S+ .*\bin_dgrams=%d\b" % n,
-                       timeout=5)[0]
-    line = m.string
-    vals = dict(re.findall(r"(\w+)=(\S+)", line))
+    R = S.RELAY
+    keys = tuple(R + k for k in (
+        "in_datagrams_total", "in_bytes_total", "out_datagrams_total",
+        "out_bytes_total", "clients", "dropped_datagrams_total",
+        "cutoffs_total", "reconnects_total"))
+    vals = S.wait_report(p, lambda r: r.get(R + "in_datagrams_total") == n,
+                         timeout=5)
+    line = json.dumps(vals)
     for k in keys:
-        assert k in vals, "stats line lacks %s: %s" % (k, line)
-    assert int(vals["in_bytes"]) == n * size, line
-    assert int(vals["out_dgrams"]) == n, line
-    assert int(vals["out_bytes"]) == n * size, line
-    assert int(vals["drops"]) == 0 and int(vals["cutoffs"]) == 0, line
-    # the next stats line: counters are totals, they keep their values
-    seen = len(p.log_matches(r"^stats relay="))
-    nxt = p.wait_for_log(r"^stats relay=", timeout=5, count=seen + 1)[seen]
-    vals2 = dict(re.findall(r"(\w+)=(\S+)", nxt.string))
-    for k in ("in_dgrams", "in_bytes", "out_dgrams", "out_bytes"):
-        assert vals2[k] == vals[k], (line, nxt.string)
+        assert k in vals, "stats report lacks %s: %s" % (k, line)
+    assert vals[R + "in_bytes_total"] == n * size, line
+    assert vals[R + "out_datagrams_total"] == n, line
+    assert vals[R + "out_bytes_total"] == n * size, line
+    assert vals[R + "dropped_datagrams_total"] == 0 and \
+        vals[R + "cutoffs_total"] == 0, line
+    # the next report: counters are totals, they keep their values
+    seen = len(S.reports(p))
+    nxt = S.wait_report(p, lambda r: True, timeout=5, after=seen)
+    for k in ("in_datagrams_total", "in_bytes_total", "out_datagrams_total",
+              "out_bytes_total"):
+        assert nxt[R + k] == vals[R + k], (line, json.dumps(nxt))
     assert p.stop() == 0
+
+
+def test_stats_json_counts_what_the_clients_received(solo, mcferry_bin,
+                                                    tools):
+    """--stats-json: under a known stream to a listening tcp sink, the
+    relay's JSON counters are exactly what its mcrecv clients received;
+    mcferry_relay_clients is the number connected (then 0 once they have
+    gone), and the stats line carries the same values."""
+    ns = solo.ns
+    R = S.RELAY
+    count, size, clients = 500, 1000, 3
+    p = T.start_mcferry(ns, ["relay", "--stats", "1", "--stats-json",
+                             "udp://@:5040", "tcp://@:1640"], tag="statsjson")
+    mr = T.start_mcrecv(ns, ["tcp", "10.9.0.1:1640", "--clients", clients,
+                             "--size", size, "--idle", "2", "--duration", "30",
+                             "--expect", count])
+    conns = p.wait_for_log(r"\bc=\d+ client connected\b", count=clients)
+    S.wait_report(p, lambda r: r.get(R + "clients") == len(conns), timeout=5)
+    sent = T.run_mcsend(ns, ["--count", count, "--rate", 2000,
+                             "--size", size, "10.9.0.1:5040"])
+    assert sent == count
+    summary = T.mcrecv_result(mr, timeout=30)
+    T.assert_exactly_once(summary, count, clients=clients, size=size,
+                          what="%d tcp clients of a --stats-json relay"
+                          % clients)
+    per = summary["per_client"]
+    last = S.wait_report(p, lambda r: r.get(R + "clients") == 0, timeout=5)
+    line = json.dumps(last)
+    assert last[R + "in_datagrams_total"] == sent, line
+    assert last[R + "in_bytes_total"] == sent * size, line
+    assert last[R + "out_datagrams_total"] == \
+        sum(c["received"] for c in per), line
+    assert last[R + "out_bytes_total"] == sum(c["bytes"] for c in per), line
+    for k in ("dropped_datagrams_total", "cutoffs_total", "reconnects_total",
+              "rejected_connections_total"):
+        assert last[R + k] == 0, (k, line)
+    assert p.stop() == 0
+    # the report at shutdown, as JSON and as the stats line: the same totals
+    final = S.reports(p)[-1]
+    assert final == last, (json.dumps(final), line)
+    text = re.findall(r"^stats relay=relay (.*)$", p.stderr(), re.M)[-1]
+    assert {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", text)} == \
+        final, text
 
 
 @pytest.mark.parametrize("args,needle", [

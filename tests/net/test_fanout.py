@@ -9,6 +9,7 @@ import re
 import signal
 import time
 
+import statsjson as S
 import topo as T
 
 GROUP, PORT = "224.168.2.9", 1600
@@ -78,7 +79,8 @@ def test_slow_consumer_cut_off_others_lose_nothing(islands, tools):
     gw_a = islands.gw["a"]
     a1, a2, a3 = islands.hosts["a"]
     relay = T.start_mcferry(gw_a, [
-        "relay", "--stats", "1", "udp://@%s?iface=br0&rcvbuf=4194304" % G,
+        "relay", "--stats", "1", "--stats-json",
+        "udp://@%s?iface=br0&rcvbuf=4194304" % G,
         "tcp://@:1601?queue=262144"], tag="relay")
     lan = T.Islands.gw_lan("a")
     # 5000 pps x 1316 B for 4 s: the stopped client (16 KiB window) is cut
@@ -117,10 +119,12 @@ def test_slow_consumer_cut_off_others_lose_nothing(islands, tools):
     assert summary["eof_clients"] == 0 and summary["reset_clients"] == 0
     assert relay.alive()
     # the counters agree: while the 20 were still connected after the
-    # stream, a stats line showed one cut-off and every datagram in
-    assert relay.log_matches(
-        r"^stats relay=\S+ in_dgrams=%d .*\bclients=%d .*\bcutoffs=1\b"
-        % (count, clients)), relay.log_matches(r"^stats relay=.*")
+    # stream, a stats report showed one cut-off and every datagram in
+    R = S.RELAY
+    got = S.reports(relay)
+    assert any(r.get(R + "in_datagrams_total") == count and
+               r.get(R + "clients") == clients and
+               r.get(R + "cutoffs_total") == 1 for r in got), got
 
 
 def test_burst_then_silence_delivers_everything(islands, tools):
@@ -129,7 +133,7 @@ def test_burst_then_silence_delivers_everything(islands, tools):
     input that does not come)."""
     gw_a = islands.gw["a"]
     a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
-    relay = T.start_mcferry(gw_a, ["relay", "--stats", "1",
+    relay = T.start_mcferry(gw_a, ["relay", "--stats", "1", "--stats-json",
                                    "udp://@%s?iface=br0" % G,
                                    "tcp://@:1601?queue=16777216"],
                             tag="relay")
@@ -146,8 +150,7 @@ def test_burst_then_silence_delivers_everything(islands, tools):
     assert relay.stop(signal.SIGTERM, timeout=5) == 0, relay.describe()
     # The relay may lose some of the burst at its own socket, but every
     # datagram it took in must reach every client.
-    taken = int(re.findall(r"^stats relay=\S+ in_dgrams=(\d+)",
-                           relay.stderr(), re.M)[-1])
+    taken = S.reports(relay)[-1][S.RELAY + "in_datagrams_total"]
     got = [c["unique"] for c in summary["per_client"]]
     assert taken > 0 and got == [taken] * clients, \
         "relay took %d, clients got %s" % (taken, got)
@@ -165,7 +168,7 @@ def test_workers_share_clients_each_gets_everything(islands, tools):
     gw_a = islands.gw["a"]
     a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
     relay = T.start_mcferry(gw_a, ["relay", "--workers", "2", "--stats", "1",
-                                   "udp://@%s?iface=br0" % G,
+                                   "--stats-json", "udp://@%s?iface=br0" % G,
                                    "tcp://@:1601"], tag="relay")
     lan = T.Islands.gw_lan("a")
     count, clients = 3000, 40
@@ -183,10 +186,9 @@ def test_workers_share_clients_each_gets_everything(islands, tools):
     T.assert_exactly_once(summary, count, clients=clients,
                           what="40 clients of a 2-worker relay", size=1316)
     assert relay.stop(signal.SIGTERM, timeout=5) == 0, relay.describe()
-    last = re.findall(r"^stats relay=relay (.*)$", relay.stderr(), re.M)[-1]
-    vals = dict(re.findall(r"(\w+)=(\d+)", last))
-    assert int(vals["in_dgrams"]) == count, last
-    assert int(vals["workers"]) == 2, last
+    last = S.reports(relay, relay="relay")[-1]
+    assert last[S.RELAY + "in_datagrams_total"] == count, last
+    assert last[S.RELAY + "workers"] == 2, last
 
 
 def test_soft_limit_cuts_a_client_that_stays_behind(islands, tools):
