@@ -486,10 +486,15 @@ int conn_connect(struct conn *c, const struct sockaddr *sa)
 
 int conn_send(struct conn *c, struct buf *b)
 {
-	/* auto framing on a sink: a peer that lets a whole queue of data
-	 * wait without saying HELLO is not an mcferry node (whose HELLO
-	 * comes with the connection). */
-	if (!c->decided && c->q.bytes + b->len > c->q.limit)
+	/* auto framing on a sink: a peer that lets this much data wait
+	 * without saying HELLO is not an mcferry node. A client that
+	 * connected to us sends its HELLO with the connection, so a little
+	 * is enough; a server we connected to answers one round trip after
+	 * our connect, so it gets the whole queue's worth (or the timer). */
+	if (!c->decided &&
+	    c->q.bytes + b->len > (c->ls && c->q.limit > CONN_AUTO_WAIT_BYTES
+					   ? CONN_AUTO_WAIT_BYTES
+					   : c->q.limit))
 		conn_decide(c, false);
 	if (!c->framed)
 		return fanout_queue_push(&c->q, b, b->data, b->len);

@@ -13,9 +13,11 @@
  *    and reads the peer's first bytes: a HELLO means frames, anything else
  *    is raw data. The side that sends data (a sink) sends nothing until it
  *    knows: a HELLO from the peer makes it answer with its own and frame
- *    what it sends; other bytes, CONN_AUTO_WAIT_MS of silence, or a
- *    queue that fills up before either, make it raw (data waits in the
- *    queue meanwhile, so nothing is lost). So two mcferry nodes frame, and nc, VLC or ffmpeg get raw bytes
+ *    what it sends; other bytes, CONN_AUTO_WAIT_MS of silence, or more
+ *    data waiting than it may hold meanwhile (CONN_AUTO_WAIT_BYTES on an
+ *    accepted connection, whose mcferry peer sends its HELLO with the
+ *    connection; the whole queue on one we made) make it raw. Data waits
+ *    in the queue meanwhile, so nothing is lost. So two mcferry nodes frame, and nc, VLC or ffmpeg get raw bytes
  *    and never see a HELLO they would take for data.
  *
  * Lifetime: the owner makes a conn with conn_new() over a link, then
@@ -42,6 +44,9 @@
 /* auto framing: how long a sink waits for the peer's HELLO before it
  * decides the peer is a plain TCP peer. */
 #define CONN_AUTO_WAIT_MS 200
+/* ... and how much data an accepted peer may let wait (an mcferry client
+ * sends its HELLO with the connection). */
+#define CONN_AUTO_WAIT_BYTES (64 * 1024)
 
 enum conn_state { CONN_NEW, CONN_CONNECTING, CONN_OPEN, CONN_CLOSING };
 

@@ -186,7 +186,7 @@ def test_workers_share_clients_each_gets_everything(islands, tools):
     T.assert_exactly_once(summary, count, clients=clients,
                           what="40 clients of a 2-worker relay", size=1316)
     assert relay.stop(signal.SIGTERM, timeout=5) == 0, relay.describe()
-    last = S.reports(relay, relay="relay")[-1]
+    last = S.reports(relay, service="relay")[-1]
     assert last[S.RELAY + "in_datagrams_total"] == count, last
     assert last[S.RELAY + "workers"] == 2, last
 
