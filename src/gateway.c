@@ -14,12 +14,12 @@
 #include "emitter.h"
 #include "log.h"
 #include "mcast.h"
+#include "rejoin.h"
 #include "net.h"
 #include "udp_rx.h"
 #include "util.h"
 
 #define GATEWAY_MAX_BATCHES 16
-#define GATEWAY_REJOIN_MS 2000
 /* Retry the hub at least this often: an island is cut off while its link
  * is down, and one connection attempt per second is cheap, so flows come
  * back within about a second of the hub's return however long it was
@@ -33,7 +33,7 @@ struct gw_channel {
 	bool forwarder;
 	int fd;                  /* joined socket (export), or -1 */
 	struct uri join;         /* what fd joined, to join it again */
-	int last_rejoin;
+	char what[CHANNEL_TEXT_MAX + 8]; /* "channel=G:P", for rejoin lines */
 	uv_poll_t poll;
 	int tfd;                 /* SSM import: socket sending as the source */
 	uint64_t exported, imported, suppressed, standby, dropped;
@@ -52,7 +52,8 @@ struct gateway {
 	size_t nchans;
 	struct dialer dialer;
 	struct udp_rx *rx;
-	uv_timer_t rejoin;       /* renews memberships an interface lost */
+	struct rejoin rejoin;    /* renews memberships an interface lost */
+	bool rejoining;          /* rejoin started */
 	int efd[2];              /* emitters: [0] IPv4, [1] IPv6, or -1 */
 	struct sockaddr_storage eaddr[2];
 	struct emitter_set own;      /* this gateway's re-multicast sources */
@@ -334,30 +335,6 @@ static const struct conn_handler gateway_handler = {
 	.on_closed = gateway_on_closed,
 };
 
-/* Linux drops a membership when its interface goes away (and a re-created
- * one has a new index): check every few seconds, join again if needed. */
-static void gateway_on_rejoin(uv_timer_t *t)
-{
-	struct gateway *g = t->data;
-
-	for (size_t i = 0; i < g->nchans; i++) {
-		struct gw_channel *gc = &g->chans[i];
-		int rc;
-
-		if (gc->fd < 0)
-			continue;
-		rc = mcast_rejoin(gc->fd, &gc->join);
-		if (rc == 0)
-			log_warn("gateway=%s channel=%s rejoined (its interface "
-				 "went away and came back)",
-				 g->spec.name, gc->name);
-		else if (rc != -EADDRINUSE && rc != gc->last_rejoin)
-			log_warn("gateway=%s channel=%s cannot rejoin: %s",
-				 g->spec.name, gc->name, strerror(-rc));
-		gc->last_rejoin = rc;
-	}
-}
-
 /* ---- counters ------------------------------------------------------ */
 
 /* Register one series; a refusal is a broken invariant (docs/metrics.md,
@@ -453,9 +430,9 @@ static void gateway_release(struct gateway *g)
 		gateway_free(g);
 }
 
-static void gateway_on_handle_closed(uv_handle_t *h)
+static void gateway_on_rejoin_closed(void *data)
 {
-	gateway_release(h->data);
+	gateway_release(data);
 }
 
 static void gateway_on_poll_closed(uv_handle_t *h)
@@ -555,7 +532,6 @@ static int gateway_open_channel(struct gateway *g, struct gw_channel *gc,
 	}
 	snprintf(u.iface, sizeof(u.iface), "%s", g->spec.iface);
 	gc->join = u;
-	gc->last_rejoin = -EADDRINUSE;
 	rc = mcast_open_recv(&u, &gc->fd, &step);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot %s channel %s on %s: %s",
@@ -563,6 +539,8 @@ static int gateway_open_channel(struct gateway *g, struct gw_channel *gc,
 			 strerror(-rc));
 		return rc;
 	}
+	snprintf(gc->what, sizeof(gc->what), "channel=%s", gc->name);
+	rejoin_add(&g->rejoin, gc->fd, &gc->join, gc->what, "");
 	uv_poll_init(g->node->loop, &gc->poll, gc->fd);
 	gc->poll.data = gc;
 	g->handles++;
@@ -642,6 +620,9 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			 g->spec.iface, strerror(-rc));
 		return rc;
 	}
+	rejoin_start(&g->rejoin, g->node->loop, "gateway", g->spec.name);
+	g->rejoining = true;
+	g->handles++;
 	g->rx = xmalloc(sizeof(*g->rx));
 	udp_rx_init(g->rx, &g->node->pool);
 	for (size_t i = 0; i < g->nchans; i++) {
@@ -665,11 +646,6 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			 gc->spec.do_import ? " import" : "",
 			 channel_equal(&gc->spec.ch, &gc->spec.local) ? "" : " remapped");
 	}
-	uv_timer_init(g->node->loop, &g->rejoin);
-	g->rejoin.data = g;
-	g->handles++;
-	uv_timer_start(&g->rejoin, gateway_on_rejoin, GATEWAY_REJOIN_MS,
-		       GATEWAY_REJOIN_MS);
 	rc = dialer_start(&g->dialer, &g->link_owner, &dc, err, errlen);
 	if (rc < 0)
 		return rc;
@@ -696,8 +672,8 @@ void gateway_stop(struct gateway *g)
 			close(g->efd[i]);
 		g->efd[i] = -1;
 	}
-	if (g->rejoin.loop) /* initialised: start got that far */
-		uv_close((uv_handle_t *)&g->rejoin, gateway_on_handle_closed);
+	if (g->rejoining)
+		rejoin_close(&g->rejoin, gateway_on_rejoin_closed, g);
 	dialer_stop(&g->dialer);
 	log_info("gateway=%s stopped", g->spec.name);
 	if (g->handles == 0)

@@ -1,29 +1,28 @@
 /* source_udp.c - UDP as a source: join a group (or bind a port) and read
  * datagrams in batches (udp_rx.c), straight into pooled buffers. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mcast.h"
+#include "rejoin.h"
 #include "relay.h"
 #include "udp_rx.h"
 #include "util.h"
 
 /* Batches per wakeup before other handles get their turn. */
 #define SOURCE_UDP_MAX_BATCHES 16
-/* How often the membership is checked (and renewed if the interface was
- * re-created in between). */
-#define SOURCE_UDP_REJOIN_MS 2000
 
 struct source_udp {
 	struct source base;
 	int fd;
 	uv_poll_t poll;
-	uv_timer_t rejoin;
+	struct rejoin rejoin;    /* keeps the membership */
+	char detail[8 + sizeof(((struct uri *)0)->text)]; /* " uri=..." */
 	int handles;
-	int last_rejoin;         /* last mcast_rejoin result, to log changes */
 	struct udp_rx rx;
 };
 
@@ -62,25 +61,9 @@ static void source_udp_on_readable(uv_poll_t *p, int status, int events)
 	r->stats.drops += s->rx.truncated - truncated;
 }
 
-static void source_udp_on_rejoin(uv_timer_t *t)
+static void source_udp_release(void *data)
 {
-	struct source_udp *s = t->data;
-	struct relay *r = s->base.relay;
-	int rc = mcast_rejoin(s->fd, s->base.uri);
-
-	if (rc == 0)
-		log_warn("relay=%s udp source rejoined uri=%s (its interface "
-			 "went away and came back)",
-			 r->name, s->base.uri->text);
-	else if (rc != -EADDRINUSE && rc != s->last_rejoin)
-		log_warn("relay=%s udp source cannot rejoin uri=%s: %s",
-			 r->name, s->base.uri->text, strerror(-rc));
-	s->last_rejoin = rc;
-}
-
-static void source_udp_on_closed(uv_handle_t *h)
-{
-	struct source_udp *s = h->data;
+	struct source_udp *s = data;
 
 	if (--s->handles > 0)
 		return;
@@ -88,6 +71,11 @@ static void source_udp_on_closed(uv_handle_t *h)
 	udp_rx_exit(&s->rx);
 	relay_endpoint_gone(s->base.relay);
 	free(s);
+}
+
+static void source_udp_on_closed(uv_handle_t *h)
+{
+	source_udp_release(h->data);
 }
 
 static void source_udp_close(struct source *base)
@@ -99,7 +87,7 @@ static void source_udp_close(struct source *base)
 	log_info("relay=%s udp source closed uri=%s", base->relay->name,
 		 base->uri->text);
 	uv_close((uv_handle_t *)&s->poll, source_udp_on_closed);
-	uv_close((uv_handle_t *)&s->rejoin, source_udp_on_closed);
+	rejoin_close(&s->rejoin, source_udp_release, s);
 }
 
 static const struct source_ops source_udp_ops = { .close = source_udp_close };
@@ -126,12 +114,10 @@ int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
 	uv_poll_init(r->ctx->loop, &s->poll, fd);
 	s->poll.data = s;
 	uv_poll_start(&s->poll, UV_READABLE, source_udp_on_readable);
-	uv_timer_init(r->ctx->loop, &s->rejoin);
-	s->rejoin.data = s;
 	s->handles = 2;
-	s->last_rejoin = -EADDRINUSE;
-	uv_timer_start(&s->rejoin, source_udp_on_rejoin, SOURCE_UDP_REJOIN_MS,
-		       SOURCE_UDP_REJOIN_MS);
+	snprintf(s->detail, sizeof(s->detail), " uri=%s", u->text);
+	rejoin_start(&s->rejoin, r->ctx->loop, "relay", r->name);
+	rejoin_add(&s->rejoin, fd, u, "udp source", s->detail);
 	log_info("relay=%s udp source open uri=%s%s", r->name, u->text,
 		 addr_is_multicast(&u->addr) ? " joined=yes" : "");
 	*out = &s->base;
