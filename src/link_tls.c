@@ -54,6 +54,14 @@
  * a silent TCP connection cannot hold a slot. */
 #define LINK_TLS_HANDSHAKE_MS 10000
 #define LINK_TLS_SCRATCH (64u << 10)
+/* A TLS 1.3 client finishes its handshake before the server has checked
+ * the client's certificate; the server's refusal comes after. So a
+ * connecting link is ready only once the server has said something
+ * after the handshake (our servers send one session ticket for this,
+ * which nobody uses otherwise), or after this long without a refusal
+ * (servers that send nothing). Without it a refused client would count
+ * as connected and redial at once, forever. */
+#define LINK_TLS_CONFIRM_MS 300
 
 /* One generation of an endpoint's TLS configuration. */
 struct tls_ctx {
@@ -83,6 +91,7 @@ struct link_tls {
 	size_t flylen;
 	bool writing;           /* a uv_write is in flight */
 	bool handshaken;
+	bool confirmed;         /* connect side: the server sent a ticket */
 	bool reading;           /* read_start was called */
 	bool failed;            /* a fatal TLS or socket error was seen */
 	bool psk_used;
@@ -97,6 +106,9 @@ struct link_tls {
 static struct link_tls *link_tls_new(uv_loop_t *loop,
 				     const struct link_conf *conf);
 static void link_tls_flush(struct link_tls *t);
+static void link_tls_ready(struct link_tls *t);
+static void link_tls_confirm(struct link_tls *t);
+static void link_tls_on_timeout(uv_timer_t *tm);
 
 /* ---- contexts ------------------------------------------------------- */
 
@@ -251,6 +263,16 @@ static int tls_psk_find_cb(SSL *ssl, const unsigned char *id, size_t idlen,
 	return 1;
 }
 
+/* Client: the server's ticket, i.e. it accepted our Finished and our
+ * certificate. Not kept (0: OpenSSL frees it). */
+static int tls_on_ticket(SSL *ssl, SSL_SESSION *sess)
+{
+	struct link_tls *t = SSL_get_app_data(ssl);
+
+	t->confirmed = true;
+	return 0;
+}
+
 static struct tls_ctx *tls_ctx_new(const struct uri *u, char *err,
 				   size_t errlen)
 {
@@ -284,8 +306,19 @@ static struct tls_ctx *tls_ctx_new(const struct uri *u, char *err,
 				  SSL_MODE_RELEASE_BUFFERS);
 	/* Every link is a fresh full handshake; tickets would be bytes
 	 * nobody uses. */
-	SSL_CTX_set_num_tickets(tc->ctx, 0);
-	SSL_CTX_set_session_cache_mode(tc->ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_num_tickets(tc->ctx, server ? 1 : 0);
+	if (server) {
+		/* Needed by a PSK "resumption" on a server that verifies
+		 * client certificates. */
+		SSL_CTX_set_session_id_context(tc->ctx,
+					       (const unsigned char *)"mcferry", 7);
+		SSL_CTX_set_session_cache_mode(tc->ctx, SSL_SESS_CACHE_OFF);
+	} else {
+		SSL_CTX_set_session_cache_mode(tc->ctx,
+					       SSL_SESS_CACHE_CLIENT |
+					       SSL_SESS_CACHE_NO_INTERNAL_STORE);
+		SSL_CTX_sess_set_new_cb(tc->ctx, tls_on_ticket);
+	}
 	if (o->psk_file[0] &&
 	    !SSL_CTX_set_ciphersuites(tc->ctx, "TLS_AES_128_GCM_SHA256:"
 					       "TLS_CHACHA20_POLY1305_SHA256")) {
@@ -494,8 +527,44 @@ static void link_tls_handshake(struct link_tls *t)
 	t->psk_used = SSL_session_reused(t->ssl) && t->psk_id[0];
 	link_tls_identity(t);
 	link_tls_flush(t);
+	if (SSL_is_server(t->ssl)) {
+		link_tls_ready(t);
+		return;
+	}
+	uv_timer_start(&t->timer, link_tls_on_timeout, LINK_TLS_CONFIRM_MS, 0);
+	link_tls_confirm(t);
+}
+
+static void link_tls_ready(struct link_tls *t)
+{
+	uv_timer_stop(&t->timer);
 	t->base.ready = true;
 	t->base.ev->on_connect(&t->base, 0);
+}
+
+/* Connect side, after the handshake: has the server accepted us? A
+ * peek reads the ticket (or a refusal) without taking any data. */
+static void link_tls_confirm(struct link_tls *t)
+{
+	uint8_t b;
+	int n = SSL_peek(t->ssl, &b, 1), e;
+
+	if (n > 0 || t->confirmed) {
+		ERR_clear_error();
+		link_tls_ready(t);
+		return;
+	}
+	e = SSL_get_error(t->ssl, n);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		link_tls_flush(t);
+		return;
+	}
+	if (e == SSL_ERROR_ZERO_RETURN) {
+		link_tls_handshake_failed(t, UV_EOF);
+		return;
+	}
+	link_tls_set_error(t, "refused by the server");
+	link_tls_handshake_failed(t, UV_EPROTO);
 }
 
 /* Decrypt what is buffered into the session's buffers. */
@@ -555,7 +624,7 @@ static void link_tls_on_sock_read(uv_stream_t *s, ssize_t nread,
 		return;
 	if (nread < 0) {
 		uv_read_stop(s);
-		if (!t->handshaken) {
+		if (!t->base.ready) {
 			link_tls_handshake_failed(t, (int)nread);
 			return;
 		}
@@ -566,12 +635,12 @@ static void link_tls_on_sock_read(uv_stream_t *s, ssize_t nread,
 	}
 	/* A memory BIO takes everything (it grows). */
 	BIO_write(t->rbio, b->base, (int)nread);
-	if (!t->handshaken) {
+	if (!t->handshaken)
 		link_tls_handshake(t);
-		if (!t->handshaken)
-			return;
-	}
-	link_tls_deliver(t);
+	else if (!l->ready)
+		link_tls_confirm(t);
+	if (l->ready)
+		link_tls_deliver(t);
 }
 
 static int link_tls_read_start(struct link *l)
@@ -589,8 +658,12 @@ static void link_tls_on_timeout(uv_timer_t *tm)
 {
 	struct link_tls *t = tm->data;
 
-	if (!t->base.closing && !t->handshaken && !t->failed)
+	if (t->base.closing || t->failed || t->base.ready)
+		return;
+	if (!t->handshaken)
 		link_tls_handshake_failed(t, UV_ETIMEDOUT);
+	else
+		link_tls_ready(t); /* a server that sends no ticket */
 }
 
 /* ---- writes ---------------------------------------------------------- */
