@@ -3,7 +3,8 @@
 # Idempotent: does nothing when every package is already present.
 set -eu
 PKGS="gcc make meson ninja-build pkg-config libuv1-dev libcmocka-dev \
-python3 python3-pytest socat iproute2 scdoc procps valgrind"
+python3 python3-pytest socat iproute2 scdoc procps valgrind \
+libssl-dev openssl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

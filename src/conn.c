@@ -94,17 +94,27 @@ static void conn_on_link_close(struct link *l)
 
 void conn_close(struct conn *c, const char *reason)
 {
-	bool quiet = !strcmp(reason, "eof") || !strcmp(reason, "shutdown") ||
-		     c->state != CONN_OPEN;
+	/* A transport that knows why it failed (a TLS handshake refused)
+	 * says so, and that is worth a line even before the conn opened. */
+	bool why = c->link->error[0] != '\0';
+	bool quiet;
 
 	if (c->state == CONN_CLOSING)
 		return;
-	if (c->state == CONN_OPEN)
-		log_msg(quiet ? LOG_INFO : LOG_WARN,
-			"%s=%s c=%u %s closed reason=%s peer=%s queued=%llu "
-			"sent=%llu",
+	if (why)
+		reason = c->link->error;
+	quiet = !strcmp(reason, "eof") || !strcmp(reason, "shutdown") ||
+		c->state != CONN_OPEN;
+	if (c->state == CONN_OPEN || why)
+		log_msg(quiet && !why ? LOG_INFO : LOG_WARN,
+			strchr(reason, ' ')
+				? "%s=%s c=%u %s closed reason=\"%s\" peer=%s "
+				  "queued=%llu sent=%llu"
+				: "%s=%s c=%u %s closed reason=%s peer=%s "
+				  "queued=%llu sent=%llu",
 			c->own->kind, c->own->name, c->id, c->what, reason,
-			c->peer, (unsigned long long)c->q.bytes,
+			c->state == CONN_OPEN ? c->peer : c->link->peer,
+			(unsigned long long)c->q.bytes,
 			(unsigned long long)c->sent_bytes);
 	if (c->counted) {
 		(*c->own->clients)--;
@@ -460,6 +470,10 @@ static void conn_on_link_connect(struct link *l, int status)
 	if (c->h->on_connect)
 		c->h->on_connect(c, status);
 	else if (status < 0)
+		conn_close(c, uv_err_name(status));
+	/* An accepted link whose handshake failed has no dialer to close
+	 * it: close it here, whatever the owner did. */
+	if (status < 0 && c->ls && c->state != CONN_CLOSING)
 		conn_close(c, uv_err_name(status));
 }
 

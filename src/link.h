@@ -123,6 +123,10 @@ struct link {
 	uv_loop_t *loop;
 	char peer[LINK_PEER_MAX];          /* "addr:port" of the far end */
 	char identity[LINK_IDENTITY_MAX];  /* authenticated name, "" if none */
+	/* Why the transport failed ("tls: certificate verify failed
+	 * (certificate has expired)"), "" if it did not: the session
+	 * closes with this as its reason. */
+	char error[128];
 	bool ready;                        /* accepted and ready for data */
 	bool closing;
 };

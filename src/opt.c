@@ -103,6 +103,12 @@ static int set_gateway_chan(void *obj, const struct opt *o,
 
 /* ---- the table ------------------------------------------------------- */
 
+static const char *const client_cert_words[] = {
+	[CLIENT_CERT_REQUIRE] = "require",
+	[CLIENT_CERT_OPTIONAL] = "optional",
+	NULL,
+};
+
 static const char *const framing_words[] = {
 	[FRAMING_RAW] = "raw",
 	[FRAMING_DATAGRAM] = "datagram",
@@ -151,16 +157,16 @@ const struct opt opt_table[] = {
 		 "clients (multicast source, listening tcp sinks only)" },
 
 	/* A hub: [hub], mcferry hub. */
-	{ "listen", OPT_URI, AT_TCP_SINK_LISTEN, .at = AT_CONF_HUB | AT_CLI_HUB,
+	{ "listen", OPT_URI, AT_STREAM & AT_SINK & AT_LISTEN, .at = AT_CONF_HUB | AT_CLI_HUB,
 	  .obj = OBJ_HUB, .set = set_hub_listen, NOFLAG, .reload = true,
 	  .arg = "tcp://@[ADDR]:PORT", .flags = OPTF_MANY,
-	  .doc = "accept gateways and relays here (one or more)" },
+	  .doc = "accept gateways and relays here (one or more; tls://@ too)" },
 
 	/* A gateway: [gateway NAME], mcferry gateway. */
-	{ "hub", OPT_URI, AT_TCP_SINK_CONNECT,
+	{ "hub", OPT_URI, AT_STREAM & AT_SINK & AT_CONNECT,
 	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
 	  .set = set_gateway_hub, NOFLAG, .reload = true,
-	  .arg = "tcp://HOST:PORT", .doc = "the hub" },
+	  .arg = "tcp://HOST:PORT", .doc = "the hub (tcp:// or tls://)" },
 	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1,
 	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
 	  FIELD(struct gateway_spec, iface), NOFLAG, .reload = true,
@@ -214,30 +220,57 @@ const struct opt opt_table[] = {
 	  FIELD(struct uri, sndbuf), NOFLAG, .reload = true, .arg = "BYTES",
 	  .doc = "kernel send buffer" },
 	{ "framing", OPT_ENUM, .words = framing_words, .def = "auto",
-	  .at = AT_TCP, .obj = OBJ_URI, FIELD(struct uri, framing),
+	  .at = AT_STREAM, .obj = OBJ_URI, FIELD(struct uri, framing),
 	  FLAG(struct uri, set_framing), .reload = true,
 	  .arg = "auto|raw|datagram",
 	  .doc = "datagram between mcferry nodes (HELLO), raw bytes otherwise" },
-	{ "chunk", OPT_BYTES, 1, 65507, .def = "1316", .at = AT_TCP,
+	{ "chunk", OPT_BYTES, 1, 65507, .def = "1316", .at = AT_STREAM,
 	  .obj = OBJ_URI, FIELD(struct uri, chunk), FLAG(struct uri, set_chunk),
 	  .reload = true, .arg = "BYTES",
 	  .doc = "raw bytes into datagrams of this size" },
 	{ "queue", OPT_BYTES, 65536, BYTES_MAX, .def = "4194304",
-	  .at = AT_TCP & AT_SINK, .obj = OBJ_URI, FIELD(struct uri, queue),
+	  .at = AT_STREAM & AT_SINK, .obj = OBJ_URI, FIELD(struct uri, queue),
 	  FLAG(struct uri, set_queue), .reload = true, .arg = "BYTES",
 	  .doc = "per-connection queue limit of a sink" },
 	{ "soft", OPT_BYTES, 1024, BYTES_MAX, .def = "queue/2",
-	  .flags = OPTF_UNSET, .at = AT_TCP_SINK_LISTEN, .obj = OBJ_URI,
+	  .flags = OPTF_UNSET, .at = AT_STREAM & AT_SINK & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, soft), FLAG(struct uri, set_soft), .reload = true,
 	  .arg = "BYTES", .doc = "a client above this for softsecs is cut off" },
-	{ "softsecs", OPT_UINT, 1, 86400, .def = "10", .at = AT_TCP_SINK_LISTEN,
+	{ "softsecs", OPT_UINT, 1, 86400, .def = "10",
+	  .at = AT_STREAM & AT_SINK & AT_LISTEN,
 	  .obj = OBJ_URI, FIELD(struct uri, softsecs), FLAG(struct uri, set_soft),
 	  .family = "soft", .reload = true, .arg = "SECONDS",
 	  .doc = "how long a client may stay above soft" },
-	{ "channel", OPT_CHANNEL, .at = AT_TCP & AT_CONNECT, .obj = OBJ_URI,
+	{ "channel", OPT_CHANNEL, .at = AT_STREAM & AT_CONNECT, .obj = OBJ_URI,
 	  FIELD(struct uri, channel), FLAG(struct uri, has_channel),
 	  .reload = true, .arg = "CH",
 	  .doc = "a link to a hub: publish CH (sink) or subscribe to it (source)" },
+
+	/* tls://...?NAME=FILE: secrets come from files only (link_tls.c). */
+	{ "ca", OPT_STRING, 1, URI_PATH_MAX - 1, .at = AT_TLS, .obj = OBJ_URI,
+	  FIELD(struct uri, tls.ca), NOFLAG, .reload = true, .arg = "FILE",
+	  .doc = "CA certificates (PEM) that verify the peer" },
+	{ "cert", OPT_STRING, 1, URI_PATH_MAX - 1, .at = AT_TLS, .obj = OBJ_URI,
+	  FIELD(struct uri, tls.cert), NOFLAG, .reload = true, .arg = "FILE",
+	  .doc = "our certificate chain (PEM)" },
+	{ "key", OPT_STRING, 1, URI_PATH_MAX - 1, .at = AT_TLS, .obj = OBJ_URI,
+	  FIELD(struct uri, tls.key), NOFLAG, .reload = true, .arg = "FILE",
+	  .doc = "our private key (PEM); refused when group or others may "
+		 "read it" },
+	{ "crl", OPT_STRING, 1, URI_PATH_MAX - 1, .at = AT_TLS, .obj = OBJ_URI,
+	  FIELD(struct uri, tls.crl), NOFLAG, .reload = true, .arg = "FILE",
+	  .doc = "revoked certificates (PEM), checked for the peer's" },
+	{ "psk-file", OPT_STRING, 1, URI_PATH_MAX - 1, .at = AT_TLS,
+	  .obj = OBJ_URI, FIELD(struct uri, tls.psk_file), NOFLAG,
+	  .reload = true, .arg = "FILE",
+	  .doc = "IDENTITY:HEXKEY lines: a client presents the first, a "
+		 "server accepts any; refused when group or others may read it" },
+	{ "client-cert", OPT_ENUM, .words = client_cert_words, .def = "require",
+	  .at = AT_TLS_SINK_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, tls.client_cert), NOFLAG, .reload = true,
+	  .arg = "require|optional",
+	  .doc = "optional: viewers without a certificate may connect "
+		 "(one that has one must still pass ca=)" },
 
 	/* Last, as --help lists them. */
 	{ "help", OPT_FLAG, .at = AT_CLI, .obj = OBJ_CLI, NOFLAG,
@@ -264,6 +297,12 @@ unsigned opt_uri_at(const struct uri *u, bool as_source)
 {
 	if (u->scheme == URI_UDP)
 		return as_source ? AT_UDP_SOURCE : AT_UDP_SINK;
+	if (u->scheme == URI_TLS) {
+		if (as_source)
+			return u->local ? AT_TLS_SOURCE_LISTEN
+					: AT_TLS_SOURCE_CONNECT;
+		return u->local ? AT_TLS_SINK_LISTEN : AT_TLS_SINK_CONNECT;
+	}
 	if (as_source)
 		return u->local ? AT_TCP_SOURCE_LISTEN : AT_TCP_SOURCE_CONNECT;
 	return u->local ? AT_TCP_SINK_LISTEN : AT_TCP_SINK_CONNECT;
@@ -721,7 +760,11 @@ static const char help_usage[] =
 	"  udp://HOST:PORT               send datagrams (multicast or unicast)\n"
 	"  tcp://HOST:PORT               connect; reconnect with backoff\n"
 	"  tcp://@[ADDR]:PORT            listen: one publisher as source,\n"
-	"                                every client as sink\n";
+	"                                every client as sink\n"
+	"  tls://HOST:PORT, tls://@[ADDR]:PORT\n"
+	"                                as tcp://, over TLS 1.3 with mutual\n"
+	"                                authentication (ca= cert= key=, or\n"
+	"                                psk-file=)\n";
 
 static const char help_tail[] =
 	"\n"
@@ -750,6 +793,12 @@ static const char *uri_where(unsigned at)
 		{ AT_TCP & AT_SINK, "tcp sink" },
 		{ AT_TCP & AT_CONNECT, "connecting tcp" },
 		{ AT_TCP_SINK_LISTEN, "listening tcp sink" },
+		{ AT_STREAM, "tcp or tls" },
+		{ AT_STREAM & AT_SINK, "tcp or tls sink" },
+		{ AT_STREAM & AT_CONNECT, "connecting tcp or tls" },
+		{ AT_STREAM & AT_SINK & AT_LISTEN, "listening tcp or tls sink" },
+		{ AT_TLS, "tls" },
+		{ AT_TLS_SINK_LISTEN, "listening tls sink" },
 	};
 
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)

@@ -28,7 +28,9 @@
  *
  * URI query options go by the kind of endpoint, a scheme crossed with a
  * role; the names below are sets, so `AT_TCP & AT_SINK & AT_LISTEN` is a
- * listening tcp sink and `AT_UDP | AT_TCP` is every URI. */
+ * listening tcp sink and `AT_UDP | AT_STREAM` is every URI. tls is tcp
+ * with its own kinds, so that its options (ca=, cert=...) apply to it
+ * alone while every tcp option (AT_STREAM) applies to both. */
 enum {
 	AT_UDP_SOURCE = 1u << 0,        /* udp://@GROUP:PORT, udp://@:PORT */
 	AT_UDP_SINK = 1u << 1,          /* udp://HOST:PORT */
@@ -43,16 +45,32 @@ enum {
 	AT_CLI_HUB = 1u << 13,
 	AT_CLI_GATEWAY = 1u << 14,
 	AT_CLI_RUN = 1u << 15,
+	AT_TLS_SOURCE_LISTEN = 1u << 16, /* tls://@:PORT as a source */
+	AT_TLS_SOURCE_CONNECT = 1u << 17,
+	AT_TLS_SINK_LISTEN = 1u << 18,
+	AT_TLS_SINK_CONNECT = 1u << 19,
 };
 #define AT_UDP (AT_UDP_SOURCE | AT_UDP_SINK)
 #define AT_TCP                                                              \
 	(AT_TCP_SOURCE_LISTEN | AT_TCP_SOURCE_CONNECT | AT_TCP_SINK_LISTEN | \
 	 AT_TCP_SINK_CONNECT)
-#define AT_SOURCE (AT_UDP_SOURCE | AT_TCP_SOURCE_LISTEN | AT_TCP_SOURCE_CONNECT)
-#define AT_SINK (AT_UDP_SINK | AT_TCP_SINK_LISTEN | AT_TCP_SINK_CONNECT)
-#define AT_LISTEN (AT_UDP_SOURCE | AT_TCP_SOURCE_LISTEN | AT_TCP_SINK_LISTEN)
-#define AT_CONNECT (AT_UDP_SINK | AT_TCP_SOURCE_CONNECT | AT_TCP_SINK_CONNECT)
-#define AT_URI (AT_UDP | AT_TCP)
+#define AT_TLS                                                              \
+	(AT_TLS_SOURCE_LISTEN | AT_TLS_SOURCE_CONNECT | AT_TLS_SINK_LISTEN | \
+	 AT_TLS_SINK_CONNECT)
+#define AT_STREAM (AT_TCP | AT_TLS)
+#define AT_SOURCE                                                            \
+	(AT_UDP_SOURCE | AT_TCP_SOURCE_LISTEN | AT_TCP_SOURCE_CONNECT |      \
+	 AT_TLS_SOURCE_LISTEN | AT_TLS_SOURCE_CONNECT)
+#define AT_SINK                                                              \
+	(AT_UDP_SINK | AT_TCP_SINK_LISTEN | AT_TCP_SINK_CONNECT |            \
+	 AT_TLS_SINK_LISTEN | AT_TLS_SINK_CONNECT)
+#define AT_LISTEN                                                            \
+	(AT_UDP_SOURCE | AT_TCP_SOURCE_LISTEN | AT_TCP_SINK_LISTEN |         \
+	 AT_TLS_SOURCE_LISTEN | AT_TLS_SINK_LISTEN)
+#define AT_CONNECT                                                           \
+	(AT_UDP_SINK | AT_TCP_SOURCE_CONNECT | AT_TCP_SINK_CONNECT |         \
+	 AT_TLS_SOURCE_CONNECT | AT_TLS_SINK_CONNECT)
+#define AT_URI (AT_UDP | AT_STREAM)
 #define AT_CONF (AT_CONF_RELAY | AT_CONF_HUB | AT_CONF_GATEWAY)
 #define AT_CLI (AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY | AT_CLI_RUN)
 

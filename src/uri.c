@@ -153,9 +153,12 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 		u->scheme = URI_UDP;
 	else if (!strncmp(tmp, "tcp://", 6))
 		u->scheme = URI_TCP;
+	else if (!strncmp(tmp, "tls://", 6))
+		u->scheme = URI_TLS;
 	else
 		return fail(err, errlen,
-			    "unknown scheme in '%s': want udp:// or tcp://",
+			    "unknown scheme in '%s': want udp://, tcp:// or "
+			    "tls://",
 			    text);
 	if (u->scheme == URI_UDP)
 		u->framing = FRAMING_RAW; /* datagrams; framing is for tcp */
@@ -173,7 +176,7 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	if (rc == 0 && q)
 		rc = parse_query(u, q, err, errlen);
 	/* Towards a hub, auto means datagram: a hub speaks nothing else. */
-	if (rc == 0 && u->has_channel && u->scheme == URI_TCP &&
+	if (rc == 0 && u->has_channel && u->scheme != URI_UDP &&
 	    u->framing == FRAMING_AUTO)
 		u->framing = FRAMING_DATAGRAM;
 	return rc;
@@ -194,6 +197,36 @@ static const char *option_out_of_place(const struct uri *u, bool as_source)
 	return NULL;
 }
 
+static const char *const scheme_names[] = { [URI_UDP] = "udp",
+					    [URI_TCP] = "tcp",
+					    [URI_TLS] = "tls" };
+
+/* A tls endpoint authenticates both ends: certificates (cert= key=, and
+ * ca= to verify the peer) or a pre-shared key (psk-file=). The one
+ * exception is a listening sink with client-cert=optional, which may
+ * serve viewers that have no certificate (and then needs no ca=). */
+static int check_tls(const struct uri *u, char *err, size_t errlen)
+{
+	const struct uri_tls *t = &u->tls;
+	bool optional = t->client_cert == CLIENT_CERT_OPTIONAL;
+
+	if (!t->cert[0] != !t->key[0])
+		return fail(err, errlen, "tls: cert= and key= go together");
+	if (!t->cert[0] && !t->psk_file[0])
+		return fail(err, errlen,
+			    "tls needs cert= and key= (with ca=) or psk-file=");
+	if (optional && !t->cert[0])
+		return fail(err, errlen,
+			    "tls: client-cert=optional needs cert= and key=");
+	if (t->cert[0] && !t->ca[0] && !optional)
+		return fail(err, errlen,
+			    "tls: ca= is needed to verify the peer's "
+			    "certificate");
+	if (t->crl[0] && !t->ca[0])
+		return fail(err, errlen, "tls: crl= needs ca=");
+	return 0;
+}
+
 int uri_check_role(const struct uri *u, bool as_source, char *err,
 		   size_t errlen)
 {
@@ -202,15 +235,17 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 
 	/* A misplaced channel= gets the hint of what it needs. */
 	if (u->has_channel &&
-	    (u->scheme != URI_TCP || u->local || u->framing == FRAMING_RAW))
+	    (u->scheme == URI_UDP || u->local || u->framing == FRAMING_RAW))
 		return fail(err, errlen,
-			    "channel= needs tcp://HUB:PORT with framing=auto or "
-			    "framing=datagram (a link to a hub)");
+			    "channel= needs tcp://HUB:PORT (or tls://) with "
+			    "framing=auto or framing=datagram (a link to a hub)");
 	bad = option_out_of_place(u, as_source);
 	if (bad)
 		return fail(err, errlen,
 			    "option '%s' does not apply to a %s %s", bad,
-			    u->scheme == URI_UDP ? "udp" : "tcp", role);
+			    scheme_names[u->scheme], role);
+	if (u->scheme == URI_TLS && check_tls(u, err, errlen))
+		return -EINVAL;
 	if (u->scheme == URI_UDP && as_source && !u->local)
 		return fail(err, errlen,
 			    "a udp source must be local: write udp://@%s%s%s:%u",

@@ -7,6 +7,9 @@
  *   tcp://@[ADDR]:PORT             listen (source: one publisher; sink: fan out)
  *   tcp://HUB:PORT?channel=CH      publish CH to a hub (sink)
  *                                  or subscribe to CH (source)
+ *   tls://HOST:PORT, tls://@[ADDR]:PORT
+ *                                  as tcp://, over TLS 1.3 (ca= cert= key=
+ *                                  or psk-file=; see link_tls.c)
  *
  * Query options (?NAME=VALUE&...) are rows of the option table, opt.c,
  * which says what each one is, where it applies and how it is parsed.
@@ -24,7 +27,7 @@
 #include "addr.h"
 #include "channel.h"
 
-enum uri_scheme { URI_UDP, URI_TCP };
+enum uri_scheme { URI_UDP, URI_TCP, URI_TLS };
 /* framing= of a tcp endpoint. AUTO (the default on tcp): two mcferry
  * nodes use DATAGRAM, found by the HELLO; a plain TCP peer gets RAW. A
  * link to a hub (channel=) is always DATAGRAM: uri_parse resolves AUTO. */
@@ -36,6 +39,20 @@ enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM, FRAMING_AUTO };
 #define URI_DEFAULT_SOFTSECS 10
 #define URI_HOST_MAX 256
 #define URI_IFACE_MAX 64
+#define URI_PATH_MAX 256
+
+/* client-cert= of a listening tls sink. */
+enum uri_client_cert { CLIENT_CERT_REQUIRE, CLIENT_CERT_OPTIONAL };
+
+/* A tls endpoint's files (secrets are only ever read from files). */
+struct uri_tls {
+	char ca[URI_PATH_MAX];       /* trusted CAs (PEM); "" = none */
+	char cert[URI_PATH_MAX];     /* our certificate chain (PEM) */
+	char key[URI_PATH_MAX];      /* its private key (PEM, mode 0600) */
+	char crl[URI_PATH_MAX];      /* revoked certificates (PEM) */
+	char psk_file[URI_PATH_MAX]; /* IDENTITY:HEXKEY lines (mode 0600) */
+	int client_cert;             /* enum uri_client_cert */
+};
 
 struct uri {
 	char text[512];            /* the URI as given, for logs */
@@ -59,6 +76,7 @@ struct uri {
 	uint32_t softsecs;         /* seconds above soft before a cut-off */
 	bool has_channel;          /* tcp to or from a hub: ?channel= */
 	struct channel channel;
+	struct uri_tls tls;        /* tls:// only */
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
 	uint64_t given;            /* bit i: row i of opt_table was given */
 };
