@@ -6,6 +6,7 @@
 
 #include "addr.h"
 #include "link.h"
+#include "link_tcp.h"
 #include "listener.h"
 #include "net.h"
 #include "util.h"
@@ -167,16 +168,20 @@ static void link_tcp_on_connection(uv_stream_t *server, int status)
 	listener_accepted(ls, &t->base);
 }
 
-static int link_tcp_listen(struct listener *ls)
+int link_tcp_listen_on(struct listener *ls, uv_connection_cb cb)
 {
 	uv_tcp_t *srv = xcalloc(1, sizeof(*srv));
 	int rc;
 
 	ls->tdata = srv;
-	rc = net_listen(ls->loop, srv, ls->conf.uri, ls->reuseport,
-			link_tcp_on_connection);
+	rc = net_listen(ls->loop, srv, ls->conf.uri, ls->reuseport, cb);
 	srv->data = ls;
 	return rc;
+}
+
+static int link_tcp_listen(struct listener *ls)
+{
+	return link_tcp_listen_on(ls, link_tcp_on_connection);
 }
 
 static void link_tcp_on_listen_closed(uv_handle_t *h)
@@ -188,7 +193,7 @@ static void link_tcp_on_listen_closed(uv_handle_t *h)
 	listener_handle_closed(ls);
 }
 
-static void link_tcp_listen_close(struct listener *ls)
+void link_tcp_listen_close(struct listener *ls)
 {
 	uv_close((uv_handle_t *)ls->tdata, link_tcp_on_listen_closed);
 }

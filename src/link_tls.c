@@ -37,6 +37,7 @@
 
 #include "addr.h"
 #include "link.h"
+#include "link_tcp.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
@@ -1026,28 +1027,7 @@ static void link_tls_on_connection(uv_stream_t *server, int status)
 
 static int link_tls_listen(struct listener *ls)
 {
-	uv_tcp_t *srv = xcalloc(1, sizeof(*srv));
-	int rc;
-
-	ls->tdata = srv;
-	rc = net_listen(ls->loop, srv, ls->conf.uri, ls->reuseport,
-			link_tls_on_connection);
-	srv->data = ls;
-	return rc;
-}
-
-static void link_tls_on_listen_closed(uv_handle_t *h)
-{
-	struct listener *ls = h->data;
-
-	free(h);
-	ls->tdata = NULL;
-	listener_handle_closed(ls);
-}
-
-static void link_tls_listen_close(struct listener *ls)
-{
-	uv_close((uv_handle_t *)ls->tdata, link_tls_on_listen_closed);
+	return link_tcp_listen_on(ls, link_tls_on_connection);
 }
 
 const struct link_ops link_tls_ops = {
@@ -1057,7 +1037,7 @@ const struct link_ops link_tls_ops = {
 	.conf_reload = link_tls_conf_reload,
 	.conf_close = link_tls_conf_close,
 	.listen = link_tls_listen,
-	.listen_close = link_tls_listen_close,
+	.listen_close = link_tcp_listen_close,
 	.create = link_tls_create,
 	.connect = link_tls_connect,
 	.read_start = link_tls_read_start,

@@ -14,19 +14,6 @@
 #include "shard.h"
 #include "util.h"
 
-static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int opt_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* ---- setters: options that add to a list or check more than a value -- */
 
 static int set_relay_source(void *obj, const struct opt *o,
@@ -35,7 +22,7 @@ static int set_relay_source(void *obj, const struct opt *o,
 	struct config_relay *r = obj;
 
 	if (r->has_source)
-		return opt_fail(err, errlen, "relay '%s' has a source already",
+		return err_invalid(err, errlen, "relay '%s' has a source already",
 				r->name);
 	r->source = v->uri;
 	r->has_source = 1;
@@ -48,7 +35,7 @@ static int set_relay_sink(void *obj, const struct opt *o,
 	struct config_relay *r = obj;
 
 	if (r->nsinks == CONFIG_MAX_SINKS)
-		return opt_fail(err, errlen, "relay '%s' has more than %d sinks",
+		return err_invalid(err, errlen, "relay '%s' has more than %d sinks",
 				r->name, CONFIG_MAX_SINKS);
 	r->sinks = xrealloc(r->sinks, (r->nsinks + 1) * sizeof(*r->sinks));
 	r->sinks[r->nsinks++] = v->uri;
@@ -61,7 +48,7 @@ static int set_hub_listen(void *obj, const struct opt *o,
 	struct config_hub *h = obj;
 
 	if (h->nlisten == CONFIG_MAX_SINKS)
-		return opt_fail(err, errlen, "too many listen lines");
+		return err_invalid(err, errlen, "too many listen lines");
 	h->listen = xrealloc(h->listen, (h->nlisten + 1) * sizeof(*h->listen));
 	h->listen[h->nlisten++] = v->uri;
 	return 0;
@@ -90,12 +77,12 @@ static int set_gateway_chan(void *obj, const struct opt *o,
 	for (size_t i = 0; i < s->nchans; i++) {
 		if (channel_equal(&s->chans[i].ch, &c.ch)) {
 			channel_format(&c.ch, name, sizeof(name));
-			return opt_fail(err, errlen, "channel '%s' given twice",
+			return err_invalid(err, errlen, "channel '%s' given twice",
 					name);
 		}
 	}
 	if (s->nchans == GATEWAY_MAX_CHANNELS)
-		return opt_fail(err, errlen, "more than %d channels",
+		return err_invalid(err, errlen, "more than %d channels",
 				GATEWAY_MAX_CHANNELS);
 	s->chans[s->nchans++] = c;
 	return 0;
@@ -330,26 +317,26 @@ static int parse_channel(const struct opt *o, const char *text,
 	char buf[2 * CHANNEL_TEXT_MAX], e[256], *eq;
 
 	if (strlen(text) >= sizeof(buf))
-		return opt_fail(err, errlen, "bad %s: channel too long", o->name);
+		return err_invalid(err, errlen, "bad %s: channel too long", o->name);
 	strcpy(buf, text);
 	eq = strchr(buf, '=');
 	if (eq) {
 		if (!(o->flags & OPTF_REMAP))
-			return opt_fail(err, errlen,
+			return err_invalid(err, errlen,
 					"bad %s '%s': only import takes "
 					"=LOCAL_GROUP:PORT",
 					o->name, text);
 		*eq++ = '\0';
 	}
 	if (channel_parse(buf, &v->chan.ch, e, sizeof(e)) < 0)
-		return opt_fail(err, errlen, "bad %s: %s", o->name, e);
+		return err_invalid(err, errlen, "bad %s: %s", o->name, e);
 	v->chan.local = v->chan.ch;
 	if (!eq)
 		return 0;
 	if (channel_parse(eq, &v->chan.local, e, sizeof(e)) < 0)
-		return opt_fail(err, errlen, "bad %s: %s", o->name, e);
+		return err_invalid(err, errlen, "bad %s: %s", o->name, e);
 	if (v->chan.local.family != v->chan.ch.family)
-		return opt_fail(err, errlen,
+		return err_invalid(err, errlen,
 				"bad %s '%s': local channel of another IP family",
 				o->name, text);
 	return 0;
@@ -363,10 +350,10 @@ static int parse_uri(const struct opt *o, const char *text,
 
 	if (uri_parse(text, &v->uri, e, sizeof(e)) < 0 ||
 	    uri_check_role(&v->uri, as_source, e, sizeof(e)) < 0)
-		return opt_fail(err, errlen, "bad %s URI '%s': %s", o->name,
+		return err_invalid(err, errlen, "bad %s URI '%s': %s", o->name,
 				text, e);
 	if (o->min && !(opt_uri_at(&v->uri, as_source) & o->min))
-		return opt_fail(err, errlen, "bad %s URI '%s': want %s",
+		return err_invalid(err, errlen, "bad %s URI '%s': want %s",
 				o->name, text, o->arg);
 	return 0;
 }
@@ -381,7 +368,7 @@ int opt_parse(const struct opt *o, const char *text, union opt_value *v,
 	case OPT_UINT:
 	case OPT_BYTES:
 		if (!parse_uint(text, o->max, &v->u) || v->u < o->min)
-			return opt_fail(err, errlen, "bad %s '%s': want %llu..%llu%s",
+			return err_invalid(err, errlen, "bad %s '%s': want %llu..%llu%s",
 					o->name, text,
 					(unsigned long long)o->min,
 					(unsigned long long)o->max,
@@ -389,7 +376,7 @@ int opt_parse(const struct opt *o, const char *text, union opt_value *v,
 		return 0;
 	case OPT_BOOL:
 		if (strcmp(text, "0") && strcmp(text, "1"))
-			return opt_fail(err, errlen, "bad %s '%s': want 0 or 1",
+			return err_invalid(err, errlen, "bad %s '%s': want 0 or 1",
 					o->name, text);
 		v->u = text[0] == '1';
 		return 0;
@@ -407,12 +394,12 @@ int opt_parse(const struct opt *o, const char *text, union opt_value *v,
 			snprintf(want + strlen(want), sizeof(want) - strlen(want),
 				 "%s%s", i == 0 ? "" : i + 1 == k ? " or " : ", ",
 				 o->words[i]);
-		return opt_fail(err, errlen, "bad %s '%s': want %s", o->name,
+		return err_invalid(err, errlen, "bad %s '%s': want %s", o->name,
 				text, want);
 	}
 	case OPT_STRING:
 		if (n < 1 || n > o->max)
-			return opt_fail(err, errlen,
+			return err_invalid(err, errlen,
 					"bad %s '%s': want 1..%llu characters",
 					o->name, text, (unsigned long long)o->max);
 		v->s = text;
@@ -421,7 +408,7 @@ int opt_parse(const struct opt *o, const char *text, union opt_value *v,
 		return parse_channel(o, text, v, err, errlen);
 	case OPT_ADDR:
 		if (!addr_parse(text, 0, &v->addr))
-			return opt_fail(err, errlen,
+			return err_invalid(err, errlen,
 					"bad %s '%s': not an IP address", o->name,
 					text);
 		return 0;
@@ -431,7 +418,7 @@ int opt_parse(const struct opt *o, const char *text, union opt_value *v,
 		v->u = 1;
 		return 0;
 	}
-	return opt_fail(err, errlen, "bad %s: unknown type", o->name);
+	return err_invalid(err, errlen, "bad %s: unknown type", o->name);
 }
 
 static void store_uint(void *p, size_t size, uint64_t u)
@@ -583,7 +570,7 @@ static int cli_finish(struct opt_cli *cli, int n, char **args, char *err,
 		struct config_relay *r = &cfg->relays[0];
 
 		if (n < 2)
-			return opt_fail(err, errlen, "relay needs a SOURCE and "
+			return err_invalid(err, errlen, "relay needs a SOURCE and "
 					"at least one SINK");
 		if (opt_set(opt_find("source", AT_CONF_RELAY), r, args[0], err,
 			    errlen) < 0)
@@ -600,17 +587,17 @@ static int cli_finish(struct opt_cli *cli, int n, char **args, char *err,
 	case CMD_HUB:
 	case CMD_GATEWAY:
 		if (n > 0)
-			return opt_fail(err, errlen, "unexpected argument '%s'",
+			return err_invalid(err, errlen, "unexpected argument '%s'",
 					args[0]);
 		if (cli->cmd == CMD_HUB && cfg->hubs[0].nlisten == 0)
-			return opt_fail(err, errlen, "hub needs --listen URI");
+			return err_invalid(err, errlen, "hub needs --listen URI");
 		if (cli->cmd == CMD_GATEWAY &&
 		    gateway_spec_check(&cfg->gateways[0].spec, err, errlen))
 			return -EINVAL;
 		return 0;
 	case CMD_RUN:
 		if (n != 1)
-			return opt_fail(err, errlen, "run needs exactly one FILE");
+			return err_invalid(err, errlen, "run needs exactly one FILE");
 		cli->file = args[0];
 		return 0;
 	default:
@@ -627,10 +614,10 @@ static int cli_flag(struct opt_cli *cli, unsigned cmd_at, const struct opt *o,
 	if (!(o->at & cmd_at)) {
 		cmd_words(o->at, words, sizeof(words));
 		if (o->at & AT_CONF)
-			return opt_fail(err, errlen,
+			return err_invalid(err, errlen,
 					"--%s applies to %s (in a file: %s = %s)",
 					o->name, words, o->name, o->arg);
-		return opt_fail(err, errlen, "--%s applies to %s", o->name,
+		return err_invalid(err, errlen, "--%s applies to %s", o->name,
 				words);
 	}
 	if (!strcmp(o->name, "help") || !strcmp(o->name, "version")) {
@@ -638,7 +625,7 @@ static int cli_flag(struct opt_cli *cli, unsigned cmd_at, const struct opt *o,
 		return 1;
 	}
 	if (opt_set(o, objs[o->obj], arg ? arg : "", e, sizeof(e)) < 0)
-		return opt_fail(err, errlen, "--%s: %s", o->name, e);
+		return err_invalid(err, errlen, "--%s: %s", o->name, e);
 	return 0;
 }
 
@@ -655,7 +642,7 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 
 	memset(cli, 0, sizeof(*cli));
 	if (argc < 2)
-		return opt_fail(err, errlen,
+		return err_invalid(err, errlen,
 				"missing command (relay, hub, gateway or run)");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		cli->cmd = CMD_HELP;
@@ -672,7 +659,7 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 		}
 	}
 	if (!cmd_at)
-		return opt_fail(err, errlen, "unknown command '%s' (want relay, "
+		return err_invalid(err, errlen, "unknown command '%s' (want relay, "
 				"hub, gateway or run)", argv[1]);
 	cli_section(cli, objs);
 
@@ -713,18 +700,18 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 			if (byval[i]->letter == c)
 				o = byval[i];
 		if ((c == ':' || c == '?') && optopt >= 256)
-			rc = opt_fail(err, errlen, "option '--%s' %s",
+			rc = err_invalid(err, errlen, "option '--%s' %s",
 				      byval[optopt - 256]->name,
 				      c == ':' ? "needs a value"
 					       : "takes no value");
 		else if (c == ':')
-			rc = opt_fail(err, errlen, "option '-%c' needs a value",
+			rc = err_invalid(err, errlen, "option '-%c' needs a value",
 				      optopt);
 		else if (c == '?' && optopt)
-			rc = opt_fail(err, errlen, "unknown option '-%c'",
+			rc = err_invalid(err, errlen, "unknown option '-%c'",
 				      optopt);
 		else if (!o)
-			rc = opt_fail(err, errlen, "unknown option '%s'",
+			rc = err_invalid(err, errlen, "unknown option '%s'",
 				      argv[optind]);
 		else
 			rc = cli_flag(cli, cmd_at, o, objs, optarg, err, errlen);

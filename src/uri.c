@@ -2,6 +2,7 @@
 #include "uri.h"
 
 #include "addr.h"
+#include "util.h"
 #include "opt.h"
 
 #include <arpa/inet.h>
@@ -11,19 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
 
 /* Decimal digits only, as the option table's numbers. */
 static bool parse_uint(const char *s, unsigned long long max,
@@ -50,7 +38,7 @@ static int parse_option(struct uri *u, const char *key, const char *val,
 	int rc;
 
 	if (!o)
-		return fail(err, errlen, "unknown option '%s'", key);
+		return err_invalid(err, errlen, "unknown option '%s'", key);
 	rc = opt_set(o, u, val, err, errlen);
 	if (rc == 0)
 		u->given |= 1ull << (o - opt_table);
@@ -67,7 +55,7 @@ static int parse_query(struct uri *u, char *q, char *err, size_t errlen)
 		int rc;
 
 		if (!eq)
-			return fail(err, errlen, "option '%s' has no value",
+			return err_invalid(err, errlen, "option '%s' has no value",
 				    kv);
 		*eq = '\0';
 		rc = parse_option(u, kv, eq + 1, err, errlen);
@@ -87,27 +75,27 @@ static int parse_authority(struct uri *u, char *a, char *err, size_t errlen)
 		char *close = strchr(a, ']');
 
 		if (!close)
-			return fail(err, errlen, "unclosed '[' in address");
+			return err_invalid(err, errlen, "unclosed '[' in address");
 		*close = '\0';
 		host = a + 1;
 		colon = close + 1;
 		if (*colon != ':')
-			return fail(err, errlen, "missing port after ']'");
+			return err_invalid(err, errlen, "missing port after ']'");
 	} else {
 		colon = strrchr(a, ':');
 		if (!colon)
-			return fail(err, errlen, "missing port");
+			return err_invalid(err, errlen, "missing port");
 		if (memchr(a, ':', (size_t)(colon - a)))
-			return fail(err, errlen,
+			return err_invalid(err, errlen,
 				    "IPv6 address must be in brackets");
 	}
 	*colon = '\0';
 	if (!parse_uint(colon + 1, 65535, &port) || port == 0)
-		return fail(err, errlen, "bad port '%s': want 1..65535",
+		return err_invalid(err, errlen, "bad port '%s': want 1..65535",
 			    colon + 1);
 	u->port = (uint16_t)port;
 	if (strlen(host) >= sizeof(u->host))
-		return fail(err, errlen, "host name too long");
+		return err_invalid(err, errlen, "host name too long");
 	strcpy(u->host, host);
 	if (!*host) {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&u->addr;
@@ -126,9 +114,9 @@ static int parse_authority(struct uri *u, char *a, char *err, size_t errlen)
 			if (!(*p == '-' || *p == '.' || (*p >= '0' && *p <= '9') ||
 			      (*p >= 'a' && *p <= 'z') ||
 			      (*p >= 'A' && *p <= 'Z')))
-				return fail(err, errlen, "bad host '%s'", host);
+				return err_invalid(err, errlen, "bad host '%s'", host);
 		if (u->local)
-			return fail(err, errlen,
+			return err_invalid(err, errlen,
 				    "local address '%s' must be numeric", host);
 	}
 	return 0;
@@ -145,7 +133,7 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	u->loop = -1; /* unset: the kernel's */
 	opt_init(u, OBJ_URI, AT_URI);
 	if (strlen(text) >= sizeof(tmp))
-		return fail(err, errlen, "URI too long");
+		return err_invalid(err, errlen, "URI too long");
 	strcpy(u->text, text);
 	strcpy(tmp, text);
 
@@ -156,7 +144,7 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	else if (!strncmp(tmp, "tls://", 6))
 		u->scheme = URI_TLS;
 	else
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "unknown scheme in '%s': want udp://, tcp:// or "
 			    "tls://",
 			    text);
@@ -171,7 +159,7 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	if (q)
 		*q++ = '\0';
 	if (strchr(rest, '/'))
-		return fail(err, errlen, "unexpected path in '%s'", text);
+		return err_invalid(err, errlen, "unexpected path in '%s'", text);
 	rc = parse_authority(u, rest, err, errlen);
 	if (rc == 0 && q)
 		rc = parse_query(u, q, err, errlen);
@@ -211,19 +199,19 @@ static int check_tls(const struct uri *u, char *err, size_t errlen)
 	bool optional = t->client_cert == CLIENT_CERT_OPTIONAL;
 
 	if (!t->cert[0] != !t->key[0])
-		return fail(err, errlen, "tls: cert= and key= go together");
+		return err_invalid(err, errlen, "tls: cert= and key= go together");
 	if (!t->cert[0] && !t->psk_file[0])
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "tls needs cert= and key= (with ca=) or psk-file=");
 	if (optional && !t->cert[0])
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "tls: client-cert=optional needs cert= and key=");
 	if (t->cert[0] && !t->ca[0] && !optional)
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "tls: ca= is needed to verify the peer's "
 			    "certificate");
 	if (t->crl[0] && !t->ca[0])
-		return fail(err, errlen, "tls: crl= needs ca=");
+		return err_invalid(err, errlen, "tls: crl= needs ca=");
 	return 0;
 }
 
@@ -236,37 +224,37 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 	/* A misplaced channel= gets the hint of what it needs. */
 	if (u->has_channel &&
 	    (u->scheme == URI_UDP || u->local || u->framing == FRAMING_RAW))
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "channel= needs tcp://HUB:PORT (or tls://) with "
 			    "framing=auto or framing=datagram (a link to a hub)");
 	bad = option_out_of_place(u, as_source);
 	if (bad)
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "option '%s' does not apply to a %s %s", bad,
 			    scheme_names[u->scheme], role);
 	if (u->scheme == URI_TLS && check_tls(u, err, errlen))
 		return -EINVAL;
 	if (u->scheme == URI_UDP && as_source && !u->local)
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "a udp source must be local: write udp://@%s%s%s:%u",
 			    u->addr.ss_family == AF_INET6 ? "[" : "", u->host,
 			    u->addr.ss_family == AF_INET6 ? "]" : "", u->port);
 	if (u->scheme == URI_UDP && !as_source && u->local)
-		return fail(err, errlen,
+		return err_invalid(err, errlen,
 			    "a udp sink needs a destination, not '@'");
 	if (!u->local && !u->host[0])
-		return fail(err, errlen, "missing host");
+		return err_invalid(err, errlen, "missing host");
 	if (u->soft && u->soft >= u->queue)
-		return fail(err, errlen, "soft=%llu must be below queue=%llu",
+		return err_invalid(err, errlen, "soft=%llu must be below queue=%llu",
 			    (unsigned long long)u->soft,
 			    (unsigned long long)u->queue);
 	if (u->has_source) {
 		if (!u->host[0] || !addr_is_multicast(&u->addr))
-			return fail(err, errlen,
+			return err_invalid(err, errlen,
 				    "source= needs a multicast group, not '%s'",
 				    u->host[0] ? u->host : "(any)");
 		if (u->source.ss_family != u->addr.ss_family)
-			return fail(err, errlen,
+			return err_invalid(err, errlen,
 				    "source and group are of different IP families");
 	}
 	return 0;

@@ -13,6 +13,11 @@ void *xcalloc(size_t count, size_t n);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
 
+/* Write a one-line reason to err (errlen bytes) and return -EINVAL: the
+ * error convention of the pure parsers. */
+int err_invalid(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 static inline void put_be16(uint8_t *p, uint16_t v)
 {
 	p[0] = (uint8_t)(v >> 8);
