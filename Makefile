@@ -24,12 +24,20 @@ net: all
 check: all
 	./scripts/check.sh $(BUILD)
 
+# Everything under ASan+UBSan (clang): unit tests, then the whole namespace
+# suite with MCFERRY_SANITIZE=1, so a sanitizer report from any process a
+# test starts fails that test (tests/net/conftest.py, sanitizer_check).
 asan:
 	./scripts/deps.sh
-	meson setup build-asan -Db_sanitize=address,undefined -Dbuildtype=debug || true
+	command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
+	[ -f build-asan/build.ninja ] || CC=clang meson setup build-asan \
+		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug \
+		-Dc_args=-fno-sanitize-recover=undefined \
+		-Dc_link_args=-fno-sanitize-recover=undefined
 	ninja -C build-asan
-	meson test -C build-asan --print-errorlogs
-	MCFERRY_BUILD=$(abspath build-asan) $(PYTEST) -q tests/net
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson test -C build-asan --print-errorlogs
+	MCFERRY_SANITIZE=1 MCFERRY_BUILD=$(abspath build-asan) $(PYTEST) -q tests/net
 
 # libFuzzer on every parser, FUZZ_SECONDS each, from the seed corpora
 # (needs clang; new inputs land in build-fuzz/corpus-*).
