@@ -39,17 +39,25 @@ asan:
 		meson test -C build-asan --print-errorlogs
 	MCFERRY_SANITIZE=1 MCFERRY_BUILD=$(abspath build-asan) $(PYTEST) -q tests/net
 
-# libFuzzer on every parser, FUZZ_SECONDS each, from the seed corpora
-# (needs clang; new inputs land in build-fuzz/corpus-*).
+# libFuzzer on every parser and on the session (conn), FUZZ_SECONDS each,
+# from the seed corpora (needs clang; new inputs land in build-fuzz/corpus-*,
+# a crashing input in build-fuzz/crash-TARGET-*). Every target runs; the
+# target fails if any of them crashed. The targets' own stderr is closed
+# (-close_fd_mask=2: fuzz_conn logs at debug level so every log format
+# runs); libFuzzer and sanitizer reports still print.
 FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= frame uri config conn
 fuzz:
 	command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true
 	ninja -C build-fuzz
-	for t in frame uri config; do \
+	failed=""; for t in $(FUZZ_TARGETS); do \
 		mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
-		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
-	done
+		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+			-close_fd_mask=2 -print_final_stats=1 \
+			-artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus-$$t || \
+			failed="$$failed $$t"; \
+	done; [ -z "$$failed" ] || { echo "fuzz: crashed:$$failed" >&2; exit 1; }
 
 demo: all
 	./scripts/demo.sh $(BUILD)
