@@ -166,7 +166,7 @@ static void conn_send_hello(struct conn *c)
 	b->len = (uint32_t)n;
 	/* The hello goes first, ahead of anything queued (nothing is in
 	 * flight before it). */
-	(void)fanout_queue_push_front_ctl(&c->q, b, b->data, b->len);
+	fanout_queue_push_front_ctl(&c->q, b, b->data, b->len);
 	buf_unref(b);
 	c->hello_sent = true;
 }
@@ -347,6 +347,8 @@ static void conn_on_link_read(struct link *l, ssize_t nread)
 			/* Raw after all: hand on every byte read so far. */
 			if (!c->decided)
 				conn_decide(c, false);
+			if (c->state != CONN_OPEN)
+				break; /* its first write failed */
 			c->rx_mode = c->conf.rx_raw;
 			c->rxlen = 0;
 			if (c->rx_mode == CONN_RX_RAW)
@@ -448,6 +450,8 @@ static void conn_open(struct conn *c)
 		uv_timer_start(&c->wait, conn_on_wait, CONN_AUTO_WAIT_MS, 0);
 		break;
 	}
+	if (c->state != CONN_OPEN)
+		return; /* deciding wrote the HELLO, and the write failed */
 	if (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF) {
 		c->rxcap = CONN_RX_INITIAL;
 		c->rx = xmalloc(c->rxcap);

@@ -38,6 +38,81 @@ TOOLS = os.path.abspath(os.environ.get("MCFERRY_TOOLS")
 MCSEND = os.path.join(TOOLS, "mcsend")
 MCRECV = os.path.join(TOOLS, "mcrecv")
 
+# Sanitizer plumbing (`make asan`). With MCFERRY_SANITIZE=1, or when the
+# build directory is build-asan, every process gets ASAN_OPTIONS and
+# UBSAN_OPTIONS that send its reports to a file (LOGDIR/TAG.san.PID: the
+# runtime adds the pid) and make it exit SAN_EXIT, and conftest.py fails
+# the test whose processes left a report. Without it nothing changes.
+# Both option strings name the same file and exit code: in a clang build
+# the UBSan flags are parsed last and win for ASan and LeakSanitizer too.
+SANITIZE = (os.environ.get("MCFERRY_SANITIZE") == "1"
+            or os.path.basename(BUILD) == "build-asan")
+SAN_EXIT = 66
+# What a report looks like on stderr: a runtime that could not open its
+# log file (a process that dropped privileges), or a GCC build, whose UBSan
+# ignores log_path when linked with ASan, prints there instead.
+SAN_STDERR_RX = re.compile(r"ERROR: \w*Sanitizer|runtime error:|"
+                           r"SUMMARY: \w*Sanitizer")
+# Every Proc started by this Python process, in order: the per-test check
+# in conftest.py looks at the ones started during the test.
+ALL_PROCS = []
+
+
+def sanitizer_env(prefix, base=None):
+    """The environment `base` (default os.environ) with sanitizer options
+    that log reports to PREFIX.san.PID."""
+    env = dict(os.environ if base is None else base)
+    common = ["log_path=%s.san" % prefix, "halt_on_error=1",
+              "abort_on_error=0", "print_stacktrace=1",
+              "exitcode=%d" % SAN_EXIT]
+    env["ASAN_OPTIONS"] = ":".join(common + ["detect_leaks=1"])
+    env["UBSAN_OPTIONS"] = ":".join(common)
+    return env
+
+
+def sanitizer_logs(prefix):
+    """Non-empty sanitizer report files written under PREFIX."""
+    d, base = os.path.split(prefix)
+    out = []
+    try:
+        names = sorted(os.listdir(d))
+    except FileNotFoundError:
+        return out
+    for n in names:
+        if not n.startswith(base + ".san."):
+            continue
+        path = os.path.join(d, n)
+        if os.path.getsize(path) > 0:
+            out.append(path)
+    return out
+
+
+SAN_HEAD_LINES = 25
+
+
+def _san_head(text):
+    lines = text.splitlines()
+    return "\n".join("   | " + l for l in lines[:SAN_HEAD_LINES]) + (
+        "\n   | ..." if len(lines) > SAN_HEAD_LINES else "")
+
+
+def sanitizer_report(procs, exec_prefix):
+    """Every sanitizer problem of procs (stopped first if still running)
+    and every report under exec_prefix, as text naming each file with its
+    first lines; "" when there is none."""
+    problems = []
+    for p in procs:
+        if p.alive():
+            p.stop(timeout=3)
+        for where, text in p.sanitizer_problems():
+            problems.append("%s (%s)\n%s" % (where, " ".join(p.argv),
+                                              _san_head(text)))
+    for path in sanitizer_logs(exec_prefix):
+        with open(path, "rb") as f:
+            problems.append("%s\n%s" % (path, _san_head(
+                f.read().decode("utf-8", "replace"))))
+    return "\n".join(problems)
+
 
 class TopoError(Exception):
     pass
@@ -82,12 +157,15 @@ class Proc:
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         full = ["ip", "netns", "exec", ns.name] + self.argv if ns else self.argv
+        self.san_prefix = os.path.join(logdir, tag)
+        env = sanitizer_env(self.san_prefix) if SANITIZE else None
         self.started = time.monotonic()
         self.p = subprocess.Popen(full, stdout=self._out, stderr=self._err,
                                   stdin=stdin if stdin is not None
                                   else subprocess.DEVNULL,
-                                  start_new_session=True)
+                                  start_new_session=True, env=env)
         self.pid = self.p.pid
+        ALL_PROCS.append(self)
 
     # -- logs
     def stderr(self):
@@ -132,6 +210,23 @@ class Proc:
         return "--- %s: %s (pid %d, rc=%s)\n  stdout:\n%s\n  stderr:\n%s" % (
             self.tag, " ".join(self.argv), self.pid, self.p.poll(),
             t(self.stdout()), t(self.stderr()))
+
+    def sanitizer_problems(self):
+        """What the sanitizers said about this process: (where, text)
+        pairs from its report files, its stderr and its exit code."""
+        found = []
+        for path in sanitizer_logs(self.san_prefix):
+            with open(path, "rb") as f:
+                found.append((path, f.read().decode("utf-8", "replace")))
+        err = self.stderr()
+        if SAN_STDERR_RX.search(err):
+            found.append((self.err_path, err))
+        rc = self.p.poll()
+        if rc == SAN_EXIT and not found:
+            found.append(("%s exit status" % self.tag,
+                          "exited %d (a sanitizer exit code) with no report "
+                          "file\n%s" % (rc, err)))
+        return found
 
     # -- lifecycle
     def alive(self):
