@@ -38,7 +38,7 @@ fuzz:
 	command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true
 	ninja -C build-fuzz
-	for t in frame uri config; do \
+	for t in frame uri config http; do \
 		mkdir -p build-fuzz/corpus-$$t && cp tests/fuzz/corpus/$$t/* build-fuzz/corpus-$$t/ && \
 		build-fuzz/tests/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) build-fuzz/corpus-$$t || exit 1; \
 	done

@@ -86,6 +86,12 @@ static int parse_chan(const char *s, const char *end, struct channel *ch,
 	if (channel_parse(text, ch, e, sizeof(e)) < 0)
 		return path_fail(err, errlen, -EINVAL, "bad channel '%.*s': %s",
 				 (int)(end - start), start, e);
+	if (channel_is_ssm(ch) &&
+	    (ch->family == 4 ? (ch->source[0] & 0xf0) == 0xe0
+			     : ch->source[0] == 0xff))
+		return path_fail(err, errlen, -EINVAL,
+				 "bad channel '%.*s': the source is a group",
+				 (int)(end - start), start);
 	return 0;
 bad:
 	return path_fail(err, errlen, -EINVAL,
