@@ -14,6 +14,10 @@
  *   island = NAME        (optional)
  *   ttl = N              (optional)
  *   group|export|import = CHANNEL   (one or more)
+ *   [http NAME]
+ *   listen = ADDR:PORT
+ *   iface, hold, max-viewers, max-channel-viewers, allow (one or more),
+ *   content-type, queue   (optional)
  *
  * Every key is a row of the option table (opt.h): its value is parsed
  * and checked there, exactly as the command-line flag of the same name.
@@ -25,6 +29,7 @@
 #include <stddef.h>
 
 #include "gateway.h"
+#include "http.h"
 #include "uri.h"
 
 #define CONFIG_NAME_MAX 64
@@ -53,6 +58,11 @@ struct config_gateway {
 	struct gateway_spec spec;
 };
 
+struct config_http {
+	int line;
+	struct http_conf conf;
+};
+
 struct config {
 	struct config_relay *relays;
 	size_t nrelays;
@@ -60,6 +70,8 @@ struct config {
 	size_t nhubs;
 	struct config_gateway *gateways;
 	size_t ngateways;
+	struct config_http *https;
+	size_t nhttps;
 };
 
 /* Parse len bytes of text. Returns 0, or -EINVAL with "line N: reason"

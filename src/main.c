@@ -278,6 +278,17 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 				"Try 'mcferry --help'.\n");
 		return EXIT_USAGE;
 	}
+	/* udpxy -l and -n: the process's log file and priority. */
+	if (cli->logfile[0] && !freopen(cli->logfile, "a", stderr)) {
+		fprintf(stdout, "mcferry: -l %s: %s\n", cli->logfile,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (cli->nice) {
+		errno = 0;
+		if (nice((int)cli->nice) == -1 && errno)
+			log_warn("-n %u: %s", cli->nice, strerror(errno));
+	}
 	app->stats_secs = cli->stats;
 	app->stats_json = cli->stats_json;
 	app->user = cli->user[0] ? cli->user : NULL;

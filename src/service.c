@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "hub.h"
 #include "log.h"
 #include "shard.h"
@@ -54,6 +55,17 @@ static void gateway_stats_op(const void *o) { gateway_log_stats(o); }
 
 static const struct service_ops gateway_ops = {
 	gateway_start_op, gateway_stop_op, gateway_stats_op,
+};
+
+static int http_start_op(void *o, char *err, size_t len)
+{
+	return http_start(o, err, len);
+}
+static void http_stop_op(void *o) { http_stop(o); }
+static void http_stats_op(const void *o) { http_log_stats(o); }
+
+static const struct service_ops http_ops = {
+	http_start_op, http_stop_op, http_stats_op,
 };
 
 /* A growing string for fingerprints. */
@@ -161,6 +173,35 @@ void service_add_gateway(struct service_list *l, struct node *ctx,
 		    spec->name, &fp);
 }
 
+void service_add_http(struct service_list *l, struct node *ctx,
+		      const struct http_conf *c)
+{
+	struct text fp = { 0 };
+	char line[512];
+
+	text_add(&fp, "http");
+	text_add(&fp, c->name);
+	text_add(&fp, c->listen);
+	snprintf(line, sizeof(line),
+		 "iface=%s hold=%u max=%u/%u queue=%llu rcvbuf=%u ctype=%s "
+		 "udpxy=%d",
+		 c->iface, c->hold, c->max_viewers, c->max_chan_viewers,
+		 (unsigned long long)c->queue, c->rcvbuf, c->content_type,
+		 c->udpxy);
+	text_add(&fp, line);
+	for (size_t i = 0; i < c->nallow; i++) {
+		snprintf(line, sizeof(line), "allow=%u/%u:%02x%02x%02x%02x",
+			 c->allow[i].family, c->allow[i].prefix,
+			 c->allow[i].addr[0], c->allow[i].addr[1],
+			 c->allow[i].addr[2], c->allow[i].addr[3]);
+		for (size_t k = 4; k < 16; k++)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+				 "%02x", c->allow[i].addr[k]);
+		text_add(&fp, line);
+	}
+	service_add(l, &http_ops, http_new(ctx, c), "http", c->name, &fp);
+}
+
 void service_add_config(struct service_list *l, struct node *ctx,
 			const struct config *cfg)
 {
@@ -175,6 +216,8 @@ void service_add_config(struct service_list *l, struct node *ctx,
 				cfg->hubs[i].nlisten);
 	for (size_t i = 0; i < cfg->ngateways; i++)
 		service_add_gateway(l, ctx, &cfg->gateways[i].spec);
+	for (size_t i = 0; i < cfg->nhttps; i++)
+		service_add_http(l, ctx, &cfg->https[i].conf);
 }
 
 void service_move(struct service_list *from, size_t i, struct service_list *to)

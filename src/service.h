@@ -1,5 +1,5 @@
 /* service.h - what one mcferry process runs: relays, relay shard groups,
- * hubs and gateways, each behind one small ops table, kept in a list that
+ * hubs, gateways and HTTP fronts, each behind one small ops table, kept in a list that
  * a configuration reload can diff.
  */
 #ifndef MCFERRY_SERVICE_H
@@ -44,6 +44,8 @@ void service_add_hub(struct service_list *l, struct node *ctx,
 		     const char *name, const struct uri *listen, size_t n);
 void service_add_gateway(struct service_list *l, struct node *ctx,
 			 const struct gateway_spec *spec);
+void service_add_http(struct service_list *l, struct node *ctx,
+		      const struct http_conf *conf);
 /* Add everything a configuration file describes. */
 void service_add_config(struct service_list *l, struct node *ctx,
 			const struct config *cfg);

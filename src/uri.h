@@ -37,6 +37,8 @@ enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM, FRAMING_AUTO };
 #define URI_DEFAULT_QUEUE (4u << 20)
 #define URI_DEFAULT_TTL 1
 #define URI_DEFAULT_SOFTSECS 10
+/* Words of the "option given" bitmap: room for 64 x this many rows. */
+#define URI_GIVEN_WORDS 4
 #define URI_HOST_MAX 256
 #define URI_IFACE_MAX 64
 #define URI_PATH_MAX 256
@@ -78,7 +80,7 @@ struct uri {
 	struct channel channel;
 	struct uri_tls tls;        /* tls:// only */
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
-	uint64_t given;            /* bit i: row i of opt_table was given */
+	uint64_t given[URI_GIVEN_WORDS]; /* bit i: row i of opt_table given */
 };
 
 /* Parse text into u. Returns 0, or -EINVAL with a message naming the bad
