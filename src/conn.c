@@ -103,8 +103,10 @@ void conn_close(struct conn *c, const char *reason)
 		return;
 	if (why)
 		reason = c->link->error;
+	/* Ends the peer or we chose ("done": a response was sent) are
+	 * info; anything else is a warning. */
 	quiet = !strcmp(reason, "eof") || !strcmp(reason, "shutdown") ||
-		c->state != CONN_OPEN;
+		!strcmp(reason, "done") || c->state != CONN_OPEN;
 	if (c->state == CONN_OPEN || why)
 		log_msg(quiet && !why ? LOG_INFO : LOG_WARN,
 			strchr(reason, ' ')

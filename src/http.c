@@ -1024,8 +1024,7 @@ static void http_on_tick(uv_timer_t *t)
 		if (s->state == SESS_HEAD)
 			http_error(s, 408, "no complete request in time");
 		else if (s->state == SESS_LINGER)
-			conn_close(c, c->q.bytes ? "slow-response"
-						 : "response-sent");
+			conn_close(c, c->q.bytes ? "slow-response" : "done");
 	}
 	for (size_t i = 0; i < h->nchans; i++) {
 		struct http_chan *hc = h->chans[i];
