@@ -1,8 +1,13 @@
 /* link_tcp.c - TCP as a link (link.h): a libuv stream; listening too.
  * The only file, with net.c, that calls uv_tcp_* and uv_stream_*. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "link.h"
@@ -13,6 +18,16 @@
 /* A peer that vanished without a FIN or RST is noticed within about a
  * minute rather than never (session keepalive does better on hub links). */
 #define LINK_TCP_KEEPALIVE_SECS 15
+/* Data unacknowledged this long (a black-holed peer) closes the link,
+ * rather than after the kernel's ~15 minutes of retransmissions. Above
+ * the hub heartbeat (FRAME_DEAD_MS + FRAME_TICK_MS = 2.75 s), which
+ * notices a silent hub link first; this is for links without one. It
+ * also bounds keepalive probing (TCP_USER_TIMEOUT applies to it). */
+#define LINK_TCP_USER_TIMEOUT_MS 10000
+/* Out of descriptors: how long a listener stops accepting. */
+#define LINK_TCP_NOFILE_BACKOFF_MS 100
+/* Peers taken off the backlog and closed per EMFILE, at most. */
+#define LINK_TCP_NOFILE_BATCH 64
 
 struct link_tcp {
 	struct link base;
@@ -97,8 +112,14 @@ static void link_tcp_set_buffers(struct link *l, uint32_t sndbuf,
 /* Options every open TCP link gets. */
 static void link_tcp_opened(struct link_tcp *t)
 {
+	unsigned ms = LINK_TCP_USER_TIMEOUT_MS;
+	uv_os_fd_t fd;
+
 	uv_tcp_nodelay(&t->tcp, 1);
 	uv_tcp_keepalive(&t->tcp, 1, LINK_TCP_KEEPALIVE_SECS);
+	if (uv_fileno((uv_handle_t *)&t->tcp, &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+				 sizeof(ms));
 }
 
 static void link_tcp_on_connect(uv_connect_t *req, int status)
@@ -145,17 +166,33 @@ static struct link *link_tcp_create(uv_loop_t *loop,
 
 /* ---- listening ------------------------------------------------------ */
 
-static void link_tcp_on_connection(uv_stream_t *server, int status)
+/* A listening socket and what keeps it from spinning when the process
+ * is out of descriptors:
+ *  - spare: /dev/null, opened at listen. On EMFILE/ENFILE it is closed,
+ *    the waiting peers are accepted and closed at once (so they are not
+ *    left in the backlog, and the socket stops being readable), and it
+ *    is opened again.
+ *  - backoff: for LINK_TCP_NOFILE_BACKOFF_MS after that, a new peer is
+ *    left unaccepted, which makes libuv stop reading the listener until
+ *    the timer accepts it: a flood of connections costs one wake-up per
+ *    back-off, not one per peer. */
+struct link_tcp_server {
+	uv_tcp_t tcp;             /* first: ls->tdata is also the handle */
+	uv_timer_t backoff;
+	int spare;
+	bool paused;              /* in a back-off */
+	bool parked;              /* a peer waits for uv_accept */
+	int open;                 /* handles not yet closed */
+};
+
+static void link_tcp_accept(struct listener *ls, struct link_tcp_server *srv)
 {
-	struct listener *ls = server->data;
 	struct link_tcp *t;
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 
-	if (status < 0 || ls->closing)
-		return;
 	t = link_tcp_new(ls->loop, &ls->conf);
-	if (uv_accept(server, (uv_stream_t *)&t->tcp) < 0) {
+	if (uv_accept((uv_stream_t *)&srv->tcp, (uv_stream_t *)&t->tcp) < 0) {
 		link_close(&t->base);
 		return;
 	}
@@ -167,30 +204,107 @@ static void link_tcp_on_connection(uv_stream_t *server, int status)
 	listener_accepted(ls, &t->base);
 }
 
+static void link_tcp_on_backoff(uv_timer_t *tm)
+{
+	struct listener *ls = tm->data;
+	struct link_tcp_server *srv = ls->tdata;
+
+	srv->paused = false;
+	if (srv->parked && !ls->closing) {
+		srv->parked = false;
+		/* uv_accept starts reading the listener again. */
+		link_tcp_accept(ls, srv);
+	}
+}
+
+/* EMFILE or ENFILE: see struct link_tcp_server. */
+static void link_tcp_nofile(struct listener *ls, struct link_tcp_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uv_os_fd_t lfd;
+	char peer[LINK_PEER_MAX];
+	int fd;
+
+	if (srv->spare >= 0 &&
+	    uv_fileno((uv_handle_t *)&srv->tcp, &lfd) == 0) {
+		close(srv->spare);
+		srv->spare = -1;
+		for (int i = 0; i < LINK_TCP_NOFILE_BATCH; i++) {
+			len = sizeof(ss);
+			fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+				     SOCK_CLOEXEC);
+			if (fd < 0)
+				break;
+			close(fd);
+			addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+			listener_refused(ls, LISTENER_NO_DESCRIPTORS, peer);
+		}
+		srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	} else {
+		listener_refused(ls, LISTENER_NO_DESCRIPTORS, "?");
+	}
+	srv->paused = true;
+	uv_timer_start(&srv->backoff, link_tcp_on_backoff,
+		       LINK_TCP_NOFILE_BACKOFF_MS, 0);
+}
+
+static void link_tcp_on_connection(uv_stream_t *server, int status)
+{
+	struct listener *ls = server->data;
+	struct link_tcp_server *srv = ls->tdata;
+
+	if (ls->closing)
+		return;
+	if (status == UV_EMFILE || status == UV_ENFILE) {
+		link_tcp_nofile(ls, srv);
+		return;
+	}
+	if (status < 0)
+		return;
+	if (srv->paused) {
+		srv->parked = true;
+		return;
+	}
+	link_tcp_accept(ls, srv);
+}
+
 static int link_tcp_listen(struct listener *ls)
 {
-	uv_tcp_t *srv = xcalloc(1, sizeof(*srv));
+	struct link_tcp_server *srv = xcalloc(1, sizeof(*srv));
 	int rc;
 
 	ls->tdata = srv;
-	rc = net_listen(ls->loop, srv, ls->conf.uri, ls->reuseport,
+	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	uv_timer_init(ls->loop, &srv->backoff);
+	srv->backoff.data = ls;
+	srv->open = 2;
+	rc = net_listen(ls->loop, &srv->tcp, ls->conf.uri, ls->reuseport,
 			link_tcp_on_connection);
-	srv->data = ls;
+	srv->tcp.data = ls;
 	return rc;
 }
 
 static void link_tcp_on_listen_closed(uv_handle_t *h)
 {
 	struct listener *ls = h->data;
+	struct link_tcp_server *srv = ls->tdata;
 
-	free(h);
+	if (--srv->open > 0)
+		return;
+	if (srv->spare >= 0)
+		close(srv->spare);
+	free(srv);
 	ls->tdata = NULL;
 	listener_handle_closed(ls);
 }
 
 static void link_tcp_listen_close(struct listener *ls)
 {
-	uv_close((uv_handle_t *)ls->tdata, link_tcp_on_listen_closed);
+	struct link_tcp_server *srv = ls->tdata;
+
+	uv_close((uv_handle_t *)&srv->backoff, link_tcp_on_listen_closed);
+	uv_close((uv_handle_t *)&srv->tcp, link_tcp_on_listen_closed);
 }
 
 const struct link_ops link_tcp_ops = {
