@@ -6,6 +6,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,8 +27,12 @@
 #define LINK_TCP_USER_TIMEOUT_MS 10000
 /* Out of descriptors: how long a listener stops accepting. */
 #define LINK_TCP_NOFILE_BACKOFF_MS 100
-/* Peers taken off the backlog and closed per EMFILE, at most. */
+/* Peers taken off the backlog and closed per shedding, at most. */
 #define LINK_TCP_NOFILE_BATCH 64
+/* Descriptors a listener leaves free for everything else (live links'
+ * timers, a dialer's reconnect, libuv's own spare): a peer accepted into
+ * one of the last ones is closed as if accept had failed with EMFILE. */
+#define LINK_TCP_FD_RESERVE 16
 
 struct link_tcp {
 	struct link base;
@@ -166,30 +171,66 @@ static struct link *link_tcp_create(uv_loop_t *loop,
 
 /* ---- listening ------------------------------------------------------ */
 
-/* A listening socket and what keeps it from spinning when the process
- * is out of descriptors:
- *  - spare: /dev/null, opened at listen. On EMFILE/ENFILE it is closed,
- *    the waiting peers are accepted and closed at once (so they are not
- *    left in the backlog, and the socket stops being readable), and it
- *    is opened again.
- *  - backoff: for LINK_TCP_NOFILE_BACKOFF_MS after that, a new peer is
- *    left unaccepted, which makes libuv stop reading the listener until
- *    the timer accepts it: a flood of connections costs one wake-up per
- *    back-off, not one per peer. */
+/* A listening socket and what keeps it from spinning, or starving live
+ * links, when the process runs out of descriptors:
+ *  - reserve: a peer accepted into one of the last LINK_TCP_FD_RESERVE
+ *    descriptors (descriptors are handed out lowest first, so its number
+ *    says how many are left) is closed at once, and so is every peer
+ *    waiting in the backlog ("shedding": they learn at once, and are not
+ *    left in the backlog). libuv sheds silently on EMFILE with a spare of
+ *    its own; this comes first, so it is counted and logged.
+ *  - spare: /dev/null, opened at listen. If accept fails with EMFILE or
+ *    ENFILE all the same (libuv's spare gone, another thread), it is
+ *    closed, the backlog is shed, and it is opened again.
+ *  - backoff: after shedding, for LINK_TCP_NOFILE_BACKOFF_MS, a new peer
+ *    is left unaccepted, which makes libuv stop reading the listener
+ *    until the timer takes it: a flood costs one wake-up per back-off,
+ *    not one per peer. */
 struct link_tcp_server {
 	uv_tcp_t tcp;             /* first: ls->tdata is also the handle */
 	uv_timer_t backoff;
 	int spare;
+	int fd_limit;             /* RLIMIT_NOFILE at listen */
 	bool paused;              /* in a back-off */
 	bool parked;              /* a peer waits for uv_accept */
 	int open;                 /* handles not yet closed */
 };
+
+static void link_tcp_on_backoff(uv_timer_t *tm);
+
+/* Accept and close what waits in the backlog, then back off. */
+static void link_tcp_shed(struct listener *ls, struct link_tcp_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uv_os_fd_t lfd;
+	char peer[LINK_PEER_MAX];
+	int fd;
+
+	if (uv_fileno((uv_handle_t *)&srv->tcp, &lfd) == 0) {
+		for (int i = 0; i < LINK_TCP_NOFILE_BATCH; i++) {
+			len = sizeof(ss);
+			fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+				     SOCK_CLOEXEC);
+			if (fd < 0)
+				break;
+			close(fd);
+			addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+			listener_refused(ls, LISTENER_NO_DESCRIPTORS, peer);
+		}
+	}
+	srv->paused = true;
+	uv_timer_start(&srv->backoff, link_tcp_on_backoff,
+		       LINK_TCP_NOFILE_BACKOFF_MS, 0);
+}
 
 static void link_tcp_accept(struct listener *ls, struct link_tcp_server *srv)
 {
 	struct link_tcp *t;
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
+
+	uv_os_fd_t fd;
 
 	t = link_tcp_new(ls->loop, &ls->conf);
 	if (uv_accept((uv_stream_t *)&srv->tcp, (uv_stream_t *)&t->tcp) < 0) {
@@ -199,6 +240,14 @@ static void link_tcp_accept(struct listener *ls, struct link_tcp_server *srv)
 	if (uv_tcp_getpeername(&t->tcp, (struct sockaddr *)&ss, &len) == 0)
 		addr_format((struct sockaddr *)&ss, t->base.peer,
 			    sizeof(t->base.peer));
+	if (srv->fd_limit > 2 * LINK_TCP_FD_RESERVE &&
+	    uv_fileno((uv_handle_t *)&t->tcp, &fd) == 0 &&
+	    fd >= srv->fd_limit - LINK_TCP_FD_RESERVE) {
+		listener_refused(ls, LISTENER_NO_DESCRIPTORS, t->base.peer);
+		link_close(&t->base);
+		link_tcp_shed(ls, srv);
+		return;
+	}
 	link_tcp_opened(t);
 	t->base.ready = true;
 	listener_accepted(ls, &t->base);
@@ -210,7 +259,9 @@ static void link_tcp_on_backoff(uv_timer_t *tm)
 	struct link_tcp_server *srv = ls->tdata;
 
 	srv->paused = false;
-	if (srv->parked && !ls->closing) {
+	if (ls->closing)
+		return;
+	if (srv->parked) {
 		srv->parked = false;
 		/* uv_accept starts reading the listener again. */
 		link_tcp_accept(ls, srv);
@@ -220,33 +271,15 @@ static void link_tcp_on_backoff(uv_timer_t *tm)
 /* EMFILE or ENFILE: see struct link_tcp_server. */
 static void link_tcp_nofile(struct listener *ls, struct link_tcp_server *srv)
 {
-	struct sockaddr_storage ss;
-	socklen_t len;
-	uv_os_fd_t lfd;
-	char peer[LINK_PEER_MAX];
-	int fd;
-
-	if (srv->spare >= 0 &&
-	    uv_fileno((uv_handle_t *)&srv->tcp, &lfd) == 0) {
-		close(srv->spare);
-		srv->spare = -1;
-		for (int i = 0; i < LINK_TCP_NOFILE_BATCH; i++) {
-			len = sizeof(ss);
-			fd = accept4(lfd, (struct sockaddr *)&ss, &len,
-				     SOCK_CLOEXEC);
-			if (fd < 0)
-				break;
-			close(fd);
-			addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
-			listener_refused(ls, LISTENER_NO_DESCRIPTORS, peer);
-		}
-		srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	} else {
+	if (srv->spare < 0) {
 		listener_refused(ls, LISTENER_NO_DESCRIPTORS, "?");
+		srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return;
 	}
-	srv->paused = true;
-	uv_timer_start(&srv->backoff, link_tcp_on_backoff,
-		       LINK_TCP_NOFILE_BACKOFF_MS, 0);
+	close(srv->spare);
+	srv->spare = -1;
+	link_tcp_shed(ls, srv);
+	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 static void link_tcp_on_connection(uv_stream_t *server, int status)
@@ -274,8 +307,14 @@ static int link_tcp_listen(struct listener *ls)
 	struct link_tcp_server *srv = xcalloc(1, sizeof(*srv));
 	int rc;
 
+	struct rlimit rl;
+
 	ls->tdata = srv;
 	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+				rl.rlim_cur < (rlim_t)INT32_MAX
+			? (int)rl.rlim_cur
+			: INT32_MAX;
 	uv_timer_init(ls->loop, &srv->backoff);
 	srv->backoff.data = ls;
 	srv->open = 2;
