@@ -565,8 +565,10 @@ static void conn_open(struct conn *c)
 		conn_timer_start(c, CONN_AUTO_WAIT_MS);
 		break;
 	}
-	/* Raw from the start: pending only for the handshake, now done. */
-	if (cf->framing == FRAMING_RAW && c->ls)
+	/* Raw from the start, or an auto sink's viewer-to-be: pending only
+	 * for the handshake, now done. */
+	if ((cf->framing == FRAMING_RAW ||
+	     (cf->framing == FRAMING_AUTO && cf->sends_data)) && c->ls)
 		listener_pending_end(c->ls, c);
 	if (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF) {
 		c->rxcap = CONN_RX_INITIAL;

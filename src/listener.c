@@ -140,7 +140,9 @@ void listener_accepted(struct listener *ls, struct link *l)
 {
 	/* A peer that must say HELLO (or finish a handshake) first holds a
 	 * pending slot until it has. */
-	bool pends = !l->ready || ls->conf.uri->framing != FRAMING_RAW;
+	enum uri_framing fr = ls->conf.uri->framing;
+	bool pends = !l->ready || fr == FRAMING_DATAGRAM ||
+		     (fr == FRAMING_AUTO && !ls->viewers);
 	struct listener_addr *a = NULL;
 	struct conn *c;
 

@@ -66,6 +66,11 @@ struct listener {
 	struct conn *(*on_accept)(struct listener *ls, struct link *l);
 	void (*on_closed)(struct listener *ls);
 	void *data;
+	/* Set by a sink: a silent peer of framing=auto is a raw viewer
+	 * after CONN_AUTO_WAIT_MS, so it never waits for a HELLO and does
+	 * not count as pending (many viewers behind one NAT connect at
+	 * once). */
+	bool viewers;
 	unsigned nconns;        /* sessions made here, not yet closed */
 	uint64_t accepted;
 	int handles;            /* the transport's handle + 1 while open */
