@@ -100,7 +100,14 @@ enum frame_err {
 	FRAME_E_VERSION = -6,   /* hello of another protocol version */
 };
 
-enum frame_error_code { FRAME_ERRCODE_VERSION = 1, FRAME_ERRCODE_PROTOCOL = 2 };
+/* ERROR codes. VERSION and PROTOCOL come before a close; REFUSED says a
+ * request (a JOIN or EXPORT over a limit) was refused and the link stays
+ * up, its other state untouched. */
+enum frame_error_code {
+	FRAME_ERRCODE_VERSION = 1,
+	FRAME_ERRCODE_PROTOCOL = 2,
+	FRAME_ERRCODE_REFUSED = 3,
+};
 
 struct frame {
 	uint8_t type;

@@ -25,6 +25,11 @@
 #define HUB_ORIGIN_IDLE_MS 60000
 #define HUB_MAX_CHANNELS 4096
 #define HUB_LINK_MAX_CHANNELS 1024
+/* Links at once per listener unless max-conns= says otherwise. */
+#define HUB_MAX_CONNS 1000
+/* Kernel send buffer per link unless sndbuf= says otherwise: with the
+ * queue, what one link can hold (a peer that stops reading). */
+#define HUB_LINK_SNDBUF (256 * 1024)
 
 struct hub_df {
 	char island[FRAME_ISLAND_MAX + 1];
@@ -52,6 +57,8 @@ struct hub_link {
 	size_t nemitters;
 	uint64_t in, out, dropped;
 	bool registered;          /* its series are in the registry */
+	bool kick;                /* on h->kicks: data queued this read */
+	struct conn *kick_next;
 };
 
 struct hub {
@@ -72,6 +79,9 @@ struct hub {
 	size_t candcap;
 	uv_timer_t keepalive;
 	uint64_t hop_drops, unknown_drops;
+	uint64_t refused_channels; /* JOIN/EXPORT over a cap */
+	uint64_t refused_logged, refused_at;
+	struct conn *kicks;       /* links with data queued since a kick */
 	bool closing;
 };
 
@@ -439,6 +449,11 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		}
 		l->out++;
 		hc->out++;
+		if (!l->kick) {
+			l->kick = true;
+			l->kick_next = h->kicks;
+			h->kicks = c;
+		}
 	}
 	buf_unref(b);
 }
@@ -459,6 +474,34 @@ static void hub_channel_drop_link(struct hub_channel *hc, struct conn *c)
 		chantab_del(&l->exports, pe);
 }
 
+/* A JOIN or EXPORT over the link's or the hub's cap: an ERROR frame of
+ * code REFUSED tells the peer, the link and its channels stay; counted,
+ * logged at most once a second. */
+static void hub_refuse(struct hub *h, struct conn *c, const char *what,
+		       const char *name)
+{
+	uint8_t out[FRAME_HDR_LEN + 2 + 128];
+	char text[128];
+	uint64_t now = uv_now(h->node->loop);
+	size_t n;
+
+	h->refused_channels++;
+	snprintf(text, sizeof(text), "too-many-channels: %s %s refused", what,
+		 name);
+	n = frame_encode_error(out, sizeof(out), FRAME_ERRCODE_REFUSED, text);
+	if (n && conn_send_bytes(c, out, n) == 0)
+		conn_kick(c);
+	if (h->refused_at && now - h->refused_at < 1000)
+		return;
+	log_warn("hub=%s c=%u %s channel=%s refused reason=too-many-channels "
+		 "refused=%llu since_last=%llu",
+		 h->name, c->id, what, name,
+		 (unsigned long long)h->refused_channels,
+		 (unsigned long long)(h->refused_channels - h->refused_logged));
+	h->refused_logged = h->refused_channels;
+	h->refused_at = now ? now : 1;
+}
+
 /* JOIN, LEAVE, EXPORT, UNEXPORT: update the sets, re-elect. */
 static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 {
@@ -470,6 +513,7 @@ static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 	struct hub_channel *hc;
 	struct channel ch;
 	char name[CHANNEL_TEXT_MAX];
+	const char *verb;
 	int rc;
 
 	if (frame_channel_decode(f, &ch, NULL) < 0) {
@@ -477,34 +521,35 @@ static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 		return;
 	}
 	channel_format(&ch, name, sizeof(name));
-	log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
-		 c->peer_hello.island,
-		 f->type == FRAME_JOIN	   ? "join"
-		 : f->type == FRAME_LEAVE  ? "leave"
-		 : f->type == FRAME_EXPORT ? "export"
-					   : "unexport",
-		 name);
+	verb = f->type == FRAME_JOIN	 ? "join"
+	       : f->type == FRAME_LEAVE	 ? "leave"
+	       : f->type == FRAME_EXPORT ? "export"
+					 : "unexport";
 	if (join) {
 		rc = chantab_insert(mine, &ch, &pe);
 		if (rc == -EEXIST)
 			return;
 		if (rc < 0) {
-			conn_close(c, "too-many-channels");
+			hub_refuse(h, c, verb, name);
 			return;
 		}
 		hc = hub_channel_get(h, &ch);
 		if (!hc) {
 			chantab_del(mine, pe);
-			conn_close(c, "too-many-channels");
+			hub_refuse(h, c, verb, name);
 			return;
 		}
 		pe->data = hc;
 		chantab_subs_add(exp ? &hc->exporters : &hc->e->subs, c->id);
+		log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
+			 c->peer_hello.island, verb, name);
 	} else {
 		pe = chantab_find(mine, &ch);
 		if (!pe)
 			return;
 		hc = pe->data;
+		log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
+			 c->peer_hello.island, verb, name);
 		chantab_del(mine, pe);
 		chantab_subs_del(exp ? &hc->exporters : &hc->e->subs, c->id);
 	}
@@ -569,12 +614,21 @@ static void hub_on_frame(struct conn *c, const struct frame *f)
 	}
 }
 
+/* Write to the links this read queued data for (hub_route lists them),
+ * not to every link: a read costs its destinations, not N. */
 static void hub_on_read_end(struct conn *from)
 {
 	struct hub *h = from->owner;
+	struct conn *c;
 
-	for (struct conn *c = h->links; c; c = c->next)
+	while ((c = h->kicks)) {
+		struct hub_link *l = link_of(c);
+
+		h->kicks = l->kick_next;
+		l->kick_next = NULL;
+		l->kick = false;
 		conn_kick(c);
+	}
 }
 
 static void hub_on_hello(struct conn *c)
@@ -632,6 +686,13 @@ static void hub_on_closed(struct conn *c)
 	struct hub_link *l = link_of(c);
 
 	conn_list_del(&h->links, c);
+	if (l->kick) {
+		struct conn **pp = &h->kicks;
+
+		while (*pp != c)
+			pp = &link_of(*pp)->kick_next;
+		*pp = l->kick_next;
+	}
 	/* The link is off the list, so its channels fail over. */
 	hub_link_forget(h, c);
 	if (c->hello_seen && !h->closing)
@@ -654,11 +715,14 @@ static const struct conn_handler hub_handler = {
 static struct conn *hub_on_accept(struct listener *ls, struct link *lk)
 {
 	struct hub *h = ls->data;
+	const struct uri *u = ls->conf.uri;
 	struct conn_conf cf = {
 		.what = "link",
 		.framing = FRAMING_DATAGRAM,
 		.rx_framed = CONN_RX_FRAMES,
-		.queue = URI_DEFAULT_QUEUE,
+		.queue = u->queue ? u->queue : URI_DEFAULT_QUEUE,
+		.sndbuf = u->sndbuf ? u->sndbuf : HUB_LINK_SNDBUF,
+		.rcvbuf = u->rcvbuf,
 	};
 	struct conn *c = conn_new(&h->own, lk, &cf, &hub_handler, h);
 	struct hub_link *l = xcalloc(1, sizeof(*l));
@@ -741,6 +805,7 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 
 		ls->kind = "hub";
 		ls->name = h->name;
+		ls->max_conns = HUB_MAX_CONNS;
 		ls->on_accept = hub_on_accept;
 		ls->on_closed = hub_on_listener_closed;
 		ls->data = h;

@@ -3,10 +3,23 @@
 #define MCFERRY_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdnoreturn.h>
 
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
+/* Room for log_escape() of a peer's string: enough for a 64-byte island
+ * name escaped whole; longer strings are cut and end in "...". */
+#define LOG_ESCAPE_MAX 260
+
+/* A peer-supplied string (island name, ERROR text, identity) made safe
+ * for a log line: printable ASCII is kept, everything else, and the
+ * backslash, becomes \xNN. Reads at most n bytes of p (stopping at a
+ * NUL), writes at most outlen bytes (NUL included, cut with "..." when
+ * it does not fit) and returns out. Every log line is passed through
+ * the same filter too (non-printables only), so nothing a peer sends can
+ * break a line or reach a terminal raw. */
+const char *log_escape(const void *p, size_t n, char *out, size_t outlen);
 /* Messages above this level are dropped; the default is LOG_INFO. */
 void log_set_level(enum log_level level);
 /* True when a message at this level would be printed. */

@@ -280,6 +280,7 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 		s->listener.kind = "relay";
 		s->listener.name = r->name;
 		s->listener.on_accept = sink_tcp_on_accept;
+		s->listener.viewers = true;
 		s->listener.on_closed = sink_tcp_on_listener_closed;
 		s->listener.data = s;
 		rc = listener_open(&s->listener, r->ctx->loop, u, r->reuseport,

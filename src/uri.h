@@ -76,6 +76,11 @@ struct uri {
 	uint64_t queue;
 	uint64_t soft;             /* soft queue limit; 0 = queue / 2 */
 	uint32_t softsecs;         /* seconds above soft before a cut-off */
+	uint32_t hello_timeout;    /* listening: seconds to finish a HELLO */
+	uint32_t max_conns;        /* listening: 0 = the role's default */
+	uint32_t max_pending;      /* listening: not yet past HELLO, total */
+	uint32_t max_pending_per_addr; /* ... from one address */
+	uint32_t idle_timeout;     /* listening source: publisher idle, s */
 	bool has_channel;          /* tcp to or from a hub: ?channel= */
 	struct channel channel;
 	struct uri_tls tls;        /* tls:// only */

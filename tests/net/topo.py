@@ -784,3 +784,158 @@ def read_until_closed(sock, timeout=5.0):
         if not chunk:
             return data, "eof"
         data += chunk
+
+
+# --------------------------------------------------------------------------
+# hub-link frames and raw protocol peers (test_exposure.py)
+
+FT_DATA, FT_JOIN, FT_EXPORT, FT_FORWARDER = 0x11, 0x20, 0x22, 0x24
+ERR_REFUSED = 3
+
+
+def channel_wire(group, port, source="0.0.0.0"):
+    """An IPv4 channel as the wire has it: family, 0, port, group, source."""
+    return (struct.pack(">BBH", 4, 0, port) + socket.inet_aton(group)
+            + socket.inet_aton(source))
+
+
+def join(group, port):
+    return frame(FT_JOIN, channel_wire(group, port))
+
+
+def export(group, port):
+    return frame(FT_EXPORT, channel_wire(group, port))
+
+
+def ping(token=0):
+    return frame(FT_PING, struct.pack(">Q", token))
+
+
+def data(group, port, origin, seq, payload, hops=0, sport=1234):
+    """A DATA frame: hops, 0, sender port, origin, seq, channel, payload."""
+    return frame(FT_DATA, struct.pack(">BBHQQ", hops, 0, sport, origin, seq)
+                 + channel_wire(group, port) + payload)
+
+
+def data_seq(body):
+    """(origin, seq, payload) of a DATA frame's body."""
+    _h, _z, _p, origin, seq = struct.unpack_from(">BBHQQ", body)
+    return origin, seq, body[32:]
+
+
+class RawPeer:
+    """A python link-protocol peer on a TCP connection: sends HELLO, reads
+    every frame into `frames` in a thread, and pings every `ping_every`
+    seconds so a hub keeps it (0: never)."""
+
+    def __init__(self, ns, host, port, role=3, island=b"py", node=0x5E57,
+                 ping_every=0.5, rcvbuf=None, read=True):
+        with ns.entered():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(5)
+        s.connect((host, port))
+        s.settimeout(None)
+        self.sock = s
+        self.frames = []
+        self.cond = threading.Condition()
+        self.closed = None            # "eof" or "reset" once it happened
+        self._stop = False
+        self._wlock = threading.Lock()
+        self.send(hello(role=role, node=node, island=island))
+        self.threads = []
+        if read:
+            self.threads.append(threading.Thread(target=self._read,
+                                                 daemon=True))
+        if ping_every:
+            self._every = ping_every
+            self.threads.append(threading.Thread(target=self._ping,
+                                                 daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def send(self, b):
+        with self._wlock:
+            self.sock.sendall(b)
+
+    def _read(self):
+        buf = b""
+        while not self._stop:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                chunk = None
+            if not chunk:
+                with self.cond:
+                    self.closed = "eof" if chunk == b"" else "reset"
+                    self.cond.notify_all()
+                return
+            got, buf = parse_frames(buf + chunk)
+            if got:
+                with self.cond:
+                    self.frames += got
+                    self.cond.notify_all()
+
+    def _ping(self):
+        k = 0
+        while not self._stop and self.closed is None:
+            try:
+                self.send(ping(k))
+            except OSError:
+                return
+            k += 1
+            time.sleep(self._every)
+
+    def of_type(self, ftype):
+        with self.cond:
+            return [b for t, b in self.frames if t == ftype]
+
+    def wait_for(self, pred, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                v = pred(self)
+                if v:
+                    return v
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.2))
+
+    def close(self):
+        self._stop = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        for t in self.threads:
+            t.join(2)
+
+
+def proc_rss_kib(pid):
+    """VmRSS of a process, KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TopoError("no VmRSS for pid %d" % pid)
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a process, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def raise_nofile(n):
+    """Raise this process's descriptor soft limit to n (within the hard
+    limit); children inherit it."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
