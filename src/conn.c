@@ -154,7 +154,9 @@ static void conn_send_hello(struct conn *c)
 {
 	struct frame_hello h = { .version = FRAME_VERSION,
 				 .role = c->own->role,
-				 .node_id = c->own->node->node_id };
+				 .node_id = c->conf.node_id
+						    ? c->conf.node_id
+						    : c->own->node->node_id };
 	uint8_t out[FRAME_HDR_LEN + FRAME_HELLO_MAX];
 	struct buf *b;
 	size_t n;
@@ -276,7 +278,11 @@ static void conn_read_frames(struct conn *c)
 				 f.len >= 2 ? get_be16(f.body) : 0,
 				 f.len >= 2 ? (int)f.len - 2 : 0,
 				 f.len >= 2 ? (const char *)f.body + 2 : "");
-			conn_close(c, "peer-error");
+			/* A refusal of one request (a JOIN the hub's ACL
+			 * denies) leaves the link up: closing would only
+			 * bring the same refusal after the reconnect. */
+			if (f.len < 2 || get_be16(f.body) < FRAME_ERRCODE_REFUSAL)
+				conn_close(c, "peer-error");
 			break;
 		case FRAME_PING:
 			conn_on_ping(c, &f);
@@ -465,6 +471,8 @@ static void conn_on_link_connect(struct link *l, int status)
 
 	if (c->state == CONN_CLOSING)
 		return;
+	if (status == 0 && c->ls && c->state == CONN_CONNECTING)
+		listener_ready(c->ls, c); /* accepted, after its handshake */
 	if (status == 0)
 		conn_open(c);
 	if (c->h->on_connect)
