@@ -8,6 +8,7 @@
  *   workers = N          (optional, see shard.h)
  *   [hub] or [hub NAME]
  *   listen = URI         (one or more)
+ *   acl = FILE           (optional, see acl.h)
  *   [gateway NAME]
  *   hub = URI
  *   iface = NAME|ADDR
@@ -51,6 +52,7 @@ struct config_hub {
 	int line;
 	struct uri *listen;
 	size_t nlisten;
+	char acl[URI_PATH_MAX];   /* access list file; "" = none */
 };
 
 struct config_gateway {

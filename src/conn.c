@@ -170,7 +170,9 @@ static void conn_send_hello(struct conn *c)
 {
 	struct frame_hello h = { .version = FRAME_VERSION,
 				 .role = c->own->role,
-				 .node_id = c->own->node->node_id };
+				 .node_id = c->conf.node_id
+						    ? c->conf.node_id
+						    : c->own->node->node_id };
 	uint8_t out[FRAME_HDR_LEN + FRAME_HELLO_MAX];
 	struct buf *b;
 	size_t n;
@@ -287,9 +289,11 @@ static void conn_on_error(struct conn *c, const struct frame *f)
 
 	log_escape(f->len >= 2 ? f->body + 2 : f->body,
 		   f->len >= 2 ? f->len - 2 : 0, text, sizeof(text));
-	if (code == FRAME_ERRCODE_REFUSED) {
-		/* The first, then every power of two: a flood of refusals
-		 * does not flood the log. */
+	if (code >= FRAME_ERRCODE_REFUSAL) {
+		/* One request refused (over a limit, or denied by the hub's
+		 * ACL): the link stays up, since closing would only bring the
+		 * same refusal after the reconnect. The first, then every
+		 * power of two: a flood of refusals does not flood the log. */
 		c->refusals++;
 		if ((c->refusals & (c->refusals - 1)) == 0)
 			log_warn("%s=%s c=%u %s peer refused code=%u text=%s "
@@ -605,6 +609,8 @@ static void conn_on_link_connect(struct link *l, int status)
 
 	if (c->state == CONN_CLOSING)
 		return;
+	if (status == 0 && c->ls && c->state == CONN_CONNECTING)
+		listener_ready(c->ls, c); /* accepted, after its handshake */
 	if (status == 0)
 		conn_open(c);
 	if (c->h->on_connect)

@@ -99,6 +99,10 @@ struct conn_conf {
 	enum conn_rx rx_raw;       /* RAW or DISCARD, once raw */
 	uint64_t queue;            /* output queue limit, bytes */
 	uint32_t sndbuf, rcvbuf;   /* kernel buffers (0: leave them) */
+	/* The node id our HELLO says (0: the node's). A hub accepts DATA
+	 * on a link only with the HELLO's node id as origin, so a sender
+	 * that is an origin of its own says that one. */
+	uint64_t node_id;
 };
 
 struct conn;

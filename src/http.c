@@ -1104,6 +1104,21 @@ void http_stop(struct http *h)
 	http_release(h);
 }
 
+void http_reload(struct http *h)
+{
+	char err[512];
+	int rc;
+
+	if (h->ls.closing || !h->ls.conf.ops)
+		return;
+	rc = link_conf_reload(&h->ls.conf, err, sizeof(err));
+	if (rc < 0)
+		log_error("http=%s certificates not reloaded, keeping the old "
+			  "ones: %s", h->conf.name, err);
+	else if (rc > 0)
+		log_info("http=%s certificates reloaded", h->conf.name);
+}
+
 void http_log_stats(const struct http *h)
 {
 	struct stats_text t = { 0 };

@@ -81,5 +81,8 @@ int http_start(struct http *h, char *err, size_t errlen);
 void http_stop(struct http *h);
 /* Log counter lines from the registry. */
 void http_log_stats(const struct http *h);
+/* SIGHUP for a kept service: the listener's transport re-reads its
+ * certificates (a TLS front); established viewers keep theirs. */
+void http_reload(struct http *h);
 
 #endif

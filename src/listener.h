@@ -96,6 +96,9 @@ int listener_open(struct listener *ls, uv_loop_t *loop, const struct uri *u,
 		  bool reuseport, char *err, size_t errlen);
 /* Close the listening handle; see the lifetime rule. */
 void listener_close(struct listener *ls);
+/* A session it made over a transport with a handshake is ready: log
+ * the peer's identity (conn.c calls this). */
+void listener_ready(struct listener *ls, struct conn *c);
 /* A session it made has closed (conn.c calls this). */
 void listener_forget(struct listener *ls, struct conn *c);
 

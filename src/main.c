@@ -59,8 +59,11 @@ static void app_log_stats(const struct app *app)
 }
 
 /* SIGHUP: reread the file. A service whose configuration is unchanged
- * keeps running with its connections; a changed or removed one is stopped,
- * a changed or new one started. A bad file changes nothing. */
+ * keeps running with its connections and re-reads the files it names
+ * (certificates, keys, an ACL: service_ops.reload); a changed or removed
+ * one is stopped, a changed or new one started. A bad file changes
+ * nothing. Without a file (the command line) every service re-reads its
+ * files. */
 static void app_reload(struct app *app)
 {
 	struct service_list next = { 0 }, kept = { 0 };
@@ -69,7 +72,11 @@ static void app_reload(struct app *app)
 	char err[768];
 
 	if (!app->config_path) {
-		log_info("SIGHUP: nothing to reload (no configuration file)");
+		/* The command line cannot change, the files it names can. */
+		log_info("SIGHUP: no configuration file; re-reading "
+			 "certificates and ACLs");
+		for (size_t i = 0; i < app->svcs.n; i++)
+			app->svcs.v[i].ops->reload(app->svcs.v[i].obj);
 		return;
 	}
 	if (config_load(app->config_path, &cfg, err, sizeof(err)) < 0) {
@@ -93,6 +100,9 @@ static void app_reload(struct app *app)
 			service_move(&next, j, &twin);
 			twin.v[0].ops->stop(twin.v[0].obj); /* never started */
 			service_list_free(&twin);
+			/* Its files may have changed under the same names:
+			 * new certificates, a new ACL. */
+			old->ops->reload(old->obj);
 			service_move(&app->svcs, 0, &kept);
 			continue;
 		}

@@ -209,6 +209,11 @@ const struct opt opt_table[] = {
 	  .obj = OBJ_HUB, .set = set_hub_listen, NOFLAG, .reload = true,
 	  .arg = "tcp://@[ADDR]:PORT", .flags = OPTF_MANY,
 	  .doc = "accept gateways and relays here (one or more; tls://@ too)" },
+	{ "acl", OPT_STRING, 1, URI_PATH_MAX - 1,
+	  .at = AT_CONF_HUB | AT_CLI_HUB, .obj = OBJ_HUB,
+	  FIELD(struct config_hub, acl), NOFLAG, .reload = true,
+	  .arg = "FILE", .doc = "who may speak for which islands and channels "
+				"(docs/security.md); none: anybody" },
 
 	/* A gateway: [gateway NAME], mcferry gateway. */
 	{ "hub", OPT_URI, AT_STREAM & AT_SINK & AT_CONNECT,
@@ -934,7 +939,7 @@ static const char help_usage[] =
 	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--user USER] [--workers N]\n"
 	"               SOURCE SINK [SINK...]\n"
 	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER]\n"
-	"               --listen URI [--listen URI...]\n"
+	"               --listen URI [--listen URI...] [--acl FILE]\n"
 	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER]\n"
 	"               --hub URI --iface IF [--island NAME] [--ttl N]\n"
 	"               (--group CH | --export CH | --import CH[=LOCAL_CH])...\n"

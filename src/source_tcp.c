@@ -266,6 +266,7 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 		s->pubidle.data = s;
 		s->handles++;
 		uv_timer_start(&s->pubidle, source_tcp_on_pubidle, 1000, 1000);
+		s->base.link = &s->listener.conf;
 		s->listener.kind = "relay";
 		s->listener.name = r->name;
 		s->listener.on_accept = source_tcp_on_accept;
@@ -292,6 +293,7 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 			.on_stopped = source_tcp_on_dialer_stopped,
 		};
 
+		s->base.link = &s->dialer.link;
 		rc = dialer_start(&s->dialer, &r->own, &dc, err, errlen);
 	}
 	if (rc < 0) {

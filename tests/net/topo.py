@@ -790,7 +790,7 @@ def read_until_closed(sock, timeout=5.0):
 # hub-link frames and raw protocol peers (test_exposure.py)
 
 FT_DATA, FT_JOIN, FT_EXPORT, FT_FORWARDER = 0x11, 0x20, 0x22, 0x24
-ERR_REFUSED = 3
+ERR_REFUSED = 18          # FRAME_ERRCODE_REFUSED: a JOIN/EXPORT over a cap
 
 
 def channel_wire(group, port, source="0.0.0.0"):
