@@ -39,6 +39,8 @@ struct config_relay {
 	struct uri *sinks;
 	size_t nsinks;
 	unsigned workers;         /* 1 unless set */
+	int source_line;          /* file lines of source and of each sink */
+	int *sink_lines;          /* (0 and NULL on the command line) */
 };
 
 struct config_hub {
@@ -46,11 +48,14 @@ struct config_hub {
 	int line;
 	struct uri *listen;
 	size_t nlisten;
+	int *listen_lines;        /* file line of each listen */
 };
 
 struct config_gateway {
 	int line;
 	struct gateway_spec spec;
+	int hub_line, iface_line;             /* file lines of the keys */
+	int chan_lines[GATEWAY_MAX_CHANNELS]; /* of spec.chans[i] */
 };
 
 struct config {

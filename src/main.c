@@ -15,6 +15,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "check.h"
 #include "config.h"
 #include "log.h"
 #include "opt.h"
@@ -290,10 +291,16 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 		return EXIT_USAGE;
 	}
 	if (cli->check) {
-		printf("configuration OK (%zu relays, %zu hubs, %zu gateways)\n",
-		       file.nrelays, file.nhubs, file.ngateways);
+		/* What the file means, on this host: every problem is a
+		 * "FILE: line N: reason" line on stderr, and exit 2. */
+		size_t bad = check_config(cli->file, &file, stderr);
+
+		if (!bad)
+			printf("configuration OK (%zu relays, %zu hubs, "
+			       "%zu gateways)\n",
+			       file.nrelays, file.nhubs, file.ngateways);
 		config_free(&file);
-		return 0;
+		return bad ? EXIT_USAGE : 0;
 	}
 	service_add_config(&app->svcs, &app->ctx, &file);
 	app->config_path = cli->file;
