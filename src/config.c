@@ -43,7 +43,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int valid_name(const char *s)
+bool config_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -98,7 +98,7 @@ static int parse_section(struct config *cfg, enum section *sec, char *s,
 				   "unknown section '[%s%s%s]': want [relay NAME], "
 				   "[hub] or [gateway NAME]",
 				   kind, *name ? " " : "", name);
-	if (!valid_name(name))
+	if (!config_valid_name(name))
 		return config_fail(err, errlen, line,
 				   "bad %s name '%s': want [%s NAME] with 1-63 "
 				   "of A-Z a-z 0-9 - _ .",

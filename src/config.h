@@ -22,6 +22,7 @@
 #ifndef MCFERRY_CONFIG_H
 #define MCFERRY_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gateway.h"
@@ -74,6 +75,8 @@ int config_parse(const char *text, size_t len, struct config *cfg, char *err,
 /* Read and parse the file at path; errors name the file and line. */
 int config_load(const char *path, struct config *cfg, char *err,
 		size_t errlen);
+/* True when s is a good section name: 1-63 of A-Z a-z 0-9 - _ . */
+bool config_valid_name(const char *s);
 /* Free what config_parse allocated. */
 void config_free(struct config *cfg);
 

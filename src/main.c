@@ -270,6 +270,7 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 		       uv_version_string());
 		return 0;
 	}
+	log_set_format((enum log_format)cli->log_format);
 	if (cli->verbose)
 		log_set_level(LOG_DEBUG);
 	else if (cli->quiet)
@@ -316,6 +317,7 @@ int main(int argc, char **argv)
 	int status;
 
 	signal(SIGPIPE, SIG_IGN);
+	log_init();
 	app.ctx.node_id = random_node_id();
 	app.ctx.epoch = (uint64_t)time(NULL);
 	/* Before any service exists: services register their counters. */
