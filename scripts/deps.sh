@@ -1,10 +1,14 @@
 #!/bin/sh
 # Installs the Debian 12 packages mcferry needs to build, test and demo.
 # Idempotent: does nothing when every package is already present.
+# `deps.sh deb`: also what `make deb` needs (debhelper, lintian...).
 set -eu
 PKGS="gcc make meson ninja-build pkg-config libuv1-dev libcmocka-dev \
 python3 python3-pytest socat iproute2 scdoc procps valgrind \
-libssl-dev openssl"
+libssl-dev openssl systemd"
+if [ "${1:-}" = deb ]; then
+	PKGS="$PKGS debhelper devscripts lintian fakeroot dpkg-dev git"
+fi
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
