@@ -231,14 +231,14 @@ static void app_start_notify(struct app *app)
 
 	if (!notify_enabled())
 		return;
-	app_notify(app, "READY=1");
-	uv_timer_start(&app->status_timer, app_on_status, 5000, 5000);
 	if (wd) {
 		uint64_t ms = wd / 2000 ? wd / 2000 : 1;
 
 		uv_timer_start(&app->watchdog_timer, app_on_watchdog, ms, ms);
 		log_info("watchdog ping every %llu ms", (unsigned long long)ms);
 	}
+	uv_timer_start(&app->status_timer, app_on_status, 5000, 5000);
+	app_notify(app, "READY=1");
 }
 
 static uint64_t random_node_id(void)

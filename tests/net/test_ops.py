@@ -237,8 +237,8 @@ def test_notify_ready_status_watchdog_reload_stopping(solo, mcferry_bin,
                      tag="notify")
         i, t_ready, f = n.wait(lambda f: f.get("READY") == "1", 10)
         assert f.get("STATUS") == "1 services running, 0 clients", f
-        assert p.log_matches(r"\brelay=n ready$")
-        assert p.log_matches(r"watchdog ping every 100 ms")
+        p.wait_for_log(r"\brelay=n ready$")
+        p.wait_for_log(r"watchdog ping every 100 ms")
 
         # STATUS= follows the clients (every 5 s)
         c = ns.socket(socket.AF_INET, socket.SOCK_STREAM)
