@@ -2,7 +2,7 @@
 BUILD ?= build
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all deps check unit net demo bench clean asan fuzz
+.PHONY: all deps check unit net demo bench clean asan fuzz install deb
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -62,6 +62,26 @@ fuzz:
 			-artifact_prefix=build-fuzz/crash-$$t- build-fuzz/corpus-$$t || \
 			failed="$$failed $$t"; \
 	done; [ -z "$$failed" ] || { echo "fuzz: crashed:$$failed" >&2; exit 1; }
+
+# Install under PREFIX (default /usr, where the systemd units look for
+# the binary), into DESTDIR when set: make install DESTDIR=/tmp/root
+PREFIX ?= /usr
+install: all
+	meson configure $(BUILD) --prefix=$(PREFIX)
+	meson install -C $(BUILD) $(if $(DESTDIR),--destdir $(abspath $(DESTDIR)))
+
+# The Debian package, built with debhelper (dh --buildsystem=meson) in a
+# build tree of its own, then checked with lintian. The .deb lands in
+# DEB_OUT (default build-deb/).
+DEB_OUT ?= build-deb
+deb:
+	./scripts/deps.sh deb
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)/src
+	git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - -cf - | tar -x -C $(DEB_OUT)/src
+	cd $(DEB_OUT)/src && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --tag-display-limit 0 $(DEB_OUT)/*.changes
+	ls -l $(DEB_OUT)/*.deb
 
 demo: all
 	./scripts/demo.sh $(BUILD)

@@ -43,7 +43,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int valid_name(const char *s)
+bool config_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -101,7 +101,7 @@ static int parse_section(struct config *cfg, enum section *sec, char *s,
 				   "unknown section '[%s%s%s]': want [relay NAME], "
 				   "[hub], [gateway NAME] or [http NAME]",
 				   kind, *name ? " " : "", name);
-	if (!valid_name(name))
+	if (!config_valid_name(name))
 		return config_fail(err, errlen, line,
 				   "bad %s name '%s': want [%s NAME] with 1-63 "
 				   "of A-Z a-z 0-9 - _ .",
@@ -173,6 +173,40 @@ static void section_keys(unsigned at, char *buf, size_t len)
 	}
 }
 
+/* Remember the line of a key that was just set, for run --check (check.c)
+ * to name it: the source, each sink and listen, a gateway's hub, iface
+ * and each channel. */
+static void note_line(struct config *cfg, enum section sec,
+		      const struct opt *o, int line)
+{
+	if (sec == SEC_RELAY) {
+		struct config_relay *r = &cfg->relays[cfg->nrelays - 1];
+
+		if (!strcmp(o->name, "source"))
+			r->source_line = line;
+		else if (!strcmp(o->name, "sink")) {
+			r->sink_lines = xrealloc(r->sink_lines, r->nsinks *
+							 sizeof(*r->sink_lines));
+			r->sink_lines[r->nsinks - 1] = line;
+		}
+	} else if (sec == SEC_HUB) {
+		struct config_hub *h = &cfg->hubs[cfg->nhubs - 1];
+
+		h->listen_lines = xrealloc(h->listen_lines,
+					   h->nlisten * sizeof(*h->listen_lines));
+		h->listen_lines[h->nlisten - 1] = line;
+	} else if (sec == SEC_GATEWAY) {
+		struct config_gateway *g = &cfg->gateways[cfg->ngateways - 1];
+
+		if (!strcmp(o->name, "hub"))
+			g->hub_line = line;
+		else if (!strcmp(o->name, "iface"))
+			g->iface_line = line;
+		else if (o->type == OPT_CHANNEL && g->spec.nchans > 0)
+			g->chan_lines[g->spec.nchans - 1] = line;
+	}
+}
+
 /* "key = value": a row of the option table for this section, parsed and
  * set by opt.c exactly as the command line does it. */
 static int parse_key(struct config *cfg, enum section sec, char *s, int line,
@@ -219,6 +253,7 @@ static int parse_key(struct config *cfg, enum section sec, char *s, int line,
 		obj = &cfg->gateways[cfg->ngateways - 1].spec;
 	if (opt_set(o, obj, val, e, sizeof(e)) < 0)
 		return config_fail(err, errlen, line, "%s", e);
+	note_line(cfg, sec, o, line);
 	return 0;
 }
 
@@ -336,11 +371,15 @@ int config_load(const char *path, struct config *cfg, char *err,
 
 void config_free(struct config *cfg)
 {
-	for (size_t i = 0; i < cfg->nrelays; i++)
+	for (size_t i = 0; i < cfg->nrelays; i++) {
 		free(cfg->relays[i].sinks);
+		free(cfg->relays[i].sink_lines);
+	}
 	free(cfg->relays);
-	for (size_t i = 0; i < cfg->nhubs; i++)
+	for (size_t i = 0; i < cfg->nhubs; i++) {
 		free(cfg->hubs[i].listen);
+		free(cfg->hubs[i].listen_lines);
+	}
 	free(cfg->hubs);
 	free(cfg->gateways);
 	free(cfg->https);

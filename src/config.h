@@ -27,6 +27,7 @@
 #ifndef MCFERRY_CONFIG_H
 #define MCFERRY_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gateway.h"
@@ -45,6 +46,8 @@ struct config_relay {
 	struct uri *sinks;
 	size_t nsinks;
 	unsigned workers;         /* 1 unless set */
+	int source_line;          /* file lines of source and of each sink */
+	int *sink_lines;          /* (0 and NULL on the command line) */
 };
 
 struct config_hub {
@@ -53,11 +56,14 @@ struct config_hub {
 	struct uri *listen;
 	size_t nlisten;
 	char acl[URI_PATH_MAX];   /* access list file; "" = none */
+	int *listen_lines;        /* file line of each listen */
 };
 
 struct config_gateway {
 	int line;
 	struct gateway_spec spec;
+	int hub_line, iface_line;             /* file lines of the keys */
+	int chan_lines[GATEWAY_MAX_CHANNELS]; /* of spec.chans[i] */
 };
 
 struct config_http {
@@ -83,6 +89,8 @@ int config_parse(const char *text, size_t len, struct config *cfg, char *err,
 /* Read and parse the file at path; errors name the file and line. */
 int config_load(const char *path, struct config *cfg, char *err,
 		size_t errlen);
+/* True when s is a good section name: 1-63 of A-Z a-z 0-9 - _ . */
+bool config_valid_name(const char *s);
 /* Free what config_parse allocated. */
 void config_free(struct config *cfg);
 

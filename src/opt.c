@@ -13,6 +13,7 @@
 #include "addr.h"
 #include "gateway.h"
 #include "http.h"
+#include "log.h"
 #include "shard.h"
 #include "util.h"
 
@@ -149,11 +150,30 @@ bad:
 			"(1 KiB..1 GiB)", v->s);
 }
 
+/* --name: a name as a file's [relay NAME] takes it. */
+static int set_cli_name(void *obj, const struct opt *o,
+			const union opt_value *v, char *err, size_t errlen)
+{
+	struct opt_cli *cli = obj;
+
+	if (!config_valid_name(v->s))
+		return err_invalid(err, errlen, "bad name '%s': want 1-63 of "
+				   "A-Z a-z 0-9 - _ .", v->s);
+	snprintf(cli->name, sizeof(cli->name), "%s", v->s);
+	return 0;
+}
+
 /* ---- the table ------------------------------------------------------- */
 
 static const char *const client_cert_words[] = {
 	[CLIENT_CERT_REQUIRE] = "require",
 	[CLIENT_CERT_OPTIONAL] = "optional",
+	NULL,
+};
+
+static const char *const log_format_words[] = {
+	[LOG_FORMAT_TEXT] = "text",
+	[LOG_FORMAT_JSON] = "json",
 	NULL,
 };
 
@@ -187,6 +207,15 @@ const struct opt opt_table[] = {
 	{ "user", OPT_STRING, 1, 255, .at = AT_CLI, .obj = OBJ_CLI,
 	  FIELD(struct opt_cli, user), NOFLAG, .arg = "USER",
 	  .doc = "drop to USER's uid and gids once everything is open" },
+	{ "log-format", OPT_ENUM, .words = log_format_words, .def = "text",
+	  .at = AT_CLI, .obj = OBJ_CLI, FIELD(struct opt_cli, log_format),
+	  NOFLAG, .arg = "text|json",
+	  .doc = "log lines as text or as JSON objects {\"ts\",\"level\",\"msg\"}" },
+	{ "name", OPT_STRING, 1, CONFIG_NAME_MAX - 1,
+	  .at = AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY, .obj = OBJ_CLI,
+	  .set = set_cli_name, NOFLAG, .arg = "NAME",
+	  .def = "the command: relay, hub or gateway", .flags = OPTF_UNSET,
+	  .doc = "the name log and stats lines give it (relay=NAME)" },
 	{ "check", OPT_FLAG, .at = AT_CLI_RUN, .obj = OBJ_CLI,
 	  FIELD(struct opt_cli, check), NOFLAG,
 	  .doc = "check FILE and print 'configuration OK'" },
@@ -754,6 +783,14 @@ static int cli_finish(struct opt_cli *cli, int n, char **args, char *err,
 {
 	struct config *cfg = &cli->cfg;
 
+	/* --name renames the one section; it was made before the flags. */
+	if (cli->name[0] && cfg->nrelays)
+		strcpy(cfg->relays[0].name, cli->name);
+	if (cli->name[0] && cfg->nhubs)
+		strcpy(cfg->hubs[0].name, cli->name);
+	if (cli->name[0] && cfg->ngateways)
+		snprintf(cfg->gateways[0].spec.name,
+			 sizeof(cfg->gateways[0].spec.name), "%s", cli->name);
 	switch (cli->cmd) {
 	case CMD_RELAY: {
 		struct config_relay *r = &cfg->relays[0];
@@ -937,10 +974,10 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
  * compares them). */
 static const char help_usage[] =
 	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--user USER] [--workers N]\n"
-	"               SOURCE SINK [SINK...]\n"
-	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER]\n"
+	"               [--name NAME] SOURCE SINK [SINK...]\n"
+	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
 	"               --listen URI [--listen URI...] [--acl FILE]\n"
-	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER]\n"
+	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
 	"               --hub URI --iface IF [--island NAME] [--ttl N]\n"
 	"               (--group CH | --export CH | --import CH[=LOCAL_CH])...\n"
 	"       mcferry http [-v|-q] [--stats SECONDS] [--user USER]\n"

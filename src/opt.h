@@ -178,6 +178,9 @@ struct opt_cli {
 	uint32_t stats;       /* --stats SECONDS; 0 = none */
 	bool stats_json;      /* --stats-json: JSON lines on stdout too */
 	char user[256];       /* --user; "" = stay who we are */
+	unsigned log_format;  /* --log-format: enum log_format */
+	char name[CONFIG_NAME_MAX]; /* --name of the one section; "" =
+				     * the command's name */
 	const char *file;     /* run FILE */
 	char logfile[256];    /* udpxy -l: stderr to this file; "" = none */
 	uint32_t nice;        /* udpxy -n: nice(2) increment */

@@ -118,6 +118,17 @@ class TopoError(Exception):
     pass
 
 
+# mcferry starts each log line with an RFC 3339 UTC timestamp, e.g.
+# "2026-12-01T22:16:43.123Z info relay=a ready" (mcferry(1), LOGS). Tests
+# match what follows it, so patterns anchored at "^" keep working.
+LOG_TS_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", re.M)
+
+
+def strip_log_ts(text):
+    """The log text without the timestamp at the start of each line."""
+    return LOG_TS_RX.sub("", text)
+
+
 def run(argv, check=True, timeout=20, **kw):
     """Run a short command in the root namespace; raise with its output."""
     p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -168,9 +179,14 @@ class Proc:
         ALL_PROCS.append(self)
 
     # -- logs
-    def stderr(self):
+    def raw_stderr(self):
+        """stderr as written, timestamps included."""
         with open(self.err_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def stderr(self):
+        """stderr without the log timestamps (see strip_log_ts)."""
+        return strip_log_ts(self.raw_stderr())
 
     def stdout(self):
         with open(self.out_path, "rb") as f:
@@ -209,7 +225,7 @@ class Proc:
             return "\n".join(("   | " + l) for l in lines[-tail:])
         return "--- %s: %s (pid %d, rc=%s)\n  stdout:\n%s\n  stderr:\n%s" % (
             self.tag, " ".join(self.argv), self.pid, self.p.poll(),
-            t(self.stdout()), t(self.stderr()))
+            t(self.stdout()), t(self.raw_stderr()))
 
     def sanitizer_problems(self):
         """What the sanitizers said about this process: (where, text)
