@@ -296,7 +296,7 @@ static void conn_on_error(struct conn *c, const struct frame *f)
 		 * power of two: a flood of refusals does not flood the log. */
 		c->refusals++;
 		if ((c->refusals & (c->refusals - 1)) == 0)
-			log_warn("%s=%s c=%u %s peer refused code=%u text=%s "
+			log_warn("%s=%s c=%u %s peer error code=%u text=%s "
 				 "refusals=%u",
 				 c->own->kind, c->own->name, c->id, c->what,
 				 code, text, c->refusals);
