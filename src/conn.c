@@ -255,8 +255,7 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 		log_debug("%s=%s c=%u %s hello role=%u node=%016llx island=%s",
 			  c->own->kind, c->own->name, c->id, c->what, h.role,
 			  (unsigned long long)h.node_id,
-			  log_escape(h.island, sizeof(h.island), island,
-				     sizeof(island)));
+			  log_value(h.island, island, sizeof(island)));
 	}
 }
 

@@ -9,29 +9,6 @@
 
 static void dialer_attempt(struct dialer *d);
 
-/* The peer's authenticated identity for a log line (peer-supplied text:
- * a certificate's name): printable ASCII but blank, '"' and '\\' as is,
- * every other byte as \\xHH, "-" when there is none. A static copy until
- * log.c has one for everybody. */
-static const char *dialer_identity(const struct link *l, char *out, size_t n)
-{
-	const char *s = l->identity;
-	size_t o = 0;
-
-	if (!s[0])
-		return "-";
-	for (; *s && o + 5 < n; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
-	}
-	out[o] = '\0';
-	return out;
-}
-
 
 static void dialer_release(struct dialer *d)
 {
@@ -69,7 +46,7 @@ static void dialer_on_connect(struct conn *c, int status)
 			 "identity=%s",
 			 d->own->kind, d->own->name, c->id, c->what, c->peer,
 			 d->link.ops->name, d->failures + 1,
-			 dialer_identity(c->link, id, sizeof(id)));
+			 log_value(c->link->identity, id, sizeof(id)));
 		if (d->ever_connected)
 			(*d->own->reconnects)++;
 		d->ever_connected = true;

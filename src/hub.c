@@ -113,28 +113,6 @@ static bool link_wants(const struct conn *c, const struct hub_channel *hc)
 	       chantab_subs_has(&hc->exporters, c->id);
 }
 
-/* Peer-supplied text (an identity, an island name) for a log line:
- * printable ASCII but blank, '"' and '\\' as is, every other byte as
- * \\xHH, "-" when empty; truncated to fit. A static copy until log.c
- * has one for everybody. */
-static const char *hub_escape(const char *s, char *out, size_t n)
-{
-	size_t o = 0;
-
-	if (!s[0])
-		return "-";
-	for (; *s && o + 5 < n; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
-	}
-	out[o] = '\0';
-	return out;
-}
-
 /* ---- trust ----------------------------------------------------------- */
 
 /* Read and parse h->acl_path into *acl. 0, or a negative errno with a
@@ -209,7 +187,7 @@ static bool hub_authorized(struct hub *h, struct conn *c,
 	channel_format(&ch, name, sizeof(name));
 	log_warn("hub=%s c=%u %s denied channel=%s identity=%s peer=%s",
 		 h->name, c->id, publish ? "publish" : "subscribe", name,
-		 hub_escape(c->link->identity, id, sizeof(id)), c->peer);
+		 log_value(c->link->identity, id, sizeof(id)), c->peer);
 	snprintf(text, sizeof(text), "%s-denied: %s",
 		 publish ? "publish" : "subscribe", name);
 	hub_send_error(c, publish ? FRAME_ERRCODE_PUBLISH_DENIED
@@ -813,9 +791,9 @@ static void hub_on_hello(struct conn *c)
 		log_warn("hub=%s c=%u island refused island=%s identity=%s "
 			 "peer=%s node=%016llx",
 			 h->name, c->id,
-			 hub_escape(c->peer_hello.island, island,
+			 log_value(c->peer_hello.island, island,
 				    sizeof(island)),
-			 hub_escape(c->link->identity, id, sizeof(id)), c->peer,
+			 log_value(c->link->identity, id, sizeof(id)), c->peer,
 			 (unsigned long long)c->peer_hello.node_id);
 		snprintf(text, sizeof(text),
 			 "island-refused: this identity may not speak for "
@@ -840,9 +818,9 @@ static void hub_on_hello(struct conn *c)
 		 h->name, c->id,
 		 c->peer_hello.role == FRAME_ROLE_RELAY ? "relay" : "gateway",
 		 c->peer,
-		 hub_escape(c->peer_hello.island, island, sizeof(island)),
+		 log_value(c->peer_hello.island, island, sizeof(island)),
 		 (unsigned long long)c->peer_hello.node_id,
-		 hub_escape(c->link->identity, id, sizeof(id)),
+		 log_value(c->link->identity, id, sizeof(id)),
 		 l->peer ? " peer=yes" : "");
 	hub_link_register(h, c);
 }

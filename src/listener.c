@@ -22,29 +22,6 @@ static const char *const refusal_names[LISTENER_NREFUSALS] = {
 	[LISTENER_NO_DESCRIPTORS] = "no-descriptors",
 };
 
-/* The peer's authenticated identity for a log line (peer-supplied text:
- * a certificate's name): printable ASCII but blank, '"' and '\\' as is,
- * every other byte as \\xHH, "-" when there is none. A static copy until
- * log.c has one for everybody. */
-static const char *listener_identity(const struct link *l, char *out, size_t n)
-{
-	const char *s = l->identity;
-	size_t o = 0;
-
-	if (!s[0])
-		return "-";
-	for (; *s && o + 5 < n; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\')
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static void listener_check_closed(struct listener *ls)
 {
 	if (ls->closing && ls->handles == 0 && ls->on_closed)
@@ -208,7 +185,7 @@ void listener_accepted(struct listener *ls, struct link *l)
 	log_info("%s=%s c=%u %s connected peer=%s via=%s conns=%u%s%s",
 		 ls->kind, ls->name, c->id, c->what, l->peer, l->ops->name,
 		 ls->nconns, l->ready ? " identity=" : "",
-		 l->ready ? listener_identity(l, id, sizeof(id)) : "");
+		 l->ready ? log_value(l->identity, id, sizeof(id)) : "");
 	conn_accept(c);
 }
 
@@ -233,7 +210,8 @@ void listener_ready(struct listener *ls, struct conn *c)
 
 	log_info("%s=%s c=%u %s authenticated peer=%s via=%s identity=%s",
 		 ls->kind, ls->name, c->id, c->what, c->link->peer,
-		 c->link->ops->name, listener_identity(c->link, id, sizeof(id)));
+		 c->link->ops->name,
+		 log_value(c->link->identity, id, sizeof(id)));
 }
 
 void listener_forget(struct listener *ls, struct conn *c)

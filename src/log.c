@@ -122,8 +122,12 @@ static const char hex[] = "0123456789abcdef";
 /* The one escaper: printable ASCII stays, the rest is \xNN; with
  * backslash, '\\' is escaped too, so an escaped string is unambiguous.
  * Returns the length written (out is NUL-terminated). */
+/* What else log_escape_into escapes besides non-printables. */
+#define ESC_BACKSLASH 1 /* '\\': an escaped string reads back unambiguously */
+#define ESC_VALUE 2     /* blank and '"': a key=value field stays one field */
+
 static size_t log_escape_into(const unsigned char *p, size_t n, char *out,
-			      size_t outlen, int backslash)
+			      size_t outlen, int mode)
 {
 	size_t k = 0;
 
@@ -131,7 +135,9 @@ static size_t log_escape_into(const unsigned char *p, size_t n, char *out,
 		return 0;
 	for (size_t i = 0; i < n && p[i]; i++) {
 		unsigned char ch = p[i];
-		int plain = ch >= 0x20 && ch < 0x7f && !(backslash && ch == '\\');
+		int plain = ch >= 0x20 && ch < 0x7f &&
+			    !((mode & ESC_BACKSLASH) && ch == '\\') &&
+			    !((mode & ESC_VALUE) && (ch == ' ' || ch == '"'));
 		size_t need = plain ? 1 : 4;
 
 		/* Keep room for "..." and the NUL. */
@@ -157,7 +163,16 @@ static size_t log_escape_into(const unsigned char *p, size_t n, char *out,
 
 const char *log_escape(const void *p, size_t n, char *out, size_t outlen)
 {
-	log_escape_into(p, n, out, outlen, 1);
+	log_escape_into(p, n, out, outlen, ESC_BACKSLASH);
+	return out;
+}
+
+const char *log_value(const char *s, char *out, size_t outlen)
+{
+	if (!s[0])
+		return "-";
+	log_escape_into((const unsigned char *)s, strlen(s), out, outlen,
+			ESC_BACKSLASH | ESC_VALUE);
 	return out;
 }
 

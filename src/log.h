@@ -27,6 +27,10 @@ enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
  * the same filter too (non-printables only), so nothing a peer sends can
  * break a line or reach a terminal raw. */
 const char *log_escape(const void *p, size_t n, char *out, size_t outlen);
+/* The same for a peer's string that is the value of a key=value field (an
+ * island name, an identity): blank and '"' are escaped too, so the value
+ * stays one field, and "" is "-". Returns out, or "-". */
+const char *log_value(const char *s, char *out, size_t outlen);
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 

@@ -378,8 +378,9 @@ def test_log_injection_escaped(solo, mcferry_bin):
                 not re.match(r"^(?:\d{4}-\d\d-\d\dT[\d:.]+Z )?(info|warn) hub=",
                              l)], lines
     up = [l for l in lines if "gateway up" in l]
-    assert len(up) == 1 and "island=ev\\x0awarn FORGED line\\x1b[31m" \
-        "\\x07\\xff" in up[0], up
+    # the island is a key=value field: its blanks are escaped too
+    assert len(up) == 1 and "island=ev\\x0awarn\\x20FORGED\\x20line" \
+        "\\x1b[31m\\x07\\xff " in up[0], up
     err = [l for l in lines if "peer error" in l]
     assert len(err) == 1 and "bye\\x0aerror FORGED too\\x1b\\x07\\xff" \
         in err[0], err
