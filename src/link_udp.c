@@ -14,12 +14,16 @@
  * The receiver counts gaps in it as lost datagrams and those that come
  * after a later one as reordered (and not lost after all). A message is at
  * most mtu= - 4 bytes, so a datagram is never longer than mtu=.
+ *
+ * A listening socket makes a link for a new address only when its
+ * datagram is a HELLO frame (frame_sniff_hello), as TCP accepts on a SYN.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "addr.h"
+#include "frame.h"
 #include "link.h"
 #include "listener.h"
 #include "stats.h"
@@ -176,7 +180,13 @@ static void link_udp_on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *b,
 	if (!t) {
 		struct listener *ls = s->ls;
 
-		if (s->npeers >= LINK_UDP_MAX_PEERS)
+		/* A peer is accepted on its HELLO, as TCP on a SYN: stray
+		 * datagrams, and those of a peer we closed that has not
+		 * noticed yet, make no link (it times out and says HELLO
+		 * again). */
+		if (s->npeers >= LINK_UDP_MAX_PEERS || nread < LINK_UDP_SEQ ||
+		    frame_sniff_hello(s->rx + LINK_UDP_SEQ,
+				      (size_t)nread - LINK_UDP_SEQ) <= 0)
 			return;
 		t = link_udp_new(ls->loop, &ls->conf, s);
 		memcpy(&t->peer_addr, addr,
