@@ -356,3 +356,50 @@ def test_bad_options_exit_2(solo, uri, rx):
     p = solo.ns.exec([T.MCFERRY, "relay", "udp://@:5001", uri])
     assert p.returncode == 2, p.stderr
     assert re.search(rx, p.stderr), p.stderr
+
+
+@pytest.mark.parametrize("scheme", ["srt", "udplink"])
+def test_hub_and_gateways_over_message_links(request, tmp_path, mcferry_bin,
+                                             tools, scheme):
+    """hub --listen and gateway --hub take srt:// and the udp link: island
+    A's traffic reaches B and C exactly once."""
+    import secrets
+
+    import hubtopo as H
+
+    t = T.Topology(tmp_path / "logs", prefix="mk" + secrets.token_hex(2))
+    n = None
+    if scheme == "srt":
+        listen, hub = "srt://@:7000", "srt://%s:7000" % H.HUB_ADDR
+    else:
+        listen = "udp://@:7000?framing=datagram"
+        hub = "udp://%s:7000?framing=datagram" % H.HUB_ADDR
+    saved = H.HUB_URI
+    try:
+        n = H.HubNet(t)
+        H.HUB_URI = hub
+        n.hub = T.start_mcferry(n.hub_ns, ["hub", "--listen", listen,
+                                           "--stats", "1"], tag="hub")
+        for x in H.ISLANDS:
+            for k in range(1, H.NGW[x] + 1):
+                n.start_gateway(x, k)
+        n.hub.wait_for_log(r"\bgateway up\b", timeout=15,
+                           count=sum(H.NGW.values()))
+        for x in H.ISLANDS:
+            for ch in n.channels(x):
+                n.wait_forwarder(x, ch, timeout=15)
+        rx = {x: n.mcrecv(x, idle=2) for x in ("b", "c")}
+        count = 2000
+        s = n.sender("a", count=count, rate=1000, size=1316)
+        assert H.finish_sender(s) == count
+        for x, p in rx.items():
+            summ = H.end_mcrecv(p)
+            c = summ["per_client"][0]
+            assert H.stream_unique(summ, H.STREAM["a"]) == count, (x, summ)
+            assert (c["duplicates"], c["bad"]) == (0, 0), (x, summ)
+    finally:
+        H.HUB_URI = saved
+        if n is not None:
+            n.close()
+        T.print_logs_if_failed(request, t)
+        t.close()
