@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make meson ninja-build pkg-config libuv1-dev libcmocka-dev \
 python3 python3-pytest socat iproute2 scdoc procps valgrind \
-libssl-dev openssl"
+libssl-dev openssl libsrt-openssl-dev srt-tools ffmpeg iptables"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -19,6 +19,10 @@
  *                                           v            ^ uv_sem_post
  *   loop: link_srt_on_async: accept / recvmsg / sendmsg --'
  *
+ * MCFERRY_SRT_POLL_MS=N in the environment replaces the thread by a loop
+ * timer that polls srt_epoll_uwait without waiting every N ms: the other
+ * design, kept for the benchmark (bench/links.py) that compares them.
+ *
  * The bridge is reference-counted: the endpoint, its listening socket and
  * every link hold one, since accepted links may outlive their listener.
  * The last reference closes the async handle; then the thread, told to
@@ -71,6 +75,8 @@ struct srt_bridge {
 	struct link_srt *links;   /* loop thread only */
 	struct listener *ls;      /* the listening socket's, or NULL */
 	SRTSOCKET lsock;
+	uint64_t poll_ms;         /* timer mode (MCFERRY_SRT_POLL_MS), or 0 */
+	uv_timer_t tick;
 };
 
 /* What conf_open prepared (conf->tctx). */
@@ -174,9 +180,30 @@ static void link_srt_on_async(uv_async_t *a)
 	link_srt_bridge_unref(b);
 }
 
+/* Timer mode: poll without waiting, on the loop. */
+static void link_srt_on_tick(uv_timer_t *tm)
+{
+	struct srt_bridge *b = tm->data;
+	SRT_EPOLL_EVENT ev[LINK_SRT_EVENTS];
+	int n = srt_epoll_uwait(b->eid, ev, LINK_SRT_EVENTS, 0);
+
+	b->refs++;
+	for (int i = 0; i < n; i++)
+		link_srt_dispatch(b, ev[i].fd, ev[i].events);
+	link_srt_bridge_unref(b);
+}
+
 static void link_srt_on_async_closed(uv_handle_t *h)
 {
 	struct srt_bridge *b = h->data;
+
+	if (b->poll_ms) {
+		srt_epoll_release(b->eid);
+		uv_sem_destroy(&b->handled);
+		uv_mutex_destroy(&b->lock);
+		free(b);
+		return;
+	}
 
 	/* After this the loop never touches b: the thread frees it. */
 	uv_mutex_lock(&b->lock);
@@ -201,6 +228,15 @@ static struct srt_bridge *link_srt_bridge_new(uv_loop_t *loop)
 	uv_sem_init(&b->handled, 0);
 	uv_async_init(loop, &b->async, link_srt_on_async);
 	b->async.data = b;
+	if (getenv("MCFERRY_SRT_POLL_MS"))
+		b->poll_ms = strtoull(getenv("MCFERRY_SRT_POLL_MS"), NULL, 10);
+	if (b->poll_ms) {
+		uv_timer_init(loop, &b->tick);
+		b->tick.data = b;
+		uv_timer_start(&b->tick, link_srt_on_tick, b->poll_ms,
+			       b->poll_ms);
+		return b;
+	}
 	if (pthread_create(&b->thread, NULL, link_srt_bridge_main, b) != 0)
 		fatal(1, "srt: cannot start the bridge thread");
 	pthread_detach(b->thread);
@@ -215,8 +251,11 @@ static struct srt_bridge *link_srt_bridge_ref(struct srt_bridge *b)
 
 static void link_srt_bridge_unref(struct srt_bridge *b)
 {
-	if (--b->refs == 0)
-		uv_close((uv_handle_t *)&b->async, link_srt_on_async_closed);
+	if (--b->refs != 0)
+		return;
+	if (b->poll_ms)
+		uv_close((uv_handle_t *)&b->tick, NULL);
+	uv_close((uv_handle_t *)&b->async, link_srt_on_async_closed);
 }
 
 static struct srt_bridge *link_srt_bridge_of(const struct link_conf *conf,
