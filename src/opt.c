@@ -801,7 +801,7 @@ static const char help_usage[] =
 	"       mcferry run [--check] [-v|-q] [--stats SECONDS] [--user USER] FILE\n"
 	"       mcferry --help | --version\n"
 	"\n"
-	"Carry IP multicast between islands over TCP.\n"
+	"Carry IP multicast between islands over TCP, TLS, SRT or UDP links.\n"
 	"\n"
 	"Endpoints (the '@' marks the local side: bind, join, listen):\n"
 	"  udp://@GROUP:PORT[?source=S]  join a group (ASM, or SSM with source)\n"
@@ -854,7 +854,8 @@ static const char *uri_where(unsigned at)
 		{ AT_TLS, "tls" },
 		{ AT_TLS_SINK_LISTEN, "listening tls sink" },
 		{ AT_LINK & AT_SINK, "tcp, tls, srt or udp-link sink" },
-		{ AT_LINK & AT_SINK & AT_LISTEN, "listening sink but udp" },
+		{ AT_LINK & AT_SINK & AT_LISTEN,
+		  "listening tcp, tls, srt or udp-link sink" },
 		{ AT_LINK & AT_CONNECT, "connecting tcp, tls, srt or udp link" },
 		{ AT_STREAM | AT_SRT | AT_UDP | AT_UDPL, "" },
 		{ AT_SRT, "srt" },
