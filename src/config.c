@@ -43,7 +43,7 @@ static char *trim(char *s)
 	return s;
 }
 
-static int valid_name(const char *s)
+bool config_valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -58,7 +58,7 @@ static int valid_name(const char *s)
 }
 
 /* Which kind of section the lines that follow belong to. */
-enum section { SEC_NONE, SEC_RELAY, SEC_HUB, SEC_GATEWAY };
+enum section { SEC_NONE, SEC_RELAY, SEC_HUB, SEC_GATEWAY, SEC_HTTP };
 
 static bool name_taken(const struct config *cfg, const char *name, int *line)
 {
@@ -71,6 +71,9 @@ static bool name_taken(const struct config *cfg, const char *name, int *line)
 	for (size_t i = 0; i < cfg->ngateways; i++)
 		if (!strcmp(cfg->gateways[i].spec.name, name))
 			return *line = cfg->gateways[i].line, true;
+	for (size_t i = 0; i < cfg->nhttps; i++)
+		if (!strcmp(cfg->https[i].conf.name, name))
+			return *line = cfg->https[i].line, true;
 	return false;
 }
 
@@ -93,12 +96,12 @@ static int parse_section(struct config *cfg, enum section *sec, char *s,
 	if (!strcmp(kind, "hub") && !*name)
 		name = "hub";
 	if (strcmp(kind, "relay") && strcmp(kind, "hub") &&
-	    strcmp(kind, "gateway"))
+	    strcmp(kind, "gateway") && strcmp(kind, "http"))
 		return config_fail(err, errlen, line,
 				   "unknown section '[%s%s%s]': want [relay NAME], "
-				   "[hub] or [gateway NAME]",
+				   "[hub], [gateway NAME] or [http NAME]",
 				   kind, *name ? " " : "", name);
-	if (!valid_name(name))
+	if (!config_valid_name(name))
 		return config_fail(err, errlen, line,
 				   "bad %s name '%s': want [%s NAME] with 1-63 "
 				   "of A-Z a-z 0-9 - _ .",
@@ -128,6 +131,17 @@ static int parse_section(struct config *cfg, enum section *sec, char *s,
 		strcpy(h->name, name);
 		h->line = line;
 		*sec = SEC_HUB;
+	} else if (!strcmp(kind, "http")) {
+		struct config_http *hc;
+
+		cfg->https = xrealloc(cfg->https,
+				      (cfg->nhttps + 1) * sizeof(*cfg->https));
+		hc = &cfg->https[cfg->nhttps++];
+		memset(hc, 0, sizeof(*hc));
+		strcpy(hc->conf.name, name);
+		opt_init(&hc->conf, OBJ_HTTP, AT_CONF_HTTP);
+		hc->line = line;
+		*sec = SEC_HTTP;
 	} else {
 		struct config_gateway *g;
 
@@ -159,6 +173,40 @@ static void section_keys(unsigned at, char *buf, size_t len)
 	}
 }
 
+/* Remember the line of a key that was just set, for run --check (check.c)
+ * to name it: the source, each sink and listen, a gateway's hub, iface
+ * and each channel. */
+static void note_line(struct config *cfg, enum section sec,
+		      const struct opt *o, int line)
+{
+	if (sec == SEC_RELAY) {
+		struct config_relay *r = &cfg->relays[cfg->nrelays - 1];
+
+		if (!strcmp(o->name, "source"))
+			r->source_line = line;
+		else if (!strcmp(o->name, "sink")) {
+			r->sink_lines = xrealloc(r->sink_lines, r->nsinks *
+							 sizeof(*r->sink_lines));
+			r->sink_lines[r->nsinks - 1] = line;
+		}
+	} else if (sec == SEC_HUB) {
+		struct config_hub *h = &cfg->hubs[cfg->nhubs - 1];
+
+		h->listen_lines = xrealloc(h->listen_lines,
+					   h->nlisten * sizeof(*h->listen_lines));
+		h->listen_lines[h->nlisten - 1] = line;
+	} else if (sec == SEC_GATEWAY) {
+		struct config_gateway *g = &cfg->gateways[cfg->ngateways - 1];
+
+		if (!strcmp(o->name, "hub"))
+			g->hub_line = line;
+		else if (!strcmp(o->name, "iface"))
+			g->iface_line = line;
+		else if (o->type == OPT_CHANNEL && g->spec.nchans > 0)
+			g->chan_lines[g->spec.nchans - 1] = line;
+	}
+}
+
 /* "key = value": a row of the option table for this section, parsed and
  * set by opt.c exactly as the command line does it. */
 static int parse_key(struct config *cfg, enum section sec, char *s, int line,
@@ -167,9 +215,11 @@ static int parse_key(struct config *cfg, enum section sec, char *s, int line,
 	static const unsigned sec_at[] = { [SEC_NONE] = AT_CONF_RELAY,
 					   [SEC_RELAY] = AT_CONF_RELAY,
 					   [SEC_HUB] = AT_CONF_HUB,
-					   [SEC_GATEWAY] = AT_CONF_GATEWAY };
+					   [SEC_GATEWAY] = AT_CONF_GATEWAY,
+					   [SEC_HTTP] = AT_CONF_HTTP };
 	static const char *const sec_name[] = { [SEC_HUB] = "hub",
-						[SEC_GATEWAY] = "gateway" };
+						[SEC_GATEWAY] = "gateway",
+						[SEC_HTTP] = "http" };
 	char *eq = strchr(s, '='), *key, *val, keys[256], e[768];
 	const struct opt *o;
 	void *obj;
@@ -197,10 +247,13 @@ static int parse_key(struct config *cfg, enum section sec, char *s, int line,
 		obj = &cfg->relays[cfg->nrelays - 1];
 	else if (sec == SEC_HUB)
 		obj = &cfg->hubs[cfg->nhubs - 1];
+	else if (sec == SEC_HTTP)
+		obj = &cfg->https[cfg->nhttps - 1].conf;
 	else
 		obj = &cfg->gateways[cfg->ngateways - 1].spec;
 	if (opt_set(o, obj, val, e, sizeof(e)) < 0)
 		return config_fail(err, errlen, line, "%s", e);
+	note_line(cfg, sec, o, line);
 	return 0;
 }
 
@@ -270,10 +323,18 @@ int config_parse(const char *text, size_t len, struct config *cfg, char *err,
 			rc = config_fail(err, errlen, cfg->gateways[i].line,
 					 "%s", e);
 	}
-	if (rc == 0 && cfg->nrelays + cfg->nhubs + cfg->ngateways == 0)
+	for (size_t i = 0; rc == 0 && i < cfg->nhttps; i++) {
+		char e[400];
+
+		if (http_conf_check(&cfg->https[i].conf, e, sizeof(e)))
+			rc = config_fail(err, errlen, cfg->https[i].line, "%s",
+					 e);
+	}
+	if (rc == 0 &&
+	    cfg->nrelays + cfg->nhubs + cfg->ngateways + cfg->nhttps == 0)
 		rc = config_fail(err, errlen, line,
 				 "no [relay NAME], [hub] or [gateway NAME] "
-				 "section");
+				 "section (nor [http NAME])");
 	if (rc)
 		config_free(cfg);
 	return rc;
@@ -310,12 +371,17 @@ int config_load(const char *path, struct config *cfg, char *err,
 
 void config_free(struct config *cfg)
 {
-	for (size_t i = 0; i < cfg->nrelays; i++)
+	for (size_t i = 0; i < cfg->nrelays; i++) {
 		free(cfg->relays[i].sinks);
+		free(cfg->relays[i].sink_lines);
+	}
 	free(cfg->relays);
-	for (size_t i = 0; i < cfg->nhubs; i++)
+	for (size_t i = 0; i < cfg->nhubs; i++) {
 		free(cfg->hubs[i].listen);
+		free(cfg->hubs[i].listen_lines);
+	}
 	free(cfg->hubs);
 	free(cfg->gateways);
+	free(cfg->https);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -8,12 +8,17 @@
  *   workers = N          (optional, see shard.h)
  *   [hub] or [hub NAME]
  *   listen = URI         (one or more)
+ *   acl = FILE           (optional, see acl.h)
  *   [gateway NAME]
  *   hub = URI
  *   iface = NAME|ADDR
  *   island = NAME        (optional)
  *   ttl = N              (optional)
  *   group|export|import = CHANNEL   (one or more)
+ *   [http NAME]
+ *   listen = ADDR:PORT
+ *   iface, hold, max-viewers, max-channel-viewers, allow (one or more),
+ *   content-type, queue   (optional)
  *
  * Every key is a row of the option table (opt.h): its value is parsed
  * and checked there, exactly as the command-line flag of the same name.
@@ -22,9 +27,11 @@
 #ifndef MCFERRY_CONFIG_H
 #define MCFERRY_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "gateway.h"
+#include "http.h"
 #include "uri.h"
 
 #define CONFIG_NAME_MAX 64
@@ -39,6 +46,8 @@ struct config_relay {
 	struct uri *sinks;
 	size_t nsinks;
 	unsigned workers;         /* 1 unless set */
+	int source_line;          /* file lines of source and of each sink */
+	int *sink_lines;          /* (0 and NULL on the command line) */
 };
 
 struct config_hub {
@@ -46,11 +55,20 @@ struct config_hub {
 	int line;
 	struct uri *listen;
 	size_t nlisten;
+	char acl[URI_PATH_MAX];   /* access list file; "" = none */
+	int *listen_lines;        /* file line of each listen */
 };
 
 struct config_gateway {
 	int line;
 	struct gateway_spec spec;
+	int hub_line, iface_line;             /* file lines of the keys */
+	int chan_lines[GATEWAY_MAX_CHANNELS]; /* of spec.chans[i] */
+};
+
+struct config_http {
+	int line;
+	struct http_conf conf;
 };
 
 struct config {
@@ -60,6 +78,8 @@ struct config {
 	size_t nhubs;
 	struct config_gateway *gateways;
 	size_t ngateways;
+	struct config_http *https;
+	size_t nhttps;
 };
 
 /* Parse len bytes of text. Returns 0, or -EINVAL with "line N: reason"
@@ -69,6 +89,8 @@ int config_parse(const char *text, size_t len, struct config *cfg, char *err,
 /* Read and parse the file at path; errors name the file and line. */
 int config_load(const char *path, struct config *cfg, char *err,
 		size_t errlen);
+/* True when s is a good section name: 1-63 of A-Z a-z 0-9 - _ . */
+bool config_valid_name(const char *s);
 /* Free what config_parse allocated. */
 void config_free(struct config *cfg);
 

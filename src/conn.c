@@ -108,9 +108,17 @@ void conn_close(struct conn *c, const char *reason)
 		return;
 	if (why)
 		reason = c->link->error;
+	if (c->ls)
+		listener_pending_end(c->ls, c);
+	/* Ends the peer or we chose ("done": a response was sent) are
+	 * info; anything else is a warning. */
 	quiet = !strcmp(reason, "eof") || !strcmp(reason, "shutdown") ||
+		!strcmp(reason, "done") || !strcmp(reason, "hello-timeout") ||
 		c->state != CONN_OPEN;
-	if (c->state == CONN_OPEN || why)
+	/* An accepted conn still in its transport's handshake is logged
+	 * too: its listener logged it connected. */
+	if (c->state == CONN_OPEN || why ||
+	    (c->ls && c->state == CONN_CONNECTING))
 		log_msg(quiet && !why ? LOG_INFO : LOG_WARN,
 			strchr(reason, ' ')
 				? "%s=%s c=%u %s closed reason=\"%s\" peer=%s "
@@ -141,8 +149,16 @@ static void conn_on_link_alloc(struct link *l, uint8_t **p, size_t *len)
 	 * conn_read_message). */
 	if (!c->messages &&
 	    (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF)) {
+		size_t room = c->rxcap - c->rxlen;
+		size_t need = c->rxlen >= FRAME_HDR_LEN
+				      ? FRAME_HDR_LEN + get_be32(c->rx) - c->rxlen
+				      : 0;
+
 		*p = c->rx + c->rxlen;
-		*len = c->rxcap - c->rxlen;
+		/* See CONN_READ_WINDOW; the rest of a large frame whole. */
+		*len = room < CONN_READ_WINDOW ? room
+		       : need > CONN_READ_WINDOW && need <= room ? need
+								  : CONN_READ_WINDOW;
 	} else {
 		/* Bytes are consumed inside the read callback, so every
 		 * connection can share one scratch buffer. */
@@ -164,7 +180,9 @@ static void conn_send_hello(struct conn *c)
 {
 	struct frame_hello h = { .version = FRAME_VERSION,
 				 .role = c->own->role,
-				 .node_id = c->own->node->node_id };
+				 .node_id = c->conf.node_id
+						    ? c->conf.node_id
+						    : c->own->node->node_id };
 	uint8_t out[FRAME_HDR_LEN + FRAME_HELLO_MAX];
 	struct buf *b;
 	size_t n;
@@ -176,7 +194,8 @@ static void conn_send_hello(struct conn *c)
 	b->len = (uint32_t)n;
 	/* The hello goes first, ahead of anything queued (nothing is in
 	 * flight before it). */
-	(void)fanout_queue_push_front_ctl(&c->q, b, b->data, b->len);
+	fanout_queue_push_front_ctl(&c->q, b, b->data, b->len);
+	c->nctl++;
 	buf_unref(b);
 	c->hello_sent = true;
 }
@@ -191,7 +210,11 @@ static void conn_decide(struct conn *c, bool framed)
 {
 	c->framed = framed;
 	c->decided = true;
-	if (c->wait.loop)
+	/* A raw peer sends no HELLO: it is past the point of one. */
+	if (!framed && c->ls)
+		listener_pending_end(c->ls, c);
+	/* The timer stays while it is the hello deadline. */
+	if (c->wait.loop && !c->pending)
 		uv_timer_stop(&c->wait);
 	/* Datagrams queued while it was not known get their headers, and
 	 * our HELLO goes ahead of them. */
@@ -230,23 +253,68 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 	}
 	c->hello_seen = true;
 	c->peer_hello = h;
+	if (c->ls)
+		listener_pending_end(c->ls, c);
 	if (!c->decided)
 		conn_decide(c, true);
 	if (c->h->on_hello)
 		c->h->on_hello(c);
-	log_debug("%s=%s c=%u %s hello role=%u node=%016llx island=%s",
-		  c->own->kind, c->own->name, c->id, c->what, h.role,
-		  (unsigned long long)h.node_id, h.island);
+	if (log_enabled(LOG_DEBUG)) {
+		char island[LOG_ESCAPE_MAX];
+
+		log_debug("%s=%s c=%u %s hello role=%u node=%016llx island=%s",
+			  c->own->kind, c->own->name, c->id, c->what, h.role,
+			  (unsigned long long)h.node_id,
+			  log_escape(h.island, sizeof(h.island), island,
+				     sizeof(island)));
+	}
 }
 
+/* A PING is answered once per read, with the latest token (see
+ * conn_send_pong): a peer that floods pings gets one PONG per read. */
 static void conn_on_ping(struct conn *c, const struct frame *f)
+{
+	memcpy(c->pong_token, f->body, 8);
+	c->pong_due = true;
+}
+
+static void conn_send_pong(struct conn *c)
 {
 	uint8_t pong[FRAME_HDR_LEN + 8];
 
+	c->pong_due = false;
 	frame_put_header(pong, FRAME_PONG, 8);
-	memcpy(pong + FRAME_HDR_LEN, f->body, 8);
-	(void)conn_send_bytes(c, pong, sizeof(pong));
-	conn_kick(c);
+	memcpy(pong + FRAME_HDR_LEN, c->pong_token, 8);
+	if (conn_send_bytes(c, pong, sizeof(pong)) == 0)
+		conn_kick(c);
+}
+
+/* An ERROR frame: REFUSED is a request turned down, the link stays;
+ * any other code comes before the peer closes. The text is the peer's:
+ * escaped for the log. */
+static void conn_on_error(struct conn *c, const struct frame *f)
+{
+	uint16_t code = f->len >= 2 ? get_be16(f->body) : 0;
+	char text[LOG_ESCAPE_MAX];
+
+	log_escape(f->len >= 2 ? f->body + 2 : f->body,
+		   f->len >= 2 ? f->len - 2 : 0, text, sizeof(text));
+	if (code >= FRAME_ERRCODE_REFUSAL) {
+		/* One request refused (over a limit, or denied by the hub's
+		 * ACL): the link stays up, since closing would only bring the
+		 * same refusal after the reconnect. The first, then every
+		 * power of two: a flood of refusals does not flood the log. */
+		c->refusals++;
+		if ((c->refusals & (c->refusals - 1)) == 0)
+			log_warn("%s=%s c=%u %s peer refused code=%u text=%s "
+				 "refusals=%u",
+				 c->own->kind, c->own->name, c->id, c->what,
+				 code, text, c->refusals);
+		return;
+	}
+	log_warn("%s=%s c=%u %s peer error code=%u text=%s", c->own->kind,
+		 c->own->name, c->id, c->what, code, text);
+	conn_close(c, "peer-error");
 }
 
 /* Decode every whole frame in the receive buffer, keep the partial rest. */
@@ -281,12 +349,7 @@ static void conn_read_frames(struct conn *c)
 			conn_close(c, "bad-frame");
 			break;
 		case FRAME_ERROR:
-			log_warn("%s=%s c=%u %s peer error code=%u text=%.*s",
-				 c->own->kind, c->own->name, c->id, c->what,
-				 f.len >= 2 ? get_be16(f.body) : 0,
-				 f.len >= 2 ? (int)f.len - 2 : 0,
-				 f.len >= 2 ? (const char *)f.body + 2 : "");
-			conn_close(c, "peer-error");
+			conn_on_error(c, &f);
 			break;
 		case FRAME_PING:
 			conn_on_ping(c, &f);
@@ -361,6 +424,10 @@ static void conn_on_link_read(struct link *l, ssize_t nread)
 			/* Raw after all: hand on every byte read so far. */
 			if (!c->decided)
 				conn_decide(c, false);
+			else if (c->ls)
+				listener_pending_end(c->ls, c);
+			if (c->state != CONN_OPEN)
+				break; /* its first write failed */
 			c->rx_mode = c->conf.rx_raw;
 			c->rxlen = 0;
 			if (c->rx_mode == CONN_RX_RAW)
@@ -372,19 +439,63 @@ static void conn_on_link_read(struct link *l, ssize_t nread)
 		break;
 	}
 	}
+	if (c->state == CONN_OPEN && c->pong_due)
+		conn_send_pong(c);
 	if (c->state == CONN_OPEN && c->h->on_read_end)
 		c->h->on_read_end(c);
+}
+
+/* Would len more bytes and nctl more control copies go over the limit?
+ * A control copy counts as the pooled buffer it holds. */
+static bool conn_full(const struct conn *c, uint64_t len, uint32_t nctl)
+{
+	return c->q.bytes + len + (uint64_t)(c->nctl + nctl) * c->ctl_cost >
+	       c->q.limit;
+}
+
+/* What a control copy in b holds: its header, headroom and capacity. */
+static void conn_ctl_cost(struct conn *c, const struct buf *b)
+{
+	c->ctl_cost = (uint32_t)(sizeof(*b) + BUF_HEADROOM + b->cap);
+}
+
+/* Release written entries: as fanout_queue_advance/end, keeping nctl. */
+static uint32_t conn_q_advance(struct conn *c, uint64_t nbytes)
+{
+	uint32_t before = c->q.count;
+	uint32_t dgrams = fanout_queue_advance(&c->q, nbytes);
+
+	c->nctl -= before - c->q.count - dgrams;
+	return dgrams;
+}
+
+static uint32_t conn_q_end(struct conn *c)
+{
+	uint32_t before = c->q.count;
+	uint32_t dgrams = fanout_queue_end(&c->q);
+
+	c->nctl -= before - c->q.count - dgrams;
+	return dgrams;
 }
 
 int conn_send_bytes(struct conn *c, const uint8_t *p, size_t n)
 {
 	struct buf *b = buf_get(&c->own->node->pool, n);
-	int rc;
+	int rc = -ENOBUFS;
 
 	memcpy(b->data, p, n);
 	b->len = (uint32_t)n;
-	rc = fanout_queue_push_ctl(&c->q, b, b->data, b->len);
+	conn_ctl_cost(c, b);
+	if (!conn_full(c, n, 1))
+		rc = fanout_queue_push_ctl(&c->q, b, b->data, b->len);
 	buf_unref(b);
+	if (rc == 0) {
+		c->nctl++;
+		return 0;
+	}
+	/* A control frame must not be lost (a FORWARDER, a PONG): a peer
+	 * that far behind is cut off, whatever the link. */
+	conn_close(c, "slow-consumer");
 	return rc;
 }
 
@@ -393,14 +504,18 @@ int conn_send_data(struct conn *c, struct buf *b, const struct frame_data *d)
 	size_t hlen = frame_data_header_len(d->ch.family);
 	struct buf *h;
 
-	if (c->q.bytes + hlen + b->len > c->q.limit)
-		return -ENOBUFS;
 	h = buf_get(&c->own->node->pool, hlen);
+	conn_ctl_cost(c, h);
+	if (conn_full(c, hlen + b->len, 1)) {
+		buf_unref(h);
+		return -ENOBUFS;
+	}
 	frame_data_put_header(h->data, d);
 	h->len = (uint32_t)hlen;
 	/* The header is counted as a control entry, the payload as the
 	 * datagram, so out_dgrams stays one per datagram. */
 	(void)fanout_queue_push_ctl(&c->q, h, h->data, h->len);
+	c->nctl++;
 	buf_unref(h);
 	return fanout_queue_push(&c->q, b, b->data, b->len);
 }
@@ -416,18 +531,43 @@ int conn_send_channel(struct conn *c, uint8_t type, const struct channel *ch,
 
 int conn_send_span(struct conn *c, struct buf *b, uint8_t *p, uint32_t len)
 {
+	if (conn_full(c, len, 0))
+		return -ENOBUFS;
 	return fanout_queue_push(&c->q, b, p, len);
 }
 
-/* auto framing on a sink: a peer silent this long is a plain TCP peer. */
+/* The conn's one timer: the hello deadline of a pending conn, and on an
+ * auto sink the wait for the peer's HELLO: a peer silent that long is a
+ * plain TCP peer. */
 static void conn_on_wait(uv_timer_t *t)
 {
 	struct conn *c = t->data;
+	uint64_t now = uv_now(t->loop);
 
-	if (c->state != CONN_OPEN || c->decided)
+	if (c->state == CONN_CLOSING)
 		return;
-	conn_decide(c, false);
-	conn_kick(c);
+	if (c->pending && now >= c->hello_deadline) {
+		c->ls->hello_timeouts++;
+		conn_close(c, "hello-timeout");
+		return;
+	}
+	if (c->state == CONN_OPEN && !c->decided &&
+	    c->conf.framing == FRAMING_AUTO && c->conf.sends_data) {
+		conn_decide(c, false);
+		conn_kick(c);
+	}
+	if (c->pending)
+		uv_timer_start(t, conn_on_wait, c->hello_deadline - now, 0);
+}
+
+static void conn_timer_start(struct conn *c, uint64_t ms)
+{
+	if (!c->wait.loop) {
+		uv_timer_init(c->link->loop, &c->wait);
+		c->wait.data = c;
+		c->handles++;
+	}
+	uv_timer_start(&c->wait, conn_on_wait, ms, 0);
 }
 
 static void conn_open(struct conn *c)
@@ -456,12 +596,16 @@ static void conn_open(struct conn *c)
 			conn_decide(c, true);
 			break;
 		}
-		uv_timer_init(c->link->loop, &c->wait);
-		c->wait.data = c;
-		c->handles++;
-		uv_timer_start(&c->wait, conn_on_wait, CONN_AUTO_WAIT_MS, 0);
+		conn_timer_start(c, CONN_AUTO_WAIT_MS);
 		break;
 	}
+	if (c->state != CONN_OPEN)
+		return; /* deciding wrote the HELLO, and the write failed */
+	/* Raw from the start, or an auto sink's viewer-to-be: pending only
+	 * for the handshake, now done. */
+	if ((cf->framing == FRAMING_RAW ||
+	     (cf->framing == FRAMING_AUTO && cf->sends_data)) && c->ls)
+		listener_pending_end(c->ls, c);
 	if (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF) {
 		c->rxcap = CONN_RX_INITIAL;
 		c->rx = xmalloc(c->rxcap);
@@ -481,6 +625,8 @@ static void conn_on_link_connect(struct link *l, int status)
 
 	if (c->state == CONN_CLOSING)
 		return;
+	if (status == 0 && c->ls && c->state == CONN_CONNECTING)
+		listener_ready(c->ls, c); /* accepted, after its handshake */
 	if (status == 0)
 		conn_open(c);
 	if (c->h->on_connect)
@@ -495,6 +641,11 @@ static void conn_on_link_connect(struct link *l, int status)
 
 void conn_accept(struct conn *c)
 {
+	/* The hello deadline runs from the accept, handshake included. */
+	if (c->pending) {
+		c->hello_deadline = uv_now(c->link->loop) + c->ls->hello_ms;
+		conn_timer_start(c, c->ls->hello_ms);
+	}
 	/* A transport with a handshake reports readiness through
 	 * on_connect later. */
 	if (c->link->ready)
@@ -526,6 +677,8 @@ int conn_send(struct conn *c, struct buf *b)
 					   ? CONN_AUTO_WAIT_BYTES
 					   : c->q.limit))
 		conn_decide(c, false);
+	if (conn_full(c, b->len + (c->framed ? FRAME_HDR_LEN : 0), 0))
+		return -ENOBUFS;
 	if (!c->framed)
 		return fanout_queue_push(&c->q, b, b->data, b->len);
 	/* The header depends only on the length, so every framed client
@@ -549,7 +702,7 @@ static void conn_on_link_write(struct link *l, int status)
 			conn_kick(c);
 		return;
 	}
-	done = fanout_queue_end(&c->q);
+	done = conn_q_end(c);
 
 	if (status == 0) {
 		*c->own->out_bytes += c->wbytes;
@@ -592,7 +745,7 @@ void conn_kick(struct conn *c)
 			total += iov[i].iov_len;
 		rc = link_try_write(c->link, iov, n);
 		if (rc < 0 && rc != UV_EAGAIN) {
-			fanout_queue_end(&c->q);
+			conn_q_end(c);
 			conn_close(c, rc == UV_EPIPE || rc == UV_ECONNRESET
 					      ? "reset"
 					      : uv_err_name(rc));
@@ -602,7 +755,7 @@ void conn_kick(struct conn *c)
 			c->sent_bytes += (uint64_t)rc;
 			*c->own->out_bytes += (uint64_t)rc;
 			*c->own->out_dgrams +=
-				fanout_queue_advance(&c->q, (uint64_t)rc);
+				conn_q_advance(c, (uint64_t)rc);
 		}
 		if ((uint64_t)(rc > 0 ? rc : 0) < total)
 			break;
@@ -617,7 +770,7 @@ void conn_kick(struct conn *c)
 	c->sent_bytes += c->wbytes;
 	rc = link_write(c->link, iov, n);
 	if (rc < 0) {
-		fanout_queue_end(&c->q);
+		conn_q_end(c);
 		conn_close(c, uv_err_name(rc));
 	}
 }
@@ -793,6 +946,10 @@ static void conn_read_message(struct conn *c, const uint8_t *p, size_t n)
 		}
 		if (!c->decided)
 			conn_decide(c, false);
+		else if (c->ls)
+			listener_pending_end(c->ls, c); /* a raw publisher */
+		if (c->state != CONN_OPEN)
+			break;
 		c->rx_mode = c->conf.rx_raw;
 		if (c->rx_mode == CONN_RX_RAW)
 			conn_msg_datagram(c, p, n);
@@ -810,7 +967,7 @@ static void conn_msg_release(struct conn *c, uint32_t k, uint64_t bytes,
 	uint32_t done;
 
 	fanout_queue_begin(&c->q, tmp, k);
-	done = fanout_queue_end(&c->q);
+	done = conn_q_end(c);
 	if (!sent)
 		return;
 	c->sent_bytes += bytes;

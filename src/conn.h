@@ -20,6 +20,20 @@
  *    in the queue meanwhile, so nothing is lost. So two mcferry nodes frame, and nc, VLC or ffmpeg get raw bytes
  *    and never see a HELLO they would take for data.
  *
+ * Exposure: an accepted conn that must send a HELLO (framing datagram or
+ * auto, or any framing over a transport with a handshake) is "pending"
+ * until it has; the listener counts it against max-pending, and the conn
+ * closes it (reason=hello-timeout) when the listener's hello deadline,
+ * counted from the accept, passes first. A raw peer is never pending;
+ * an auto sink's silent peer is raw after CONN_AUTO_WAIT_MS.
+ *
+ * Queue accounting counts what an entry holds: a control frame copied
+ * into a pooled buffer of its own (hello, ping, pong, interest, a DATA
+ * header) counts as that whole buffer, so a peer that makes us answer
+ * and never reads reaches the queue limit; a control frame that does not
+ * fit closes the conn (reason=slow-consumer). PINGs are answered with one
+ * PONG per read (the latest token).
+ *
  * Message links (SRT, the udp link: LINK_CAP_MESSAGES): one datagram or
  * one frame is one message. Raw, each message reaches on_frame as a
  * FRAME_DGRAM frame (so its boundaries survive; on_data when there is no
@@ -56,6 +70,11 @@
 /* ... and how much data an accepted peer may let wait (an mcferry client
  * sends its HELLO with the connection). */
 #define CONN_AUTO_WAIT_BYTES (64 * 1024)
+/* Most bytes one read hands the frame decoder (more only when one frame
+ * is larger): bounds the frames handled per read callback (512 of the
+ * smallest), so a burst of control frames on one link delays the data of
+ * the others by well under a millisecond per read. */
+#define CONN_READ_WINDOW 8192
 
 enum conn_state { CONN_NEW, CONN_CONNECTING, CONN_OPEN, CONN_CLOSING };
 
@@ -89,6 +108,10 @@ struct conn_conf {
 	enum conn_rx rx_raw;       /* RAW or DISCARD, once raw */
 	uint64_t queue;            /* output queue limit, bytes */
 	uint32_t sndbuf, rcvbuf;   /* kernel buffers (0: leave them) */
+	/* The node id our HELLO says (0: the node's). A hub accepts DATA
+	 * on a link only with the HELLO's node id as origin, so a sender
+	 * that is an origin of its own says that one. */
+	uint64_t node_id;
 };
 
 struct conn;
@@ -114,8 +137,16 @@ struct conn {
 	bool hello_seen;
 	bool hello_sent;
 	bool counted;           /* counted in owner->clients */
+	bool pending;           /* counted by its listener until its HELLO */
+	bool pong_due;          /* a PING was read: PONG at the read's end */
+	uint8_t pong_token[8];
 	int handles;            /* the link, and the auto-wait timer */
-	uv_timer_t wait;        /* auto framing on a sink: the decision */
+	uv_timer_t wait;        /* auto framing on a sink: the decision;
+				 * the hello deadline of a pending conn */
+	uint64_t hello_deadline; /* loop time (ms), while pending */
+	uint32_t nctl;          /* control copies queued (pooled buffers) */
+	uint32_t ctl_cost;      /* bytes one of them holds */
+	uint32_t refusals;      /* ERROR frames of code REFUSED read */
 	const char *what;
 	char peer[LINK_PEER_MAX];
 	const struct conn_owner *own;

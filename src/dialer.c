@@ -9,6 +9,30 @@
 
 static void dialer_attempt(struct dialer *d);
 
+/* The peer's authenticated identity for a log line (peer-supplied text:
+ * a certificate's name): printable ASCII but blank, '"' and '\\' as is,
+ * every other byte as \\xHH, "-" when there is none. A static copy until
+ * log.c has one for everybody. */
+static const char *dialer_identity(const struct link *l, char *out, size_t n)
+{
+	const char *s = l->identity;
+	size_t o = 0;
+
+	if (!s[0])
+		return "-";
+	for (; *s && o + 5 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+
 static void dialer_release(struct dialer *d)
 {
 	if (--d->handles > 0 || !d->stopping)
@@ -38,11 +62,14 @@ static void dialer_schedule(struct dialer *d)
 static void dialer_on_connect(struct conn *c, int status)
 {
 	struct dialer *d = c->owner;
+	char id[4 * LINK_IDENTITY_MAX + 1];
 
 	if (status == 0) {
-		log_info("%s=%s c=%u %s connected peer=%s via=%s attempts=%u",
+		log_info("%s=%s c=%u %s connected peer=%s via=%s attempts=%u "
+			 "identity=%s",
 			 d->own->kind, d->own->name, c->id, c->what, c->peer,
-			 d->link.ops->name, d->failures + 1);
+			 d->link.ops->name, d->failures + 1,
+			 dialer_identity(c->link, id, sizeof(id)));
 		if (d->ever_connected)
 			(*d->own->reconnects)++;
 		d->ever_connected = true;

@@ -65,13 +65,11 @@ int fanout_queue_push_ctl(struct fanout_queue *q, struct buf *b, uint8_t *p,
 	return fanout_queue_add(q, b, p, len, true);
 }
 
-int fanout_queue_push_front_ctl(struct fanout_queue *q, struct buf *b,
-				uint8_t *p, uint32_t len)
+void fanout_queue_push_front_ctl(struct fanout_queue *q, struct buf *b,
+				 uint8_t *p, uint32_t len)
 {
 	struct fanout_entry *e;
 
-	if (q->bytes + len > q->limit)
-		return -ENOBUFS;
 	if (q->count == q->cap)
 		fanout_queue_grow(q);
 	q->head = (q->head - 1) & (q->cap - 1);
@@ -82,7 +80,6 @@ int fanout_queue_push_front_ctl(struct fanout_queue *q, struct buf *b,
 	e->ctl = true;
 	q->count++;
 	q->bytes += len;
-	return 0;
 }
 
 void fanout_queue_reframe(struct fanout_queue *q, uint32_t hdr,

@@ -47,9 +47,10 @@ int fanout_queue_push(struct fanout_queue *q, struct buf *b, uint8_t *p,
 int fanout_queue_push_ctl(struct fanout_queue *q, struct buf *b, uint8_t *p,
 			  uint32_t len);
 /* Queue a control frame ahead of every waiting entry (a HELLO that must
- * go first); nothing may be in flight. Same result as the push above. */
-int fanout_queue_push_front_ctl(struct fanout_queue *q, struct buf *b,
-				uint8_t *p, uint32_t len);
+ * go first, so it is queued even past the limit: a few bytes over);
+ * nothing may be in flight. */
+void fanout_queue_push_front_ctl(struct fanout_queue *q, struct buf *b,
+				 uint8_t *p, uint32_t len);
 /* Every waiting datagram entry gains the hdr bytes in front of it (its
  * buffer's headroom), which fill(p, len) writes; for a queue that filled
  * up before its framing was known. Nothing may be in flight. */

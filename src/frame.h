@@ -100,7 +100,20 @@ enum frame_err {
 	FRAME_E_VERSION = -6,   /* hello of another protocol version */
 };
 
-enum frame_error_code { FRAME_ERRCODE_VERSION = 1, FRAME_ERRCODE_PROTOCOL = 2 };
+/* ERROR codes below FRAME_ERRCODE_REFUSAL come just before the sender
+ * closes the link; from FRAME_ERRCODE_REFUSAL up they refuse one request
+ * (a JOIN, an EXPORT) and the link stays up, its other state untouched.
+ * See docs/protocol.md. */
+enum frame_error_code {
+	FRAME_ERRCODE_VERSION = 1,      /* HELLO of another version */
+	FRAME_ERRCODE_PROTOCOL = 2,
+	FRAME_ERRCODE_ISLAND = 3,       /* HELLO for an island the link's
+					 * identity may not speak for */
+	FRAME_ERRCODE_REFUSAL = 16,
+	FRAME_ERRCODE_PUBLISH_DENIED = 16,   /* EXPORT refused by the ACL */
+	FRAME_ERRCODE_SUBSCRIBE_DENIED = 17, /* JOIN refused by the ACL */
+	FRAME_ERRCODE_REFUSED = 18,     /* a JOIN or EXPORT over a limit */
+};
 
 struct frame {
 	uint8_t type;

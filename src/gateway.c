@@ -655,6 +655,22 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 	return 0;
 }
 
+void gateway_reload(struct gateway *g)
+{
+	char err[512];
+	int rc;
+
+	if (g->stopping || !g->dialer.started)
+		return;
+	rc = link_conf_reload(&g->dialer.link, err, sizeof(err));
+	if (rc < 0)
+		log_error("gateway=%s uri=%s certificates not reloaded, keeping "
+			  "the old ones: %s", g->spec.name, g->spec.hub.text, err);
+	else if (rc > 0)
+		log_info("gateway=%s uri=%s certificates reloaded",
+			 g->spec.name, g->spec.hub.text);
+}
+
 void gateway_stop(struct gateway *g)
 {
 	if (g->stopping)

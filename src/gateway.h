@@ -67,6 +67,10 @@ int gateway_start(struct gateway *g, char *err, size_t errlen);
  * frees itself when its last handle has closed. Also after a failed or
  * no start; idempotent until then. */
 void gateway_stop(struct gateway *g);
+/* SIGHUP for a gateway that keeps running: its hub link re-reads its
+ * certificates for the next connection; the established one stays. A
+ * failure is logged and keeps the old ones. */
+void gateway_reload(struct gateway *g);
 /* Log counter lines from the registry (node->stats): one gateway-wide,
  * one per channel. */
 void gateway_log_stats(const struct gateway *g);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "channel.h"
 #include "chantab.h"
 #include "conn.h"
@@ -25,6 +26,13 @@
 #define HUB_ORIGIN_IDLE_MS 60000
 #define HUB_MAX_CHANNELS 4096
 #define HUB_LINK_MAX_CHANNELS 1024
+/* Links at once per listener unless max-conns= says otherwise. */
+#define HUB_MAX_CONNS 1000
+/* Kernel send buffer per link unless sndbuf= says otherwise: with the
+ * queue, what one link can hold (a peer that stops reading). */
+#define HUB_LINK_SNDBUF (256 * 1024)
+/* The largest --acl file read. */
+#define HUB_ACL_MAX_BYTES (1u << 20)
 
 struct hub_df {
 	char island[FRAME_ISLAND_MAX + 1];
@@ -52,6 +60,11 @@ struct hub_link {
 	size_t nemitters;
 	uint64_t in, out, dropped;
 	bool registered;          /* its series are in the registry */
+	bool kick;                /* on h->kicks: data queued this read */
+	struct conn *kick_next;
+	bool refused;             /* its HELLO was refused: closing */
+	bool peer;                /* an ACL `peer`: may carry any origin */
+	bool forged_logged;       /* one log line per link for forged DATA */
 };
 
 struct hub {
@@ -72,6 +85,15 @@ struct hub {
 	size_t candcap;
 	uv_timer_t keepalive;
 	uint64_t hop_drops, unknown_drops;
+	uint64_t refused_channels; /* JOIN/EXPORT over a cap */
+	uint64_t refused_logged, refused_at;
+	struct conn *kicks;       /* links with data queued since a kick */
+	/* Trust (docs/security.md): the --acl file, if any, and what it
+	 * and the origin binding refused. */
+	char *acl_path;           /* NULL: no ACL, open */
+	struct acl acl;
+	uint64_t forged_drops, acl_drops, island_refused;
+	uint64_t denied_publish, denied_subscribe;
 	bool closing;
 };
 
@@ -89,6 +111,122 @@ static bool link_wants(const struct conn *c, const struct hub_channel *hc)
 {
 	return chantab_subs_has(&hc->e->subs, c->id) ||
 	       chantab_subs_has(&hc->exporters, c->id);
+}
+
+/* Peer-supplied text (an identity, an island name) for a log line:
+ * printable ASCII but blank, '"' and '\\' as is, every other byte as
+ * \\xHH, "-" when empty; truncated to fit. A static copy until log.c
+ * has one for everybody. */
+static const char *hub_escape(const char *s, char *out, size_t n)
+{
+	size_t o = 0;
+
+	if (!s[0])
+		return "-";
+	for (; *s && o + 5 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch > ' ' && ch < 0x7f && ch != '"' && ch != '\\')
+			out[o++] = (char)ch;
+		else
+			o += (size_t)snprintf(out + o, n - o, "\\x%02x", ch);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* ---- trust ----------------------------------------------------------- */
+
+/* Read and parse h->acl_path into *acl. 0, or a negative errno with a
+ * reason in err. */
+static int hub_acl_read(const struct hub *h, struct acl *acl, char *err,
+			size_t errlen)
+{
+	FILE *f = fopen(h->acl_path, "rb");
+	char *text = NULL, e[256];
+	size_t len;
+	int rc;
+
+	if (!f) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot read acl file '%s': %s",
+			 h->acl_path, strerror(errno));
+		return rc;
+	}
+	text = xmalloc(HUB_ACL_MAX_BYTES + 1);
+	len = fread(text, 1, HUB_ACL_MAX_BYTES + 1, f);
+	if (ferror(f)) {
+		rc = -EIO;
+		snprintf(err, errlen, "cannot read acl file '%s'", h->acl_path);
+		goto out;
+	}
+	if (len > HUB_ACL_MAX_BYTES) {
+		rc = -EFBIG;
+		snprintf(err, errlen, "acl file '%s' is over %u bytes",
+			 h->acl_path, HUB_ACL_MAX_BYTES);
+		goto out;
+	}
+	rc = acl_parse(text, len, acl, e, sizeof(e));
+	if (rc < 0)
+		snprintf(err, errlen, "acl file '%s': %s", h->acl_path, e);
+out:
+	free(text);
+	fclose(f);
+	return rc;
+}
+
+/* Send an ERROR frame of code with a text. */
+static void hub_send_error(struct conn *c, uint16_t code, const char *text)
+{
+	uint8_t out[FRAME_HDR_LEN + 2 + 256];
+	size_t n = frame_encode_error(out, sizeof(out), code, text);
+
+	if (n && conn_send_bytes(c, out, n) == 0)
+		conn_kick(c);
+}
+
+/* With an ACL, may link c EXPORT (publish) or JOIN (subscribe) the
+ * channel of f? A refusal is answered with an ERROR frame (a refusal
+ * code: the link stays up), counted and logged; the frame then changes
+ * nothing. LEAVE, UNEXPORT and a bad frame go on to hub_interest. */
+static bool hub_authorized(struct hub *h, struct conn *c,
+			   const struct frame *f)
+{
+	bool publish = f->type == FRAME_EXPORT;
+	struct channel ch;
+	char name[CHANNEL_TEXT_MAX], text[CHANNEL_TEXT_MAX + 32], id[256];
+
+	if (!h->acl_path || (f->type != FRAME_EXPORT && f->type != FRAME_JOIN) ||
+	    frame_channel_decode(f, &ch, NULL) < 0)
+		return true;
+	if (acl_check(&h->acl, c->link->identity,
+		      publish ? ACL_PUBLISH : ACL_SUBSCRIBE, &ch))
+		return true;
+	if (publish)
+		h->denied_publish++;
+	else
+		h->denied_subscribe++;
+	channel_format(&ch, name, sizeof(name));
+	log_warn("hub=%s c=%u %s denied channel=%s identity=%s peer=%s",
+		 h->name, c->id, publish ? "publish" : "subscribe", name,
+		 hub_escape(c->link->identity, id, sizeof(id)), c->peer);
+	snprintf(text, sizeof(text), "%s-denied: %s",
+		 publish ? "publish" : "subscribe", name);
+	hub_send_error(c, publish ? FRAME_ERRCODE_PUBLISH_DENIED
+				  : FRAME_ERRCODE_SUBSCRIBE_DENIED,
+		       text);
+	return false;
+}
+
+/* May link c's identity speak for the island its HELLO names? Without
+ * an ACL anybody may (docs/security.md says why that calls for TLS and
+ * an ACL); "relay:" names are the hub's own for relays either way. */
+static bool hub_island_ok(const struct hub *h, const struct conn *c)
+{
+	if (!strncmp(c->peer_hello.island, "relay:", 6))
+		return false;
+	return !h->acl_path ||
+	       acl_island_ok(&h->acl, c->link->identity, c->peer_hello.island);
 }
 
 /* ---- counters -------------------------------------------------------- */
@@ -138,6 +276,23 @@ static void hub_register(struct hub *h)
 		 lb, STATS_COUNTER,
 		 "Data frames for a channel no link joined or exported.",
 		 &h->unknown_drops);
+	hub_stat(h, h, "mcferry_hub_forged_origin_dropped_datagrams_total",
+		 lb, STATS_COUNTER,
+		 "Data frames whose origin is not the sending link's node id.",
+		 &h->forged_drops);
+	hub_stat(h, h, "mcferry_hub_unauthorized_dropped_datagrams_total",
+		 lb, STATS_COUNTER,
+		 "Data frames (with an ACL) for a channel the link has not "
+		 "been allowed to export.",
+		 &h->acl_drops);
+	hub_stat(h, h, "mcferry_hub_island_refused_total", lb, STATS_COUNTER,
+		 "HELLOs refused: an island the identity may not speak for.",
+		 &h->island_refused);
+	hub_stat(h, h, "mcferry_hub_publish_denied_total", lb, STATS_COUNTER,
+		 "EXPORT frames the ACL refused.", &h->denied_publish);
+	hub_stat(h, h, "mcferry_hub_subscribe_denied_total", lb,
+		 STATS_COUNTER, "JOIN frames the ACL refused.",
+		 &h->denied_subscribe);
 }
 
 static void hub_channel_register(struct hub *h, struct hub_channel *hc)
@@ -390,6 +545,29 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		return;
 	}
 	lf->in++;
+	/* Origins are bound to links: a link speaks for its own node id
+	 * (its HELLO's) only, so nobody can fill another origin's
+	 * duplicate window (a sequence of 2^63 would silence it). */
+	if (d.origin != from->peer_hello.node_id && !lf->peer) {
+		h->forged_drops++;
+		lf->dropped++;
+		if (!lf->forged_logged) {
+			lf->forged_logged = true;
+			log_warn("hub=%s c=%u forged origin dropped peer=%s "
+				 "node=%016llx origin=%016llx (logged once "
+				 "per link)",
+				 h->name, from->id, from->peer,
+				 (unsigned long long)from->peer_hello.node_id,
+				 (unsigned long long)d.origin);
+		}
+		return;
+	}
+	/* With an ACL, DATA only for what the link may and did EXPORT. */
+	if (h->acl_path && !chantab_find(&lf->exports, &d.ch)) {
+		h->acl_drops++;
+		lf->dropped++;
+		return;
+	}
 	hc = hub_channel_find(h, &d.ch);
 	if (!hc) {
 		/* Data never makes channel state: only JOIN and EXPORT do. */
@@ -439,6 +617,11 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		}
 		l->out++;
 		hc->out++;
+		if (!l->kick) {
+			l->kick = true;
+			l->kick_next = h->kicks;
+			h->kicks = c;
+		}
 	}
 	buf_unref(b);
 }
@@ -459,6 +642,34 @@ static void hub_channel_drop_link(struct hub_channel *hc, struct conn *c)
 		chantab_del(&l->exports, pe);
 }
 
+/* A JOIN or EXPORT over the link's or the hub's cap: an ERROR frame of
+ * code REFUSED tells the peer, the link and its channels stay; counted,
+ * logged at most once a second. */
+static void hub_refuse(struct hub *h, struct conn *c, const char *what,
+		       const char *name)
+{
+	uint8_t out[FRAME_HDR_LEN + 2 + 128];
+	char text[128];
+	uint64_t now = uv_now(h->node->loop);
+	size_t n;
+
+	h->refused_channels++;
+	snprintf(text, sizeof(text), "too-many-channels: %s %s refused", what,
+		 name);
+	n = frame_encode_error(out, sizeof(out), FRAME_ERRCODE_REFUSED, text);
+	if (n && conn_send_bytes(c, out, n) == 0)
+		conn_kick(c);
+	if (h->refused_at && now - h->refused_at < 1000)
+		return;
+	log_warn("hub=%s c=%u %s channel=%s refused reason=too-many-channels "
+		 "refused=%llu since_last=%llu",
+		 h->name, c->id, what, name,
+		 (unsigned long long)h->refused_channels,
+		 (unsigned long long)(h->refused_channels - h->refused_logged));
+	h->refused_logged = h->refused_channels;
+	h->refused_at = now ? now : 1;
+}
+
 /* JOIN, LEAVE, EXPORT, UNEXPORT: update the sets, re-elect. */
 static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 {
@@ -470,6 +681,7 @@ static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 	struct hub_channel *hc;
 	struct channel ch;
 	char name[CHANNEL_TEXT_MAX];
+	const char *verb;
 	int rc;
 
 	if (frame_channel_decode(f, &ch, NULL) < 0) {
@@ -477,34 +689,35 @@ static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 		return;
 	}
 	channel_format(&ch, name, sizeof(name));
-	log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
-		 c->peer_hello.island,
-		 f->type == FRAME_JOIN	   ? "join"
-		 : f->type == FRAME_LEAVE  ? "leave"
-		 : f->type == FRAME_EXPORT ? "export"
-					   : "unexport",
-		 name);
+	verb = f->type == FRAME_JOIN	 ? "join"
+	       : f->type == FRAME_LEAVE	 ? "leave"
+	       : f->type == FRAME_EXPORT ? "export"
+					 : "unexport";
 	if (join) {
 		rc = chantab_insert(mine, &ch, &pe);
 		if (rc == -EEXIST)
 			return;
 		if (rc < 0) {
-			conn_close(c, "too-many-channels");
+			hub_refuse(h, c, verb, name);
 			return;
 		}
 		hc = hub_channel_get(h, &ch);
 		if (!hc) {
 			chantab_del(mine, pe);
-			conn_close(c, "too-many-channels");
+			hub_refuse(h, c, verb, name);
 			return;
 		}
 		pe->data = hc;
 		chantab_subs_add(exp ? &hc->exporters : &hc->e->subs, c->id);
+		log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
+			 c->peer_hello.island, verb, name);
 	} else {
 		pe = chantab_find(mine, &ch);
 		if (!pe)
 			return;
 		hc = pe->data;
+		log_info("hub=%s c=%u island=%s %s channel=%s", h->name, c->id,
+			 c->peer_hello.island, verb, name);
 		chantab_del(mine, pe);
 		chantab_subs_del(exp ? &hc->exporters : &hc->e->subs, c->id);
 	}
@@ -553,7 +766,8 @@ static void hub_on_frame(struct conn *c, const struct frame *f)
 	case FRAME_LEAVE:
 	case FRAME_EXPORT:
 	case FRAME_UNEXPORT:
-		hub_interest(h, c, f);
+		if (hub_authorized(h, c, f))
+			hub_interest(h, c, f);
 		break;
 	case FRAME_EMITTERS:
 		if (frame_emitters_decode(f, l->emitters, &n) < 0) {
@@ -569,18 +783,48 @@ static void hub_on_frame(struct conn *c, const struct frame *f)
 	}
 }
 
+/* Write to the links this read queued data for (hub_route lists them),
+ * not to every link: a read costs its destinations, not N. */
 static void hub_on_read_end(struct conn *from)
 {
 	struct hub *h = from->owner;
+	struct conn *c;
 
-	for (struct conn *c = h->links; c; c = c->next)
+	while ((c = h->kicks)) {
+		struct hub_link *l = link_of(c);
+
+		h->kicks = l->kick_next;
+		l->kick_next = NULL;
+		l->kick = false;
 		conn_kick(c);
+	}
 }
 
 static void hub_on_hello(struct conn *c)
 {
 	struct hub *h = c->owner;
+	struct hub_link *l = link_of(c);
+	char id[256], island[4 * FRAME_ISLAND_MAX + 8], text[128];
 
+	if (c->peer_hello.role == FRAME_ROLE_GATEWAY && !hub_island_ok(h, c)) {
+		/* Refused before it is anybody's forwarder or emitter. */
+		h->island_refused++;
+		l->refused = true;
+		log_warn("hub=%s c=%u island refused island=%s identity=%s "
+			 "peer=%s node=%016llx",
+			 h->name, c->id,
+			 hub_escape(c->peer_hello.island, island,
+				    sizeof(island)),
+			 hub_escape(c->link->identity, id, sizeof(id)), c->peer,
+			 (unsigned long long)c->peer_hello.node_id);
+		snprintf(text, sizeof(text),
+			 "island-refused: this identity may not speak for "
+			 "island %.64s", c->peer_hello.island);
+		hub_send_error(c, FRAME_ERRCODE_ISLAND, text);
+		conn_close(c, "island-refused");
+		return;
+	}
+	l->peer = h->acl_path && acl_is_peer(&h->acl, c->link->identity);
 	if (c->peer_hello.role == FRAME_ROLE_RELAY) {
 		/* A relay publishing or subscribing one channel: an island
 		 * of its own, so it is its channel's forwarder. */
@@ -591,11 +835,15 @@ static void hub_on_hello(struct conn *c)
 		conn_close(c, "bad-role");
 		return;
 	}
-	log_info("hub=%s c=%u %s up peer=%s island=%s node=%016llx",
+	log_info("hub=%s c=%u %s up peer=%s island=%s node=%016llx "
+		 "identity=%s%s",
 		 h->name, c->id,
 		 c->peer_hello.role == FRAME_ROLE_RELAY ? "relay" : "gateway",
-		 c->peer, c->peer_hello.island,
-		 (unsigned long long)c->peer_hello.node_id);
+		 c->peer,
+		 hub_escape(c->peer_hello.island, island, sizeof(island)),
+		 (unsigned long long)c->peer_hello.node_id,
+		 hub_escape(c->link->identity, id, sizeof(id)),
+		 l->peer ? " peer=yes" : "");
 	hub_link_register(h, c);
 }
 
@@ -610,6 +858,8 @@ static void hub_free(struct hub *h)
 		hub_channel_free(h, e->data);
 	chantab_exit(&h->chans);
 	dedup_exit(&h->dedup);
+	acl_free(&h->acl);
+	free(h->acl_path);
 	stats_remove_owner(&h->node->stats, h);
 	free(h->cand);
 	free(h->cand_conn);
@@ -632,9 +882,16 @@ static void hub_on_closed(struct conn *c)
 	struct hub_link *l = link_of(c);
 
 	conn_list_del(&h->links, c);
+	if (l->kick) {
+		struct conn **pp = &h->kicks;
+
+		while (*pp != c)
+			pp = &link_of(*pp)->kick_next;
+		*pp = l->kick_next;
+	}
 	/* The link is off the list, so its channels fail over. */
 	hub_link_forget(h, c);
-	if (c->hello_seen && !h->closing)
+	if (c->hello_seen && !l->refused && !h->closing)
 		hub_share_emitters(h, c->peer_hello.island);
 	if (l->registered)
 		stats_remove_owner(&h->node->stats, l);
@@ -654,11 +911,14 @@ static const struct conn_handler hub_handler = {
 static struct conn *hub_on_accept(struct listener *ls, struct link *lk)
 {
 	struct hub *h = ls->data;
+	const struct uri *u = ls->conf.uri;
 	struct conn_conf cf = {
 		.what = "link",
 		.framing = FRAMING_DATAGRAM,
 		.rx_framed = CONN_RX_FRAMES,
-		.queue = URI_DEFAULT_QUEUE,
+		.queue = u->queue ? u->queue : URI_DEFAULT_QUEUE,
+		.sndbuf = u->sndbuf ? u->sndbuf : HUB_LINK_SNDBUF,
+		.rcvbuf = u->rcvbuf,
 	};
 	struct conn *c = conn_new(&h->own, lk, &cf, &hub_handler, h);
 	struct hub_link *l = xcalloc(1, sizeof(*l));
@@ -694,13 +954,14 @@ static void hub_on_keepalive(uv_timer_t *t)
 }
 
 struct hub *hub_new(struct node *node, const char *name,
-		    const struct uri *listen, size_t nlisten)
+		    const struct uri *listen, size_t nlisten, const char *acl)
 {
 	struct hub *h = xcalloc(1, sizeof(*h));
 	int rc;
 
 	h->node = node;
 	h->name = xstrdup(name);
+	h->acl_path = acl && acl[0] ? xstrdup(acl) : NULL;
 	h->own = (struct conn_owner){
 		.node = node,
 		.kind = "hub",
@@ -727,6 +988,14 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 {
 	uv_loop_t *loop = h->node->loop;
 
+	if (h->acl_path) {
+		int rc = hub_acl_read(h, &h->acl, err, errlen);
+
+		if (rc < 0)
+			return rc;
+		log_info("hub=%s acl=%s rules=%zu", h->name, h->acl_path,
+			 h->acl.n);
+	}
 	/* Here, not in hub_new: main.c sets the registry up after it has
 	 * made the services, just before it starts them. */
 	hub_register(h);
@@ -741,6 +1010,7 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 
 		ls->kind = "hub";
 		ls->name = h->name;
+		ls->max_conns = HUB_MAX_CONNS;
 		ls->on_accept = hub_on_accept;
 		ls->on_closed = hub_on_listener_closed;
 		ls->data = h;
@@ -766,6 +1036,41 @@ void hub_stop(struct hub *h)
 		conn_close(c, "shutdown");
 	if (h->handles == 0)
 		hub_free(h);
+}
+
+void hub_reload(struct hub *h)
+{
+	char err[768];
+	struct acl next;
+
+	if (h->closing)
+		return;
+	for (size_t i = 0; i < h->nlisten; i++) {
+		struct listener *ls = &h->listeners[i];
+		int rc;
+
+		if (ls->closing)
+			continue;
+		rc = link_conf_reload(&ls->conf, err, sizeof(err));
+		if (rc < 0)
+			log_error("hub=%s uri=%s certificates not reloaded, "
+				  "keeping the old ones: %s",
+				  h->name, h->listen[i].text, err);
+		else if (rc > 0)
+			log_info("hub=%s uri=%s certificates reloaded",
+				 h->name, h->listen[i].text);
+	}
+	if (!h->acl_path)
+		return;
+	if (hub_acl_read(h, &next, err, sizeof(err)) < 0) {
+		log_error("hub=%s acl not reloaded, keeping the old one: %s",
+			  h->name, err);
+		return;
+	}
+	acl_free(&h->acl);
+	h->acl = next;
+	log_info("hub=%s acl=%s reloaded rules=%zu", h->name, h->acl_path,
+		 h->acl.n);
 }
 
 static void hub_log_owner(const struct hub *h, const void *owner,

@@ -26,11 +26,20 @@
 
 struct hub;
 
-/* A hub named name listening on the given URIs (copied; tcp://@...). */
+/* A hub named name listening on the given URIs (copied; tcp://@...),
+ * with the access list of file acl (read at start; NULL or "": none, so
+ * anybody may speak for any island and channel). Origins are bound to
+ * links either way: a link's DATA must carry its HELLO's node id, unless
+ * its identity is an ACL `peer`. */
 struct hub *hub_new(struct node *ctx, const char *name,
-		    const struct uri *listen, size_t nlisten);
+		    const struct uri *listen, size_t nlisten, const char *acl);
 /* Listen. Returns 0 or a negative errno with a reason in err. */
 int hub_start(struct hub *h, char *err, size_t errlen);
+/* SIGHUP for a hub that keeps running: its listeners re-read their
+ * certificates and it re-reads its ACL file, for what comes from now on
+ * (established links, their joins and exports stay). A failure is logged
+ * and keeps the old ones. */
+void hub_reload(struct hub *h);
 /* Close every link and listener; h frees itself when the last of them
  * has closed. Also after a failed or no start; idempotent until then. */
 void hub_stop(struct hub *h);

@@ -40,6 +40,16 @@ int link_conf_open(struct link_conf *conf, const struct uri *u, char *err,
 				    : 0;
 }
 
+int link_conf_reload(struct link_conf *conf, char *err, size_t errlen)
+{
+	int rc;
+
+	if (!conf->ops || !conf->ops->conf_reload || !conf->tctx)
+		return 0;
+	rc = conf->ops->conf_reload(conf, err, errlen);
+	return rc < 0 ? rc : 1;
+}
+
 void link_conf_close(struct link_conf *conf)
 {
 	if (conf->ops && conf->ops->conf_close)

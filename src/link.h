@@ -161,6 +161,11 @@ const struct link_ops *link_ops_for(enum uri_scheme scheme);
  * 0 or a negative errno with a reason in err. */
 int link_conf_open(struct link_conf *conf, const struct uri *u, char *err,
 		   size_t errlen);
+/* Re-read what link_conf_open read (certificates and keys, on SIGHUP):
+ * links made afterwards use the new files, established ones keep running
+ * on theirs. 1 when reloaded, 0 when the transport reads no files, or a
+ * negative errno with a reason in err (the old configuration stays). */
+int link_conf_reload(struct link_conf *conf, char *err, size_t errlen);
 /* Release what link_conf_open prepared. */
 void link_conf_close(struct link_conf *conf);
 

@@ -1,8 +1,14 @@
 /* link_tcp.c - TCP as a link (link.h): a libuv stream; listening too.
  * The only file, with net.c, that calls uv_tcp_* and uv_stream_*. */
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "link.h"
@@ -14,6 +20,20 @@
 /* A peer that vanished without a FIN or RST is noticed within about a
  * minute rather than never (session keepalive does better on hub links). */
 #define LINK_TCP_KEEPALIVE_SECS 15
+/* Data unacknowledged this long (a black-holed peer) closes the link,
+ * rather than after the kernel's ~15 minutes of retransmissions. Above
+ * the hub heartbeat (FRAME_DEAD_MS + FRAME_TICK_MS = 2.75 s), which
+ * notices a silent hub link first; this is for links without one. It
+ * also bounds keepalive probing (TCP_USER_TIMEOUT applies to it). */
+#define LINK_TCP_USER_TIMEOUT_MS 10000
+/* Out of descriptors: how long a listener stops accepting. */
+#define LINK_TCP_NOFILE_BACKOFF_MS 100
+/* Peers taken off the backlog and closed per shedding, at most. */
+#define LINK_TCP_NOFILE_BATCH 64
+/* Descriptors a listener leaves free for everything else (live links'
+ * timers, a dialer's reconnect, libuv's own spare): a peer accepted into
+ * one of the last ones is closed as if accept had failed with EMFILE. */
+#define LINK_TCP_FD_RESERVE 16
 
 struct link_tcp {
 	struct link base;
@@ -96,10 +116,21 @@ static void link_tcp_set_buffers(struct link *l, uint32_t sndbuf,
 }
 
 /* Options every open TCP link gets. */
+void link_tcp_socket_options(uv_tcp_t *tcp)
+{
+	unsigned ms = LINK_TCP_USER_TIMEOUT_MS;
+	uv_os_fd_t fd;
+
+	uv_tcp_nodelay(tcp, 1);
+	uv_tcp_keepalive(tcp, 1, LINK_TCP_KEEPALIVE_SECS);
+	if (uv_fileno((uv_handle_t *)tcp, &fd) == 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms,
+				 sizeof(ms));
+}
+
 static void link_tcp_opened(struct link_tcp *t)
 {
-	uv_tcp_nodelay(&t->tcp, 1);
-	uv_tcp_keepalive(&t->tcp, 1, LINK_TCP_KEEPALIVE_SECS);
+	link_tcp_socket_options(&t->tcp);
 }
 
 static void link_tcp_on_connect(uv_connect_t *req, int status)
@@ -146,56 +177,202 @@ static struct link *link_tcp_create(uv_loop_t *loop,
 
 /* ---- listening ------------------------------------------------------ */
 
+/* A listening socket and what keeps it from spinning, or starving live
+ * links, when the process runs out of descriptors:
+ *  - reserve: a peer accepted into one of the last LINK_TCP_FD_RESERVE
+ *    descriptors (descriptors are handed out lowest first, so its number
+ *    says how many are left) is closed at once, and so is every peer
+ *    waiting in the backlog ("shedding": they learn at once, and are not
+ *    left in the backlog). libuv sheds silently on EMFILE with a spare of
+ *    its own; this comes first, so it is counted and logged.
+ *  - spare: /dev/null, opened at listen. If accept fails with EMFILE or
+ *    ENFILE all the same (libuv's spare gone, another thread), it is
+ *    closed, the backlog is shed, and it is opened again.
+ *  - backoff: after shedding, for LINK_TCP_NOFILE_BACKOFF_MS, a new peer
+ *    is left unaccepted, which makes libuv stop reading the listener
+ *    until the timer takes it: a flood costs one wake-up per back-off,
+ *    not one per peer. */
+struct link_tcp_server {
+	uv_tcp_t tcp;             /* first: ls->tdata is also the handle */
+	const struct link_tcp_accept *acc; /* the transport's accept */
+	uv_timer_t backoff;
+	int spare;
+	int fd_limit;             /* RLIMIT_NOFILE at listen */
+	bool paused;              /* in a back-off */
+	bool parked;              /* a peer waits for uv_accept */
+	int open;                 /* handles not yet closed */
+};
+
+static void link_tcp_on_backoff(uv_timer_t *tm);
+
+/* Accept and close what waits in the backlog, then back off. */
+static void link_tcp_shed(struct listener *ls, struct link_tcp_server *srv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uv_os_fd_t lfd;
+	char peer[LINK_PEER_MAX];
+	int fd;
+
+	if (uv_fileno((uv_handle_t *)&srv->tcp, &lfd) == 0) {
+		for (int i = 0; i < LINK_TCP_NOFILE_BATCH; i++) {
+			len = sizeof(ss);
+			fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+				     SOCK_CLOEXEC);
+			if (fd < 0)
+				break;
+			close(fd);
+			addr_format((struct sockaddr *)&ss, peer, sizeof(peer));
+			listener_refused(ls, LISTENER_NO_DESCRIPTORS, peer);
+		}
+	}
+	srv->paused = true;
+	uv_timer_start(&srv->backoff, link_tcp_on_backoff,
+		       LINK_TCP_NOFILE_BACKOFF_MS, 0);
+}
+
+static void link_tcp_accept(struct listener *ls, struct link_tcp_server *srv)
+{
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	uv_tcp_t *tcp;
+	uv_os_fd_t fd;
+	struct link *l = srv->acc->create(ls, &tcp);
+
+	if (uv_accept((uv_stream_t *)&srv->tcp, (uv_stream_t *)tcp) < 0) {
+		link_close(l);
+		return;
+	}
+	if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0)
+		addr_format((struct sockaddr *)&ss, l->peer, sizeof(l->peer));
+	if (srv->fd_limit > 2 * LINK_TCP_FD_RESERVE &&
+	    uv_fileno((uv_handle_t *)tcp, &fd) == 0 &&
+	    fd >= srv->fd_limit - LINK_TCP_FD_RESERVE) {
+		listener_refused(ls, LISTENER_NO_DESCRIPTORS, l->peer);
+		link_close(l);
+		link_tcp_shed(ls, srv);
+		return;
+	}
+	srv->acc->accepted(ls, l);
+}
+
+static void link_tcp_on_backoff(uv_timer_t *tm)
+{
+	struct listener *ls = tm->data;
+	struct link_tcp_server *srv = ls->tdata;
+
+	srv->paused = false;
+	if (ls->closing)
+		return;
+	if (srv->parked) {
+		srv->parked = false;
+		/* uv_accept starts reading the listener again. */
+		link_tcp_accept(ls, srv);
+	}
+}
+
+/* EMFILE or ENFILE: see struct link_tcp_server. */
+static void link_tcp_nofile(struct listener *ls, struct link_tcp_server *srv)
+{
+	if (srv->spare < 0) {
+		listener_refused(ls, LISTENER_NO_DESCRIPTORS, "?");
+		srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		return;
+	}
+	close(srv->spare);
+	srv->spare = -1;
+	link_tcp_shed(ls, srv);
+	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 static void link_tcp_on_connection(uv_stream_t *server, int status)
 {
 	struct listener *ls = server->data;
-	struct link_tcp *t;
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
+	struct link_tcp_server *srv = ls->tdata;
 
-	if (status < 0 || ls->closing)
+	if (ls->closing)
 		return;
-	t = link_tcp_new(ls->loop, &ls->conf);
-	if (uv_accept(server, (uv_stream_t *)&t->tcp) < 0) {
-		link_close(&t->base);
+	if (status == UV_EMFILE || status == UV_ENFILE) {
+		link_tcp_nofile(ls, srv);
 		return;
 	}
-	if (uv_tcp_getpeername(&t->tcp, (struct sockaddr *)&ss, &len) == 0)
-		addr_format((struct sockaddr *)&ss, t->base.peer,
-			    sizeof(t->base.peer));
-	link_tcp_opened(t);
-	t->base.ready = true;
-	listener_accepted(ls, &t->base);
+	if (status < 0)
+		return;
+	if (srv->paused) {
+		srv->parked = true;
+		return;
+	}
+	link_tcp_accept(ls, srv);
 }
 
-int link_tcp_listen_on(struct listener *ls, uv_connection_cb cb)
+int link_tcp_listen_on(struct listener *ls, const struct link_tcp_accept *acc)
 {
-	uv_tcp_t *srv = xcalloc(1, sizeof(*srv));
+	struct link_tcp_server *srv = xcalloc(1, sizeof(*srv));
+	struct rlimit rl;
 	int rc;
 
 	ls->tdata = srv;
-	rc = net_listen(ls->loop, srv, ls->conf.uri, ls->reuseport, cb);
-	srv->data = ls;
+	srv->acc = acc;
+	srv->spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	srv->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+				rl.rlim_cur < (rlim_t)INT32_MAX
+			? (int)rl.rlim_cur
+			: INT32_MAX;
+	uv_timer_init(ls->loop, &srv->backoff);
+	srv->backoff.data = ls;
+	srv->open = 2;
+	rc = net_listen(ls->loop, &srv->tcp, ls->conf.uri, ls->reuseport,
+			link_tcp_on_connection);
+	srv->tcp.data = ls;
 	return rc;
-}
-
-static int link_tcp_listen(struct listener *ls)
-{
-	return link_tcp_listen_on(ls, link_tcp_on_connection);
 }
 
 static void link_tcp_on_listen_closed(uv_handle_t *h)
 {
 	struct listener *ls = h->data;
+	struct link_tcp_server *srv = ls->tdata;
 
-	free(h);
+	if (--srv->open > 0)
+		return;
+	if (srv->spare >= 0)
+		close(srv->spare);
+	free(srv);
 	ls->tdata = NULL;
 	listener_handle_closed(ls);
 }
 
 void link_tcp_listen_close(struct listener *ls)
 {
-	uv_close((uv_handle_t *)ls->tdata, link_tcp_on_listen_closed);
+	struct link_tcp_server *srv = ls->tdata;
+
+	uv_close((uv_handle_t *)&srv->backoff, link_tcp_on_listen_closed);
+	uv_close((uv_handle_t *)&srv->tcp, link_tcp_on_listen_closed);
+}
+
+static struct link *link_tcp_accept_create(struct listener *ls,
+					   uv_tcp_t **tcp)
+{
+	struct link_tcp *t = link_tcp_new(ls->loop, &ls->conf);
+
+	*tcp = &t->tcp;
+	return &t->base;
+}
+
+static void link_tcp_accepted(struct listener *ls, struct link *l)
+{
+	link_tcp_opened((struct link_tcp *)l);
+	l->ready = true;
+	listener_accepted(ls, l);
+}
+
+static const struct link_tcp_accept link_tcp_accept_ops = {
+	.create = link_tcp_accept_create,
+	.accepted = link_tcp_accepted,
+};
+
+static int link_tcp_listen(struct listener *ls)
+{
+	return link_tcp_listen_on(ls, &link_tcp_accept_ops);
 }
 
 const struct link_ops link_tcp_ops = {

@@ -44,7 +44,6 @@
 #include "tls_conf.h"
 #include "util.h"
 
-#define LINK_TLS_KEEPALIVE_SECS 15
 /* Ciphertext kept beyond the kernel socket buffer, per link. */
 #define LINK_TLS_BACKLOG (256u << 10)
 /* The most plaintext one SSL_write is given: one TLS record. */
@@ -926,8 +925,7 @@ static void link_tls_set_buffers(struct link *l, uint32_t sndbuf,
 /* The TCP connection is up: start the TLS side of it. */
 static int link_tls_opened(struct link_tls *t)
 {
-	uv_tcp_nodelay(&t->tcp, 1);
-	uv_tcp_keepalive(&t->tcp, 1, LINK_TLS_KEEPALIVE_SECS);
+	link_tcp_socket_options(&t->tcp);
 	uv_timer_start(&t->timer, link_tls_on_timeout, LINK_TLS_HANDSHAKE_MS, 0);
 	return uv_read_start((uv_stream_t *)&t->tcp, link_tls_on_alloc,
 			     link_tls_on_sock_read);
@@ -1000,23 +998,19 @@ static struct link *link_tls_create(uv_loop_t *loop,
 	return &link_tls_new(loop, conf)->base;
 }
 
-static void link_tls_on_connection(uv_stream_t *server, int status)
+static struct link *link_tls_accept_create(struct listener *ls,
+					   uv_tcp_t **tcp)
 {
-	struct listener *ls = server->data;
-	struct link_tls *t;
-	struct sockaddr_storage ss;
-	int len = sizeof(ss);
+	struct link_tls *t = link_tls_new(ls->loop, &ls->conf);
 
-	if (status < 0 || ls->closing)
-		return;
-	t = link_tls_new(ls->loop, &ls->conf);
-	if (uv_accept(server, (uv_stream_t *)&t->tcp) < 0) {
-		link_close(&t->base);
-		return;
-	}
-	if (uv_tcp_getpeername(&t->tcp, (struct sockaddr *)&ss, &len) == 0)
-		addr_format((struct sockaddr *)&ss, t->base.peer,
-			    sizeof(t->base.peer));
+	*tcp = &t->tcp;
+	return &t->base;
+}
+
+static void link_tls_accepted(struct listener *ls, struct link *l)
+{
+	struct link_tls *t = (struct link_tls *)l;
+
 	SSL_set_accept_state(t->ssl);
 	/* Not ready until the handshake is done: conn_accept waits for
 	 * on_connect. */
@@ -1025,9 +1019,14 @@ static void link_tls_on_connection(uv_stream_t *server, int status)
 		link_tls_handshake_failed(t, UV_EPROTO);
 }
 
+static const struct link_tcp_accept link_tls_accept_ops = {
+	.create = link_tls_accept_create,
+	.accepted = link_tls_accepted,
+};
+
 static int link_tls_listen(struct listener *ls)
 {
-	return link_tcp_listen_on(ls, link_tls_on_connection);
+	return link_tcp_listen_on(ls, &link_tls_accept_ops);
 }
 
 const struct link_ops link_tls_ops = {

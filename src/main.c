@@ -9,14 +9,14 @@
 #include <string.h>
 #include <stddef.h>
 #include <sys/random.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include <time.h>
 #include <uv.h>
 
+#include "check.h"
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "opt.h"
 #include "relay.h"
 #include "service.h"
@@ -32,6 +32,8 @@ struct app {
 	const char *config_path;     /* run: reread on SIGHUP */
 	uv_signal_t sigint, sigterm, sighup;
 	uv_timer_t stats_timer;
+	uv_timer_t watchdog_timer; /* WATCHDOG=1 at half of $WATCHDOG_USEC */
+	uv_timer_t status_timer;   /* STATUS= for systemctl status */
 	unsigned stats_secs;
 	bool stats_json;       /* --stats-json: JSON lines on stdout too */
 	const char *user;      /* --user: drop privileges once open */
@@ -47,6 +49,8 @@ static void app_stop(struct app *app)
 		uv_close((uv_handle_t *)&app->sigterm, NULL);
 		uv_close((uv_handle_t *)&app->sighup, NULL);
 		uv_close((uv_handle_t *)&app->stats_timer, NULL);
+		uv_close((uv_handle_t *)&app->watchdog_timer, NULL);
+		uv_close((uv_handle_t *)&app->status_timer, NULL);
 	}
 }
 
@@ -58,9 +62,62 @@ static void app_log_stats(const struct app *app)
 		service_write_stats_json(&app->ctx.stats, stdout);
 }
 
+/* Connected clients of every service, as the registry counts them: TCP
+ * clients of relays and links of hubs. The registry renders, it does not
+ * iterate, so the JSON lines are summed. */
+static uint64_t app_clients(const struct app *app)
+{
+	struct stats_text t = { 0 };
+	uint64_t n = 0;
+
+	stats_render_json(&app->ctx.stats, &t, false);
+	for (char *l = t.data; l && *l;) {
+		char *nl = strchr(l, '\n'), *v;
+
+		if (nl)
+			*nl = '\0';
+		if ((!strncmp(l, "{\"metric\":\"mcferry_relay_clients\"", 33) ||
+		     !strncmp(l, "{\"metric\":\"mcferry_hub_links\"", 29)) &&
+		    (v = strstr(l, "\"value\":")))
+			n += strtoull(v + 8, NULL, 10);
+		l = nl ? nl + 1 : NULL;
+	}
+	stats_text_free(&t);
+	return n;
+}
+
+/* Tell systemd (Type=notify) what the process is doing: extra ("READY=1"
+ * and the like, or "") and a STATUS= line for systemctl status. */
+static void app_notify(const struct app *app, const char *extra)
+{
+	char msg[256];
+
+	if (!notify_enabled())
+		return;
+	snprintf(msg, sizeof(msg), "%s%sSTATUS=%zu services running, %llu clients",
+		 extra, extra[0] ? "\n" : "", app->svcs.n,
+		 (unsigned long long)app_clients(app));
+	(void)notify_send(msg);
+}
+
+static void app_on_status(uv_timer_t *t)
+{
+	app_notify(t->data, "");
+}
+
+/* From a loop timer: when the loop is stuck, the pings stop and systemd
+ * restarts the service. */
+static void app_on_watchdog(uv_timer_t *t)
+{
+	(void)notify_send("WATCHDOG=1");
+}
+
 /* SIGHUP: reread the file. A service whose configuration is unchanged
- * keeps running with its connections; a changed or removed one is stopped,
- * a changed or new one started. A bad file changes nothing. */
+ * keeps running with its connections and re-reads the files it names
+ * (certificates, keys, an ACL: service_ops.reload); a changed or removed
+ * one is stopped, a changed or new one started. A bad file changes
+ * nothing. Without a file (the command line) every service re-reads its
+ * files. */
 static void app_reload(struct app *app)
 {
 	struct service_list next = { 0 }, kept = { 0 };
@@ -69,7 +126,11 @@ static void app_reload(struct app *app)
 	char err[768];
 
 	if (!app->config_path) {
-		log_info("SIGHUP: nothing to reload (no configuration file)");
+		/* The command line cannot change, the files it names can. */
+		log_info("SIGHUP: no configuration file; re-reading "
+			 "certificates and ACLs");
+		for (size_t i = 0; i < app->svcs.n; i++)
+			app->svcs.v[i].ops->reload(app->svcs.v[i].obj);
 		return;
 	}
 	if (config_load(app->config_path, &cfg, err, sizeof(err)) < 0) {
@@ -93,6 +154,9 @@ static void app_reload(struct app *app)
 			service_move(&next, j, &twin);
 			twin.v[0].ops->stop(twin.v[0].obj); /* never started */
 			service_list_free(&twin);
+			/* Its files may have changed under the same names:
+			 * new certificates, a new ACL. */
+			old->ops->reload(old->obj);
 			service_move(&app->svcs, 0, &kept);
 			continue;
 		}
@@ -126,10 +190,19 @@ static void app_on_signal(uv_signal_t *h, int signum)
 	struct app *app = h->data;
 
 	if (signum == SIGHUP) {
+		char msg[64];
+
+		/* systemd 253+ wants the time, to tell this reload from an
+		 * older one. */
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu",
+			 (unsigned long long)notify_monotonic_usec());
+		(void)notify_send(msg);
 		app_reload(app);
+		app_notify(app, "READY=1");
 		return;
 	}
 	log_info("signal %s: shutting down", strsignal(signum));
+	(void)notify_send("STOPPING=1");
 	if (app->stats_secs)
 		app_log_stats(app);
 	app_stop(app);
@@ -161,27 +234,21 @@ static int drop_privileges(const char *user)
 	return 0;
 }
 
-/* Tell systemd (Type=notify) that every endpoint is up: one datagram to
- * $NOTIFY_SOCKET, the protocol of sd_notify(3), without linking libsystemd. */
-static void notify_ready(void)
+/* READY=1, then the STATUS= and WATCHDOG=1 timers. */
+static void app_start_notify(struct app *app)
 {
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	socklen_t len;
-	int fd;
+	uint64_t wd = notify_watchdog_usec();
 
-	if (!path || (path[0] != '/' && path[0] != '@') ||
-	    strlen(path) >= sizeof(sun.sun_path))
+	if (!notify_enabled())
 		return;
-	strcpy(sun.sun_path, path);
-	if (path[0] == '@')
-		sun.sun_path[0] = '\0'; /* abstract namespace */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	(void)sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun, len);
-	close(fd);
+	if (wd) {
+		uint64_t ms = wd / 2000 ? wd / 2000 : 1;
+
+		uv_timer_start(&app->watchdog_timer, app_on_watchdog, ms, ms);
+		log_info("watchdog ping every %llu ms", (unsigned long long)ms);
+	}
+	uv_timer_start(&app->status_timer, app_on_status, 5000, 5000);
+	app_notify(app, "READY=1");
 }
 
 static uint64_t random_node_id(void)
@@ -207,8 +274,10 @@ static int app_run(struct app *app)
 	uv_signal_init(loop, &app->sigterm);
 	uv_signal_init(loop, &app->sighup);
 	uv_timer_init(loop, &app->stats_timer);
+	uv_timer_init(loop, &app->watchdog_timer);
+	uv_timer_init(loop, &app->status_timer);
 	app->sigint.data = app->sigterm.data = app->sighup.data = app;
-	app->stats_timer.data = app;
+	app->stats_timer.data = app->status_timer.data = app;
 	uv_signal_start(&app->sigint, app_on_signal, SIGINT);
 	uv_signal_start(&app->sigterm, app_on_signal, SIGTERM);
 	uv_signal_start(&app->sighup, app_on_signal, SIGHUP);
@@ -234,7 +303,7 @@ static int app_run(struct app *app)
 				       app->stats_secs * 1000ull);
 		for (size_t i = 0; i < app->svcs.n; i++)
 			log_info("%s ready", app->svcs.v[i].name);
-		notify_ready();
+		app_start_notify(app);
 	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	service_list_free(&app->svcs);
@@ -269,6 +338,7 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 		       uv_version_string());
 		return 0;
 	}
+	log_set_format((enum log_format)cli->log_format);
 	if (cli->verbose)
 		log_set_level(LOG_DEBUG);
 	else if (cli->quiet)
@@ -277,6 +347,17 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 		fprintf(stderr, "mcferry: --stats-json needs --stats SECONDS\n"
 				"Try 'mcferry --help'.\n");
 		return EXIT_USAGE;
+	}
+	/* udpxy -l and -n: the process's log file and priority. */
+	if (cli->logfile[0] && !freopen(cli->logfile, "a", stderr)) {
+		fprintf(stdout, "mcferry: -l %s: %s\n", cli->logfile,
+			strerror(errno));
+		return EXIT_USAGE;
+	}
+	if (cli->nice) {
+		errno = 0;
+		if (nice((int)cli->nice) == -1 && errno)
+			log_warn("-n %u: %s", cli->nice, strerror(errno));
 	}
 	app->stats_secs = cli->stats;
 	app->stats_json = cli->stats_json;
@@ -290,10 +371,16 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 		return EXIT_USAGE;
 	}
 	if (cli->check) {
-		printf("configuration OK (%zu relays, %zu hubs, %zu gateways)\n",
-		       file.nrelays, file.nhubs, file.ngateways);
+		/* What the file means, on this host: every problem is a
+		 * "FILE: line N: reason" line on stderr, and exit 2. */
+		size_t bad = check_config(cli->file, &file, stderr);
+
+		if (!bad)
+			printf("configuration OK (%zu relays, %zu hubs, "
+			       "%zu gateways)\n",
+			       file.nrelays, file.nhubs, file.ngateways);
 		config_free(&file);
-		return 0;
+		return bad ? EXIT_USAGE : 0;
 	}
 	service_add_config(&app->svcs, &app->ctx, &file);
 	app->config_path = cli->file;
@@ -309,6 +396,7 @@ int main(int argc, char **argv)
 	int status;
 
 	signal(SIGPIPE, SIG_IGN);
+	log_init();
 	app.ctx.node_id = random_node_id();
 	app.ctx.epoch = (uint64_t)time(NULL);
 	/* Before any service exists: services register their counters. */

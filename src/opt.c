@@ -8,9 +8,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "addr.h"
 #include "gateway.h"
+#include "http.h"
+#include "log.h"
 #include "shard.h"
 #include "util.h"
 
@@ -88,6 +91,78 @@ static int set_gateway_chan(void *obj, const struct opt *o,
 	return 0;
 }
 
+/* listen of http: ADDR:PORT as a listening tcp endpoint takes it. */
+static int set_http_listen(void *obj, const struct opt *o,
+			   const union opt_value *v, char *err, size_t errlen)
+{
+	struct http_conf *c = obj;
+	char text[sizeof(c->listen) + 16], e[256];
+	struct uri u;
+
+	snprintf(text, sizeof(text), "tcp://@%s", v->s);
+	if (strlen(v->s) >= sizeof(c->listen) ||
+	    uri_parse(text, &u, e, sizeof(e)) < 0)
+		return err_invalid(err, errlen, "bad listen '%s': want ADDR:PORT, "
+				"[V6]:PORT or :PORT", v->s);
+	strcpy(c->listen, v->s);
+	return 0;
+}
+
+static int set_http_allow(void *obj, const struct opt *o,
+			  const union opt_value *v, char *err, size_t errlen)
+{
+	struct http_conf *c = obj;
+
+	if (c->nallow == HTTP_ALLOW_MAX)
+		return err_invalid(err, errlen, "more than %d allow entries",
+				HTTP_ALLOW_MAX);
+	if (http_allow_parse(v->s, &c->allow[c->nallow]) < 0)
+		return err_invalid(err, errlen, "bad allow '%s': want ADDR/PREFIX",
+				v->s);
+	c->nallow++;
+	return 0;
+}
+
+/* udpxy -B: 65536, 32Kb, 1Mb (udpxy(1)), as the groups' receive buffer. */
+static int set_udpxy_buffer(void *obj, const struct opt *o,
+			    const union opt_value *v, char *err, size_t errlen)
+{
+	struct http_conf *c = obj;
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v->s, &end, 10);
+	if (end == v->s || errno)
+		goto bad;
+	if (!strcasecmp(end, "kb") || !strcasecmp(end, "k"))
+		n <<= 10;
+	else if (!strcasecmp(end, "mb") || !strcasecmp(end, "m"))
+		n <<= 20;
+	else if (*end)
+		goto bad;
+	if (n < 1024 || n > INT_MAX / 2)
+		goto bad;
+	c->rcvbuf = (uint32_t)n;
+	return 0;
+bad:
+	return err_invalid(err, errlen, "bad buffer '%s': want BYTES, NKb or NMb "
+			"(1 KiB..1 GiB)", v->s);
+}
+
+/* --name: a name as a file's [relay NAME] takes it. */
+static int set_cli_name(void *obj, const struct opt *o,
+			const union opt_value *v, char *err, size_t errlen)
+{
+	struct opt_cli *cli = obj;
+
+	if (!config_valid_name(v->s))
+		return err_invalid(err, errlen, "bad name '%s': want 1-63 of "
+				   "A-Z a-z 0-9 - _ .", v->s);
+	snprintf(cli->name, sizeof(cli->name), "%s", v->s);
+	return 0;
+}
+
 /* ---- the table ------------------------------------------------------- */
 
 static const char *const client_cert_words[] = {
@@ -105,6 +180,12 @@ static const char *const srt_mode_words[] = {
 
 /* pbkeylen=: the AES key length in bytes (link_srt.c maps the index). */
 static const char *const srt_keylen_words[] = { "16", "24", "32", NULL };
+
+static const char *const log_format_words[] = {
+	[LOG_FORMAT_TEXT] = "text",
+	[LOG_FORMAT_JSON] = "json",
+	NULL,
+};
 
 static const char *const framing_words[] = {
 	[FRAMING_RAW] = "raw",
@@ -136,6 +217,15 @@ const struct opt opt_table[] = {
 	{ "user", OPT_STRING, 1, 255, .at = AT_CLI, .obj = OBJ_CLI,
 	  FIELD(struct opt_cli, user), NOFLAG, .arg = "USER",
 	  .doc = "drop to USER's uid and gids once everything is open" },
+	{ "log-format", OPT_ENUM, .words = log_format_words, .def = "text",
+	  .at = AT_CLI, .obj = OBJ_CLI, FIELD(struct opt_cli, log_format),
+	  NOFLAG, .arg = "text|json",
+	  .doc = "log lines as text or as JSON objects {\"ts\",\"level\",\"msg\"}" },
+	{ "name", OPT_STRING, 1, CONFIG_NAME_MAX - 1,
+	  .at = AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY, .obj = OBJ_CLI,
+	  .set = set_cli_name, NOFLAG, .arg = "NAME",
+	  .def = "the command: relay, hub or gateway", .flags = OPTF_UNSET,
+	  .doc = "the name log and stats lines give it (relay=NAME)" },
 	{ "check", OPT_FLAG, .at = AT_CLI_RUN, .obj = OBJ_CLI,
 	  FIELD(struct opt_cli, check), NOFLAG,
 	  .doc = "check FILE and print 'configuration OK'" },
@@ -159,6 +249,11 @@ const struct opt opt_table[] = {
 	  .arg = "tcp://@[ADDR]:PORT", .flags = OPTF_MANY,
 	  .doc = "accept gateways and relays here (one or more; tls://@, "
 		 "srt://@ and udp links too)" },
+	{ "acl", OPT_STRING, 1, URI_PATH_MAX - 1,
+	  .at = AT_CONF_HUB | AT_CLI_HUB, .obj = OBJ_HUB,
+	  FIELD(struct config_hub, acl), NOFLAG, .reload = true,
+	  .arg = "FILE", .doc = "who may speak for which islands and channels "
+				"(docs/security.md); none: anybody" },
 
 	/* A gateway: [gateway NAME], mcferry gateway. */
 	{ "hub", OPT_URI, AT_LINK & AT_SINK & AT_CONNECT,
@@ -192,6 +287,85 @@ const struct opt opt_table[] = {
 	  .obj = OBJ_GATEWAY, .set = set_gateway_chan, NOFLAG, .reload = true,
 	  .arg = "CH[=LOCAL_CH]", .flags = OPTF_MANY | OPTF_REMAP,
 	  .doc = "multicast the hub's CH here, maybe on another group" },
+
+	/* An HTTP front: [http NAME], mcferry http (and udpxy, where a
+	 * row has its letter). */
+	{ "listen", OPT_STRING, 1, URI_HOST_MAX + 6,
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP, .obj = OBJ_HTTP,
+	  .set = set_http_listen, NOFLAG, .arg = "ADDR:PORT",
+	  .doc = "serve HTTP here ([V6]:PORT, :PORT for every address)" },
+	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1,
+	  .def = "the kernel's choice", .flags = OPTF_UNSET,
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, iface), NOFLAG, .arg = "IF", .letter = 'm',
+	  .doc = "join groups on this interface (name or address) unless a "
+		 "request says ?iface=" },
+	{ "hold", OPT_UINT, 0, 3600, .def = "5",
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, hold), NOFLAG, .arg = "SECONDS",
+	  .doc = "keep a group joined this long after its last viewer left" },
+	{ "max-viewers", OPT_UINT, 1, 100000, .def = "1000",
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, max_viewers), NOFLAG, .arg = "N",
+	  .letter = 'c',
+	  .doc = "viewers in all, one more gets 503 (udpxy: 3 unless -c)" },
+	{ "max-channel-viewers", OPT_UINT, 1, 100000, .def = "1000",
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, max_chan_viewers), NOFLAG, .arg = "N",
+	  .doc = "viewers of one channel; one more gets 503" },
+	{ "allow", OPT_STRING, 1, 64, .def = "every group",
+	  .flags = OPTF_UNSET | OPTF_MANY,
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  .set = set_http_allow, NOFLAG, .arg = "CIDR",
+	  .doc = "serve only groups in CIDR (one or more); others get 403" },
+	{ "content-type", OPT_STRING, 1, HTTP_CTYPE_MAX - 1,
+	  .def = "video/mp2t",
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, content_type), NOFLAG, .arg = "TYPE",
+	  .doc = "Content-Type of a channel's body" },
+	{ "queue", OPT_BYTES, 65536, BYTES_MAX, .def = "4194304",
+	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, queue), NOFLAG, .arg = "BYTES",
+	  .doc = "per-viewer queue: full, or above half for 10 s, closes the "
+		 "viewer as slow-consumer" },
+
+	/* udpxy's flags (udpxy(1)), mapped onto the http service. */
+	{ "port", OPT_UINT, 1, 65535, .at = AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, udpxy_port), NOFLAG, .arg = "PORT",
+	  .letter = 'p', .doc = "udpxy -p: the port to listen on" },
+	{ "address", OPT_STRING, 1, URI_HOST_MAX - 1, .def = "0.0.0.0",
+	  .flags = OPTF_UNSET, .at = AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  FIELD(struct http_conf, udpxy_addr), NOFLAG, .arg = "ADDR|IF",
+	  .letter = 'a', .doc = "udpxy -a: listen on this address or "
+				 "interface" },
+	{ "buffer", OPT_STRING, 1, 32, .def = "2 MiB", .flags = OPTF_UNSET,
+	  .at = AT_CLI_UDPXY, .obj = OBJ_HTTP, .set = set_udpxy_buffer, NOFLAG,
+	  .arg = "SIZE", .letter = 'B',
+	  .doc = "udpxy -B: the groups' kernel receive buffer (65536, 32Kb, "
+		 "1Mb)" },
+	{ "renew", OPT_UINT, 0, 86400, .at = AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  NOFLAG, .arg = "SECONDS", .letter = 'M',
+	  .doc = "udpxy -M: accepted, ignored: memberships are checked every "
+		 "2 s and renewed when lost" },
+	{ "foreground", OPT_FLAG, .at = AT_CLI_UDPXY, .obj = OBJ_HTTP, NOFLAG,
+	  .letter = 'T',
+	  .doc = "udpxy -T: accepted, ignored: mcferry never daemonizes" },
+	{ "client-stats", OPT_FLAG, .at = AT_CLI_UDPXY, .obj = OBJ_HTTP,
+	  NOFLAG, .letter = 'S',
+	  .doc = "udpxy -S: accepted, ignored: /status always has them" },
+	{ "logfile", OPT_STRING, 1, 255, .at = AT_CLI_UDPXY, .obj = OBJ_CLI,
+	  FIELD(struct opt_cli, logfile), NOFLAG, .arg = "FILE",
+	  .letter = 'l', .doc = "udpxy -l: append the log to FILE" },
+	{ "nice", OPT_UINT, 0, 19, .at = AT_CLI_UDPXY, .obj = OBJ_CLI,
+	  FIELD(struct opt_cli, nice), NOFLAG, .arg = "N", .letter = 'n',
+	  .doc = "udpxy -n: add N to the process's nice value" },
+	{ "max-messages", OPT_STRING, 1, 16, .at = AT_CLI_UDPXY,
+	  .obj = OBJ_HTTP, NOFLAG, .arg = "N", .letter = 'R',
+	  .doc = "udpxy -R: accepted, ignored: writes are paced, not "
+		 "counted" },
+	{ "buffer-time", OPT_STRING, 1, 16, .at = AT_CLI_UDPXY,
+	  .obj = OBJ_HTTP, NOFLAG, .arg = "SECONDS", .letter = 'H',
+	  .doc = "udpxy -H: accepted, ignored: writes are paced, not held" },
 
 	/* URI query options: udp://...?NAME=VALUE&... */
 	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1, .at = AT_UDP,
@@ -241,6 +415,32 @@ const struct opt opt_table[] = {
 	  .obj = OBJ_URI, FIELD(struct uri, softsecs), FLAG(struct uri, set_soft),
 	  .family = "soft", .reload = true, .arg = "SECONDS",
 	  .doc = "how long a client may stay above soft" },
+	{ "hello-timeout", OPT_UINT, 1, 3600, .def = "5",
+	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, hello_timeout), NOFLAG, .reload = true,
+	  .arg = "SECONDS",
+	  .doc = "a peer that must send a HELLO (framing datagram or auto) "
+		 "and has not within SECONDS of its accept is closed" },
+	{ "max-conns", OPT_UINT, 1, 1000000,
+	  .def = "10000 (relay), 1000 (hub)", .flags = OPTF_UNSET,
+	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, max_conns), NOFLAG, .reload = true, .arg = "N",
+	  .doc = "connections at once; one more is accepted and closed" },
+	{ "max-pending", OPT_UINT, 1, 1000000, .def = "256",
+	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, max_pending), NOFLAG, .reload = true, .arg = "N",
+	  .doc = "connections not yet past their HELLO, in total" },
+	{ "max-pending-per-addr", OPT_UINT, 1, 1000000, .def = "32",
+	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, max_pending_per_addr), NOFLAG, .reload = true,
+	  .arg = "N",
+	  .doc = "connections not yet past their HELLO from one address" },
+	{ "idle-timeout", OPT_UINT, 1, 86400, .def = "10",
+	  .at = AT_STREAM & AT_SOURCE & AT_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, idle_timeout), NOFLAG, .reload = true,
+	  .arg = "SECONDS",
+	  .doc = "a publisher that sends nothing (no data, no ping) this long "
+		 "is closed, freeing the slot" },
 	{ "channel", OPT_CHANNEL, .at = AT_LINK & AT_CONNECT, .obj = OBJ_URI,
 	  FIELD(struct uri, channel), FLAG(struct uri, has_channel),
 	  .reload = true, .arg = "CH",
@@ -317,7 +517,8 @@ const struct opt opt_table[] = {
 };
 
 #define NROWS (sizeof(opt_table) / sizeof(opt_table[0]))
-_Static_assert(NROWS <= 64, "struct uri.given has a bit per row");
+_Static_assert(NROWS <= 64 * URI_GIVEN_WORDS,
+	       "struct uri.given has a bit per row");
 const size_t opt_count = NROWS;
 
 /* ---- lookup, values, fields ------------------------------------------ */
@@ -573,6 +774,8 @@ static const struct {
 	{ "hub", CMD_HUB, AT_CLI_HUB },
 	{ "gateway", CMD_GATEWAY, AT_CLI_GATEWAY },
 	{ "run", CMD_RUN, AT_CLI_RUN },
+	{ "http", CMD_HTTP, AT_CLI_HTTP },
+	{ "udpxy", CMD_UDPXY, AT_CLI_UDPXY },
 };
 #define NCMDS (sizeof(cli_cmds) / sizeof(cli_cmds[0]))
 
@@ -617,6 +820,21 @@ static void cli_section(struct opt_cli *cli, void **objs)
 		cfg->ngateways = 1;
 		gateway_spec_init(&cfg->gateways[0].spec, "gateway");
 		objs[OBJ_GATEWAY] = &cfg->gateways[0].spec;
+	} else if (cli->cmd == CMD_HTTP || cli->cmd == CMD_UDPXY) {
+		struct http_conf *h;
+
+		cfg->https = xcalloc(1, sizeof(*cfg->https));
+		cfg->nhttps = 1;
+		h = &cfg->https[0].conf;
+		strcpy(h->name, cli->cmd == CMD_HTTP ? "http" : "udpxy");
+		opt_init(h, OBJ_HTTP, cli->cmd == CMD_HTTP ? AT_CLI_HTTP
+							   : AT_CLI_UDPXY);
+		if (cli->cmd == CMD_UDPXY) {
+			/* udpxy's own defaults and pages. */
+			h->udpxy = true;
+			h->max_viewers = 3;
+		}
+		objs[OBJ_HTTP] = h;
 	}
 }
 
@@ -627,6 +845,14 @@ static int cli_finish(struct opt_cli *cli, int n, char **args, char *err,
 {
 	struct config *cfg = &cli->cfg;
 
+	/* --name renames the one section; it was made before the flags. */
+	if (cli->name[0] && cfg->nrelays)
+		strcpy(cfg->relays[0].name, cli->name);
+	if (cli->name[0] && cfg->nhubs)
+		strcpy(cfg->hubs[0].name, cli->name);
+	if (cli->name[0] && cfg->ngateways)
+		snprintf(cfg->gateways[0].spec.name,
+			 sizeof(cfg->gateways[0].spec.name), "%s", cli->name);
 	switch (cli->cmd) {
 	case CMD_RELAY: {
 		struct config_relay *r = &cfg->relays[0];
@@ -657,6 +883,17 @@ static int cli_finish(struct opt_cli *cli, int n, char **args, char *err,
 		    gateway_spec_check(&cfg->gateways[0].spec, err, errlen))
 			return -EINVAL;
 		return 0;
+	case CMD_HTTP:
+	case CMD_UDPXY:
+		if (n > 0)
+			return err_invalid(err, errlen, "unexpected argument '%s'",
+					args[0]);
+		if (cli->cmd == CMD_UDPXY &&
+		    http_conf_finish_udpxy(&cfg->https[0].conf, err, errlen))
+			return -EINVAL;
+		if (cli->cmd == CMD_HTTP && !cfg->https[0].conf.listen[0])
+			return err_invalid(err, errlen, "http needs --listen ADDR:PORT");
+		return http_conf_check(&cfg->https[0].conf, err, errlen);
 	case CMD_RUN:
 		if (n != 1)
 			return err_invalid(err, errlen, "run needs exactly one FILE");
@@ -673,6 +910,10 @@ static int cli_flag(struct opt_cli *cli, unsigned cmd_at, const struct opt *o,
 {
 	char words[64], e[512];
 
+	/* A name several commands use (listen, iface) is one long option
+	 * to getopt: take the row of this command. */
+	if (!(o->at & cmd_at) && opt_find(o->name, cmd_at))
+		o = opt_find(o->name, cmd_at);
 	if (!(o->at & cmd_at)) {
 		cmd_words(o->at, words, sizeof(words));
 		if (o->at & AT_CONF)
@@ -705,7 +946,8 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 	memset(cli, 0, sizeof(*cli));
 	if (argc < 2)
 		return err_invalid(err, errlen,
-				"missing command (relay, hub, gateway or run)");
+				"missing command (relay, hub, gateway, http, "
+				"udpxy or run)");
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		cli->cmd = CMD_HELP;
 		return 0;
@@ -722,7 +964,7 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 	}
 	if (!cmd_at)
 		return err_invalid(err, errlen, "unknown command '%s' (want relay, "
-				"hub, gateway or run)", argv[1]);
+				"hub, gateway, http, udpxy or run)", argv[1]);
 	cli_section(cli, objs);
 
 	/* Every command-line row is a long option, whatever the command,
@@ -742,8 +984,10 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 		if (o->letter) {
 			size_t k = strlen(shorts);
 
-			shorts[k] = o->letter;
-			shorts[k + 1] = '\0';
+			shorts[k++] = o->letter;
+			if (o->type != OPT_FLAG)
+				shorts[k++] = ':';
+			shorts[k] = '\0';
 		}
 	}
 	longopts[nlong] = (struct option){ 0 };
@@ -792,12 +1036,16 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
  * compares them). */
 static const char help_usage[] =
 	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--user USER] [--workers N]\n"
-	"               SOURCE SINK [SINK...]\n"
-	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER]\n"
-	"               --listen URI [--listen URI...]\n"
-	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER]\n"
+	"               [--name NAME] SOURCE SINK [SINK...]\n"
+	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
+	"               --listen URI [--listen URI...] [--acl FILE]\n"
+	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
 	"               --hub URI --iface IF [--island NAME] [--ttl N]\n"
 	"               (--group CH | --export CH | --import CH[=LOCAL_CH])...\n"
+	"       mcferry http [-v|-q] [--stats SECONDS] [--user USER]\n"
+	"               --listen ADDR:PORT [--iface IF] [--hold SECONDS]\n"
+	"       mcferry udpxy [-vTS] [-a ADDR|IF] -p PORT [-m IF] [-c N] [-l FILE]\n"
+	"               [-B SIZE] [-n N] [-R N] [-H SECONDS] [-M SECONDS]\n"
 	"       mcferry run [--check] [-v|-q] [--stats SECONDS] [--user USER] FILE\n"
 	"       mcferry --help | --version\n"
 	"\n"
@@ -830,6 +1078,8 @@ static const char help_tail[] =
 	"  mcferry relay udp://@224.168.2.9:1600 tcp://SPLITTER:1602\n"
 	"  mcferry relay tcp://@:1602 tcp://@:1603\n"
 	"  mcferry relay tcp://SPLITTER:1603 udp://224.168.2.9:1600\n"
+	"A player without multicast (http://HOST:4022/udp/239.1.1.1:5000):\n"
+	"  mcferry http --listen :4022 --iface eth0\n"
 	"See mcferry(1).\n";
 
 /* Where a URI option applies, in words. */
@@ -853,6 +1103,8 @@ static const char *uri_where(unsigned at)
 		{ AT_STREAM & AT_SINK & AT_LISTEN, "listening tcp or tls sink" },
 		{ AT_TLS, "tls" },
 		{ AT_TLS_SINK_LISTEN, "listening tls sink" },
+		{ AT_STREAM & AT_LISTEN, "listening tcp or tls" },
+		{ AT_STREAM & AT_SOURCE & AT_LISTEN, "listening tcp or tls source" },
 		{ AT_LINK & AT_SINK, "tcp, tls, srt or udp-link sink" },
 		{ AT_LINK & AT_SINK & AT_LISTEN,
 		  "listening tcp, tls, srt or udp-link sink" },

@@ -41,6 +41,7 @@ enum {
 	AT_CONF_RELAY = 1u << 8,        /* config file: [relay NAME] */
 	AT_CONF_HUB = 1u << 9,          /* [hub] */
 	AT_CONF_GATEWAY = 1u << 10,     /* [gateway NAME] */
+	AT_CONF_HTTP = 1u << 11,        /* [http NAME] */
 	AT_CLI_RELAY = 1u << 12,        /* command line: mcferry relay */
 	AT_CLI_HUB = 1u << 13,
 	AT_CLI_GATEWAY = 1u << 14,
@@ -49,14 +50,16 @@ enum {
 	AT_TLS_SOURCE_CONNECT = 1u << 17,
 	AT_TLS_SINK_LISTEN = 1u << 18,
 	AT_TLS_SINK_CONNECT = 1u << 19,
-	AT_SRT_SOURCE_LISTEN = 1u << 20, /* srt://@:PORT as a source */
-	AT_SRT_SOURCE_CONNECT = 1u << 21, /* caller or rendezvous */
-	AT_SRT_SINK_LISTEN = 1u << 22,
-	AT_SRT_SINK_CONNECT = 1u << 23,
-	AT_UDPL_SOURCE_LISTEN = 1u << 24, /* udp://@:PORT?framing=datagram */
-	AT_UDPL_SOURCE_CONNECT = 1u << 25, /* udp://HOST:PORT?framing=datagram */
-	AT_UDPL_SINK_LISTEN = 1u << 26,
-	AT_UDPL_SINK_CONNECT = 1u << 27,
+	AT_CLI_HTTP = 1u << 20,
+	AT_CLI_UDPXY = 1u << 21,        /* mcferry udpxy: udpxy's own flags */
+	AT_SRT_SOURCE_LISTEN = 1u << 22, /* srt://@:PORT as a source */
+	AT_SRT_SOURCE_CONNECT = 1u << 23, /* caller or rendezvous */
+	AT_SRT_SINK_LISTEN = 1u << 24,
+	AT_SRT_SINK_CONNECT = 1u << 25,
+	AT_UDPL_SOURCE_LISTEN = 1u << 26, /* udp://@:PORT?framing=datagram */
+	AT_UDPL_SOURCE_CONNECT = 1u << 27, /* udp://HOST:PORT?framing=datagram */
+	AT_UDPL_SINK_LISTEN = 1u << 28,
+	AT_UDPL_SINK_CONNECT = 1u << 29,
 };
 #define AT_UDP (AT_UDP_SOURCE | AT_UDP_SINK)
 #define AT_TCP                                                              \
@@ -97,8 +100,10 @@ enum {
 	 AT_SRT_SOURCE_CONNECT | AT_SRT_SINK_CONNECT |                       \
 	 AT_UDPL_SOURCE_CONNECT | AT_UDPL_SINK_CONNECT)
 #define AT_URI (AT_UDP | AT_LINK)
-#define AT_CONF (AT_CONF_RELAY | AT_CONF_HUB | AT_CONF_GATEWAY)
-#define AT_CLI (AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY | AT_CLI_RUN)
+#define AT_CONF (AT_CONF_RELAY | AT_CONF_HUB | AT_CONF_GATEWAY | AT_CONF_HTTP)
+#define AT_CLI                                                           \
+	(AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY | AT_CLI_RUN | AT_CLI_HTTP | \
+	 AT_CLI_UDPXY)
 
 enum opt_type {
 	OPT_UINT,    /* decimal digits only, min..max */
@@ -119,6 +124,7 @@ enum opt_obj {
 	OBJ_RELAY,   /* struct config_relay: [relay NAME], mcferry relay */
 	OBJ_HUB,     /* struct config_hub: [hub], mcferry hub */
 	OBJ_GATEWAY, /* struct gateway_spec: [gateway NAME], mcferry gateway */
+	OBJ_HTTP,    /* struct http_conf: [http NAME], mcferry http, udpxy */
 	OBJ_CLI,     /* struct opt_cli: command line only */
 };
 
@@ -189,7 +195,7 @@ unsigned opt_uri_at(const struct uri *u, bool as_source);
 
 /* What the command line asks for. */
 enum opt_cmd { CMD_NONE, CMD_RELAY, CMD_HUB, CMD_GATEWAY, CMD_RUN,
-	       CMD_HELP, CMD_VERSION };
+	       CMD_HTTP, CMD_UDPXY, CMD_HELP, CMD_VERSION };
 
 struct opt_cli {
 	enum opt_cmd cmd;
@@ -198,7 +204,12 @@ struct opt_cli {
 	uint32_t stats;       /* --stats SECONDS; 0 = none */
 	bool stats_json;      /* --stats-json: JSON lines on stdout too */
 	char user[256];       /* --user; "" = stay who we are */
+	unsigned log_format;  /* --log-format: enum log_format */
+	char name[CONFIG_NAME_MAX]; /* --name of the one section; "" =
+				     * the command's name */
 	const char *file;     /* run FILE */
+	char logfile[256];    /* udpxy -l: stderr to this file; "" = none */
+	uint32_t nice;        /* udpxy -n: nice(2) increment */
 	struct config cfg;    /* relay, hub, gateway: one section named
 			       * after the command, as a file would give */
 };

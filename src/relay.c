@@ -186,6 +186,35 @@ void relay_free(struct relay *r)
 	free(r);
 }
 
+static void relay_reload_link(struct relay *r, struct link_conf *conf,
+			      const struct uri *u)
+{
+	char err[512];
+	int rc;
+
+	if (!conf)
+		return;
+	rc = link_conf_reload(conf, err, sizeof(err));
+	if (rc < 0)
+		log_error("relay=%s uri=%s certificates not reloaded, keeping "
+			  "the old ones: %s", r->name, u->text, err);
+	else if (rc > 0)
+		log_info("relay=%s uri=%s certificates reloaded", r->name,
+			 u->text);
+}
+
+void relay_reload(struct relay *r)
+{
+	if (r->stopping)
+		return;
+	if (r->source)
+		relay_reload_link(r, r->source->link, r->source->uri);
+	for (size_t i = 0; i < r->nsinks; i++)
+		if (r->sinks[i])
+			relay_reload_link(r, r->sinks[i]->link,
+					  r->sinks[i]->uri);
+}
+
 void relay_log_stats(const struct relay *r)
 {
 	struct stats_text t = { 0 };

@@ -61,6 +61,9 @@ struct sink {
 	const struct sink_ops *ops;
 	struct relay *relay;
 	const struct uri *uri;
+	/* Its transport's configuration (tcp, tls: its listener's or
+	 * dialer's), reloaded on SIGHUP; NULL for udp. */
+	struct link_conf *link;
 };
 
 struct source;
@@ -73,6 +76,7 @@ struct source {
 	const struct source_ops *ops;
 	struct relay *relay;
 	const struct uri *uri;
+	struct link_conf *link;  /* as struct sink's */
 };
 
 struct relay {
@@ -120,6 +124,11 @@ void relay_free(struct relay *r);
  * the endpoint is freed (at once when the open failed without leaving a
  * handle). */
 void relay_endpoint_gone(struct relay *r);
+/* SIGHUP for a relay that keeps running: every tcp/tls endpoint re-reads
+ * its certificates (link_conf_reload) for the connections made from now
+ * on; established ones keep theirs. A failure is logged and keeps the old
+ * ones. */
+void relay_reload(struct relay *r);
 /* Log the relay's series in the registry as one stats line. */
 void relay_log_stats(const struct relay *r);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "hub.h"
 #include "log.h"
 #include "shard.h"
@@ -18,9 +19,10 @@ static int relay_start_op(void *o, char *err, size_t len)
 }
 static void relay_stop_op(void *o) { relay_stop(o); }
 static void relay_stats_op(const void *o) { relay_log_stats(o); }
+static void relay_reload_op(void *o) { relay_reload(o); }
 
 static const struct service_ops relay_ops = {
-	relay_start_op, relay_stop_op, relay_stats_op,
+	relay_start_op, relay_stop_op, relay_stats_op, relay_reload_op,
 };
 
 static int shards_start_op(void *o, char *err, size_t len)
@@ -29,9 +31,18 @@ static int shards_start_op(void *o, char *err, size_t len)
 }
 static void shards_stop_op(void *o) { shard_group_stop(o); }
 static void shards_stats_op(const void *o) { shard_group_log_stats(o); }
+/* The shards' endpoints live on their own threads' loops, and a TLS
+ * context's reference count is not shared across threads: they are not
+ * reloaded in place. */
+static void shards_reload_op(void *o)
+{
+	(void)o;
+	log_warn("relay with workers > 1: certificates are not reloaded "
+		 "in place; change its configuration to restart it");
+}
 
 static const struct service_ops shards_ops = {
-	shards_start_op, shards_stop_op, shards_stats_op,
+	shards_start_op, shards_stop_op, shards_stats_op, shards_reload_op,
 };
 
 static int hub_start_op(void *o, char *err, size_t len)
@@ -40,9 +51,10 @@ static int hub_start_op(void *o, char *err, size_t len)
 }
 static void hub_stop_op(void *o) { hub_stop(o); }
 static void hub_stats_op(const void *o) { hub_log_stats(o); }
+static void hub_reload_op(void *o) { hub_reload(o); }
 
 static const struct service_ops hub_ops = {
-	hub_start_op, hub_stop_op, hub_stats_op,
+	hub_start_op, hub_stop_op, hub_stats_op, hub_reload_op,
 };
 
 static int gateway_start_op(void *o, char *err, size_t len)
@@ -51,9 +63,22 @@ static int gateway_start_op(void *o, char *err, size_t len)
 }
 static void gateway_stop_op(void *o) { gateway_stop(o); }
 static void gateway_stats_op(const void *o) { gateway_log_stats(o); }
+static void gateway_reload_op(void *o) { gateway_reload(o); }
 
 static const struct service_ops gateway_ops = {
-	gateway_start_op, gateway_stop_op, gateway_stats_op,
+	gateway_start_op, gateway_stop_op, gateway_stats_op, gateway_reload_op,
+};
+
+static int http_start_op(void *o, char *err, size_t len)
+{
+	return http_start(o, err, len);
+}
+static void http_stop_op(void *o) { http_stop(o); }
+static void http_stats_op(const void *o) { http_log_stats(o); }
+static void http_reload_op(void *o) { http_reload(o); }
+
+static const struct service_ops http_ops = {
+	http_start_op, http_stop_op, http_stats_op, http_reload_op,
 };
 
 /* A growing string for fingerprints. */
@@ -121,16 +146,21 @@ void service_add_relay(struct service_list *l, struct node *ctx,
 }
 
 void service_add_hub(struct service_list *l, struct node *ctx,
-		     const char *name, const struct uri *listen, size_t n)
+		     const char *name, const struct uri *listen, size_t n,
+		     const char *acl)
 {
 	struct text fp = { 0 };
+	char line[URI_PATH_MAX + 8];
 
 	text_add(&fp, "hub");
 	text_add(&fp, name);
 	for (size_t i = 0; i < n; i++)
 		text_add(&fp, listen[i].text);
-	service_add(l, &hub_ops, hub_new(ctx, name, listen, n), "hub", name,
-		    &fp);
+	/* The path, not the rules: a kept hub re-reads the file itself. */
+	snprintf(line, sizeof(line), "acl=%s", acl ? acl : "");
+	text_add(&fp, line);
+	service_add(l, &hub_ops, hub_new(ctx, name, listen, n, acl), "hub",
+		    name, &fp);
 }
 
 void service_add_gateway(struct service_list *l, struct node *ctx,
@@ -161,6 +191,35 @@ void service_add_gateway(struct service_list *l, struct node *ctx,
 		    spec->name, &fp);
 }
 
+void service_add_http(struct service_list *l, struct node *ctx,
+		      const struct http_conf *c)
+{
+	struct text fp = { 0 };
+	char line[512];
+
+	text_add(&fp, "http");
+	text_add(&fp, c->name);
+	text_add(&fp, c->listen);
+	snprintf(line, sizeof(line),
+		 "iface=%s hold=%u max=%u/%u queue=%llu rcvbuf=%u ctype=%s "
+		 "udpxy=%d",
+		 c->iface, c->hold, c->max_viewers, c->max_chan_viewers,
+		 (unsigned long long)c->queue, c->rcvbuf, c->content_type,
+		 c->udpxy);
+	text_add(&fp, line);
+	for (size_t i = 0; i < c->nallow; i++) {
+		snprintf(line, sizeof(line), "allow=%u/%u:%02x%02x%02x%02x",
+			 c->allow[i].family, c->allow[i].prefix,
+			 c->allow[i].addr[0], c->allow[i].addr[1],
+			 c->allow[i].addr[2], c->allow[i].addr[3]);
+		for (size_t k = 4; k < 16; k++)
+			snprintf(line + strlen(line), sizeof(line) - strlen(line),
+				 "%02x", c->allow[i].addr[k]);
+		text_add(&fp, line);
+	}
+	service_add(l, &http_ops, http_new(ctx, c), "http", c->name, &fp);
+}
+
 void service_add_config(struct service_list *l, struct node *ctx,
 			const struct config *cfg)
 {
@@ -172,9 +231,11 @@ void service_add_config(struct service_list *l, struct node *ctx,
 	}
 	for (size_t i = 0; i < cfg->nhubs; i++)
 		service_add_hub(l, ctx, cfg->hubs[i].name, cfg->hubs[i].listen,
-				cfg->hubs[i].nlisten);
+				cfg->hubs[i].nlisten, cfg->hubs[i].acl);
 	for (size_t i = 0; i < cfg->ngateways; i++)
 		service_add_gateway(l, ctx, &cfg->gateways[i].spec);
+	for (size_t i = 0; i < cfg->nhttps; i++)
+		service_add_http(l, ctx, &cfg->https[i].conf);
 }
 
 void service_move(struct service_list *from, size_t i, struct service_list *to)

@@ -1,5 +1,5 @@
 /* service.h - what one mcferry process runs: relays, relay shard groups,
- * hubs and gateways, each behind one small ops table, kept in a list that
+ * hubs, gateways and HTTP fronts, each behind one small ops table, kept in a list that
  * a configuration reload can diff.
  */
 #ifndef MCFERRY_SERVICE_H
@@ -19,6 +19,11 @@ struct service_ops {
 	int (*start)(void *obj, char *err, size_t errlen);
 	void (*stop)(void *obj);            /* close; it frees itself */
 	void (*log_stats)(const void *obj);
+	/* SIGHUP, for a running service a reload keeps: re-read the files
+	 * its configuration names (certificates and keys of every listener
+	 * and dialer, a hub's ACL) for what comes next; established
+	 * connections keep running. Failures are logged, the old stays. */
+	void (*reload)(void *obj);
 };
 
 struct service {
@@ -41,9 +46,12 @@ void service_add_relay(struct service_list *l, struct node *ctx,
 		       const struct uri *sinks, size_t nsinks,
 		       unsigned workers);
 void service_add_hub(struct service_list *l, struct node *ctx,
-		     const char *name, const struct uri *listen, size_t n);
+		     const char *name, const struct uri *listen, size_t n,
+		     const char *acl);
 void service_add_gateway(struct service_list *l, struct node *ctx,
 			 const struct gateway_spec *spec);
+void service_add_http(struct service_list *l, struct node *ctx,
+		      const struct http_conf *conf);
 /* Add everything a configuration file describes. */
 void service_add_config(struct service_list *l, struct node *ctx,
 			const struct config *cfg);

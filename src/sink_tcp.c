@@ -275,11 +275,13 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 	s->tfd = -1;
 	if (u->local) {
 		s->listening = true;
+		s->base.link = &s->listener.conf;
 		s->soft = u->soft ? u->soft : u->queue / 2;
 		s->softms = u->softsecs * 1000ull;
 		s->listener.kind = "relay";
 		s->listener.name = r->name;
 		s->listener.on_accept = sink_tcp_on_accept;
+		s->listener.viewers = true;
 		s->listener.on_closed = sink_tcp_on_listener_closed;
 		s->listener.data = s;
 		rc = listener_open(&s->listener, r->ctx->loop, u, r->reuseport,
@@ -329,6 +331,11 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 		if (getrandom(&s->origin, sizeof(s->origin), 0) !=
 		    sizeof(s->origin))
 			s->origin = r->ctx->node_id ^ (uintptr_t)s;
+		/* ... and says so in its HELLO: the hub takes DATA on a
+		 * link only with the HELLO's node id as origin. */
+		if (hub)
+			dc.conn.node_id = s->origin;
+		s->base.link = &s->dialer.link;
 		rc = dialer_start(&s->dialer, &r->own, &dc, err, errlen);
 		if (rc < 0) {
 			sink_tcp_release(s);

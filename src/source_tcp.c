@@ -27,7 +27,8 @@ struct source_tcp {
 	struct conn *publisher;  /* listen mode: the one publisher */
 	struct chunker chunker;
 	uv_timer_t idle;
-	int handles;             /* listener or dialer, idle timer */
+	uv_timer_t pubidle;      /* listen mode: the publisher's idle-timeout */
+	int handles;             /* listener or dialer, idle timers */
 	bool closing;
 };
 
@@ -196,6 +197,20 @@ static void source_tcp_on_accepted(struct conn *c, int status)
 	conn_close(c, "publisher-busy");
 }
 
+/* Listen mode, every second: a publisher that has sent nothing (no data,
+ * no ping) for idle-timeout seconds gives the slot up, so a peer that
+ * connects first and then sits there cannot keep the publishers out. */
+static void source_tcp_on_pubidle(uv_timer_t *t)
+{
+	struct source_tcp *s = t->data;
+	struct conn *c = s->publisher;
+	uint64_t ms = s->base.uri->idle_timeout * 1000ull;
+
+	if (c && c->state == CONN_OPEN && ms &&
+	    uv_now(t->loop) - c->last_rx >= ms)
+		conn_close(c, "idle-timeout");
+}
+
 static void source_tcp_on_handle_closed(uv_handle_t *h)
 {
 	source_tcp_release(h->data);
@@ -220,6 +235,8 @@ static void source_tcp_close(struct source *base)
 	s->closing = true;
 	uv_close((uv_handle_t *)&s->idle, source_tcp_on_handle_closed);
 	if (s->listening) {
+		uv_close((uv_handle_t *)&s->pubidle,
+			 source_tcp_on_handle_closed);
 		listener_close(&s->listener);
 		if (s->publisher)
 			conn_close(s->publisher, "shutdown");
@@ -245,6 +262,11 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 	s->handles = 2;
 	if (u->local) {
 		s->listening = true;
+		uv_timer_init(r->ctx->loop, &s->pubidle);
+		s->pubidle.data = s;
+		s->handles++;
+		uv_timer_start(&s->pubidle, source_tcp_on_pubidle, 1000, 1000);
+		s->base.link = &s->listener.conf;
 		s->listener.kind = "relay";
 		s->listener.name = r->name;
 		s->listener.on_accept = source_tcp_on_accept;
@@ -271,6 +293,7 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 			.on_stopped = source_tcp_on_dialer_stopped,
 		};
 
+		s->base.link = &s->dialer.link;
 		rc = dialer_start(&s->dialer, &r->own, &dc, err, errlen);
 	}
 	if (rc < 0) {
@@ -278,6 +301,9 @@ int source_tcp_open(struct relay *r, const struct uri *u, struct source **out,
 		 * released here. */
 		s->closing = true;
 		uv_close((uv_handle_t *)&s->idle, source_tcp_on_handle_closed);
+		if (s->listening)
+			uv_close((uv_handle_t *)&s->pubidle,
+				 source_tcp_on_handle_closed);
 		if (!s->listening || s->listener.handles == 0)
 			source_tcp_release(s);
 		return rc;

@@ -41,7 +41,7 @@ static int parse_option(struct uri *u, const char *key, const char *val,
 		return err_invalid(err, errlen, "unknown option '%s'", key);
 	rc = opt_set(o, u, val, err, errlen);
 	if (rc == 0)
-		u->given |= 1ull << (o - opt_table);
+		u->given[(o - opt_table) / 64] |= 1ull << ((o - opt_table) % 64);
 	return rc;
 }
 
@@ -224,7 +224,7 @@ static const char *option_out_of_place(const struct uri *u, bool as_source)
 	for (size_t i = 0; i < opt_count; i++) {
 		const struct opt *o = &opt_table[i];
 
-		if ((u->given & (1ull << i)) && !(o->at & at))
+		if ((u->given[i / 64] & (1ull << (i % 64))) && !(o->at & at))
 			return o->family ? o->family : o->name;
 	}
 	return NULL;

@@ -46,6 +46,8 @@ enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM, FRAMING_AUTO };
 #define URI_DEFAULT_QUEUE (4u << 20)
 #define URI_DEFAULT_TTL 1
 #define URI_DEFAULT_SOFTSECS 10
+/* Words of the "option given" bitmap: room for 64 x this many rows. */
+#define URI_GIVEN_WORDS 4
 #define URI_HOST_MAX 256
 #define URI_IFACE_MAX 64
 #define URI_PATH_MAX 256
@@ -104,13 +106,18 @@ struct uri {
 	uint64_t queue;
 	uint64_t soft;             /* soft queue limit; 0 = queue / 2 */
 	uint32_t softsecs;         /* seconds above soft before a cut-off */
+	uint32_t hello_timeout;    /* listening: seconds to finish a HELLO */
+	uint32_t max_conns;        /* listening: 0 = the role's default */
+	uint32_t max_pending;      /* listening: not yet past HELLO, total */
+	uint32_t max_pending_per_addr; /* ... from one address */
+	uint32_t idle_timeout;     /* listening source: publisher idle, s */
 	bool has_channel;          /* tcp to or from a hub: ?channel= */
 	struct channel channel;
 	struct uri_tls tls;        /* tls:// only */
 	struct uri_srt srt;        /* srt:// only */
 	uint32_t mtu;              /* udp link: largest datagram sent */
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
-	uint64_t given;            /* bit i: row i of opt_table was given */
+	uint64_t given[URI_GIVEN_WORDS]; /* bit i: row i of opt_table given */
 };
 
 /* Parse text into u. Returns 0, or -EINVAL with a message naming the bad

@@ -59,3 +59,33 @@ def islands(topo):
 @pytest.fixture
 def solo(topo):
     return T.Solo(topo)
+
+
+# Sanitizer check (`make asan`, see topo.SANITIZE): after each test, and
+# after the topology fixture has stopped its processes (an autouse fixture
+# is set up first, so it is torn down last), fail the test when a process
+# it started left a sanitizer report. Processes started through Proc log
+# to LOGDIR/TAG.san.PID; the rest (ns.exec, T.run) inherit options that
+# log to TMP/sanitize/exec.san.PID.
+@pytest.fixture(autouse=True)
+def sanitizer_check(request, tmp_path):
+    if not T.SANITIZE:
+        yield
+        return
+    sandir = tmp_path / "sanitize"
+    sandir.mkdir()
+    saved = {k: os.environ.get(k) for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS")}
+    os.environ.update(T.sanitizer_env(str(sandir / "exec"), base={}))
+    first = len(T.ALL_PROCS)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    report = T.sanitizer_report(T.ALL_PROCS[first:], str(sandir / "exec"))
+    if report:
+        pytest.fail("sanitizer report(s) from processes of %s:\n%s" % (
+            request.node.nodeid, report), pytrace=False)

@@ -38,9 +38,95 @@ TOOLS = os.path.abspath(os.environ.get("MCFERRY_TOOLS")
 MCSEND = os.path.join(TOOLS, "mcsend")
 MCRECV = os.path.join(TOOLS, "mcrecv")
 
+# Sanitizer plumbing (`make asan`). With MCFERRY_SANITIZE=1, or when the
+# build directory is build-asan, every process gets ASAN_OPTIONS and
+# UBSAN_OPTIONS that send its reports to a file (LOGDIR/TAG.san.PID: the
+# runtime adds the pid) and make it exit SAN_EXIT, and conftest.py fails
+# the test whose processes left a report. Without it nothing changes.
+# Both option strings name the same file and exit code: in a clang build
+# the UBSan flags are parsed last and win for ASan and LeakSanitizer too.
+SANITIZE = (os.environ.get("MCFERRY_SANITIZE") == "1"
+            or os.path.basename(BUILD) == "build-asan")
+SAN_EXIT = 66
+# What a report looks like on stderr: a runtime that could not open its
+# log file (a process that dropped privileges), or a GCC build, whose UBSan
+# ignores log_path when linked with ASan, prints there instead.
+SAN_STDERR_RX = re.compile(r"ERROR: \w*Sanitizer|runtime error:|"
+                           r"SUMMARY: \w*Sanitizer")
+# Every Proc started by this Python process, in order: the per-test check
+# in conftest.py looks at the ones started during the test.
+ALL_PROCS = []
+
+
+def sanitizer_env(prefix, base=None):
+    """The environment `base` (default os.environ) with sanitizer options
+    that log reports to PREFIX.san.PID."""
+    env = dict(os.environ if base is None else base)
+    common = ["log_path=%s.san" % prefix, "halt_on_error=1",
+              "abort_on_error=0", "print_stacktrace=1",
+              "exitcode=%d" % SAN_EXIT]
+    env["ASAN_OPTIONS"] = ":".join(common + ["detect_leaks=1"])
+    env["UBSAN_OPTIONS"] = ":".join(common)
+    return env
+
+
+def sanitizer_logs(prefix):
+    """Non-empty sanitizer report files written under PREFIX."""
+    d, base = os.path.split(prefix)
+    out = []
+    try:
+        names = sorted(os.listdir(d))
+    except FileNotFoundError:
+        return out
+    for n in names:
+        if not n.startswith(base + ".san."):
+            continue
+        path = os.path.join(d, n)
+        if os.path.getsize(path) > 0:
+            out.append(path)
+    return out
+
+
+SAN_HEAD_LINES = 25
+
+
+def _san_head(text):
+    lines = text.splitlines()
+    return "\n".join("   | " + l for l in lines[:SAN_HEAD_LINES]) + (
+        "\n   | ..." if len(lines) > SAN_HEAD_LINES else "")
+
+
+def sanitizer_report(procs, exec_prefix):
+    """Every sanitizer problem of procs (stopped first if still running)
+    and every report under exec_prefix, as text naming each file with its
+    first lines; "" when there is none."""
+    problems = []
+    for p in procs:
+        if p.alive():
+            p.stop(timeout=3)
+        for where, text in p.sanitizer_problems():
+            problems.append("%s (%s)\n%s" % (where, " ".join(p.argv),
+                                              _san_head(text)))
+    for path in sanitizer_logs(exec_prefix):
+        with open(path, "rb") as f:
+            problems.append("%s\n%s" % (path, _san_head(
+                f.read().decode("utf-8", "replace"))))
+    return "\n".join(problems)
+
 
 class TopoError(Exception):
     pass
+
+
+# mcferry starts each log line with an RFC 3339 UTC timestamp, e.g.
+# "2026-12-01T22:16:43.123Z info relay=a ready" (mcferry(1), LOGS). Tests
+# match what follows it, so patterns anchored at "^" keep working.
+LOG_TS_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ", re.M)
+
+
+def strip_log_ts(text):
+    """The log text without the timestamp at the start of each line."""
+    return LOG_TS_RX.sub("", text)
 
 
 def run(argv, check=True, timeout=20, **kw):
@@ -82,17 +168,25 @@ class Proc:
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         full = ["ip", "netns", "exec", ns.name] + self.argv if ns else self.argv
+        self.san_prefix = os.path.join(logdir, tag)
+        env = sanitizer_env(self.san_prefix) if SANITIZE else None
         self.started = time.monotonic()
         self.p = subprocess.Popen(full, stdout=self._out, stderr=self._err,
                                   stdin=stdin if stdin is not None
                                   else subprocess.DEVNULL,
-                                  start_new_session=True)
+                                  start_new_session=True, env=env)
         self.pid = self.p.pid
+        ALL_PROCS.append(self)
 
     # -- logs
-    def stderr(self):
+    def raw_stderr(self):
+        """stderr as written, timestamps included."""
         with open(self.err_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def stderr(self):
+        """stderr without the log timestamps (see strip_log_ts)."""
+        return strip_log_ts(self.raw_stderr())
 
     def stdout(self):
         with open(self.out_path, "rb") as f:
@@ -131,7 +225,24 @@ class Proc:
             return "\n".join(("   | " + l) for l in lines[-tail:])
         return "--- %s: %s (pid %d, rc=%s)\n  stdout:\n%s\n  stderr:\n%s" % (
             self.tag, " ".join(self.argv), self.pid, self.p.poll(),
-            t(self.stdout()), t(self.stderr()))
+            t(self.stdout()), t(self.raw_stderr()))
+
+    def sanitizer_problems(self):
+        """What the sanitizers said about this process: (where, text)
+        pairs from its report files, its stderr and its exit code."""
+        found = []
+        for path in sanitizer_logs(self.san_prefix):
+            with open(path, "rb") as f:
+                found.append((path, f.read().decode("utf-8", "replace")))
+        err = self.stderr()
+        if SAN_STDERR_RX.search(err):
+            found.append((self.err_path, err))
+        rc = self.p.poll()
+        if rc == SAN_EXIT and not found:
+            found.append(("%s exit status" % self.tag,
+                          "exited %d (a sanitizer exit code) with no report "
+                          "file\n%s" % (rc, err)))
+        return found
 
     # -- lifecycle
     def alive(self):
@@ -689,3 +800,158 @@ def read_until_closed(sock, timeout=5.0):
         if not chunk:
             return data, "eof"
         data += chunk
+
+
+# --------------------------------------------------------------------------
+# hub-link frames and raw protocol peers (test_exposure.py)
+
+FT_DATA, FT_JOIN, FT_EXPORT, FT_FORWARDER = 0x11, 0x20, 0x22, 0x24
+ERR_REFUSED = 18          # FRAME_ERRCODE_REFUSED: a JOIN/EXPORT over a cap
+
+
+def channel_wire(group, port, source="0.0.0.0"):
+    """An IPv4 channel as the wire has it: family, 0, port, group, source."""
+    return (struct.pack(">BBH", 4, 0, port) + socket.inet_aton(group)
+            + socket.inet_aton(source))
+
+
+def join(group, port):
+    return frame(FT_JOIN, channel_wire(group, port))
+
+
+def export(group, port):
+    return frame(FT_EXPORT, channel_wire(group, port))
+
+
+def ping(token=0):
+    return frame(FT_PING, struct.pack(">Q", token))
+
+
+def data(group, port, origin, seq, payload, hops=0, sport=1234):
+    """A DATA frame: hops, 0, sender port, origin, seq, channel, payload."""
+    return frame(FT_DATA, struct.pack(">BBHQQ", hops, 0, sport, origin, seq)
+                 + channel_wire(group, port) + payload)
+
+
+def data_seq(body):
+    """(origin, seq, payload) of a DATA frame's body."""
+    _h, _z, _p, origin, seq = struct.unpack_from(">BBHQQ", body)
+    return origin, seq, body[32:]
+
+
+class RawPeer:
+    """A python link-protocol peer on a TCP connection: sends HELLO, reads
+    every frame into `frames` in a thread, and pings every `ping_every`
+    seconds so a hub keeps it (0: never)."""
+
+    def __init__(self, ns, host, port, role=3, island=b"py", node=0x5E57,
+                 ping_every=0.5, rcvbuf=None, read=True):
+        with ns.entered():
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        s.settimeout(5)
+        s.connect((host, port))
+        s.settimeout(None)
+        self.sock = s
+        self.frames = []
+        self.cond = threading.Condition()
+        self.closed = None            # "eof" or "reset" once it happened
+        self._stop = False
+        self._wlock = threading.Lock()
+        self.send(hello(role=role, node=node, island=island))
+        self.threads = []
+        if read:
+            self.threads.append(threading.Thread(target=self._read,
+                                                 daemon=True))
+        if ping_every:
+            self._every = ping_every
+            self.threads.append(threading.Thread(target=self._ping,
+                                                 daemon=True))
+        for t in self.threads:
+            t.start()
+
+    def send(self, b):
+        with self._wlock:
+            self.sock.sendall(b)
+
+    def _read(self):
+        buf = b""
+        while not self._stop:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                chunk = None
+            if not chunk:
+                with self.cond:
+                    self.closed = "eof" if chunk == b"" else "reset"
+                    self.cond.notify_all()
+                return
+            got, buf = parse_frames(buf + chunk)
+            if got:
+                with self.cond:
+                    self.frames += got
+                    self.cond.notify_all()
+
+    def _ping(self):
+        k = 0
+        while not self._stop and self.closed is None:
+            try:
+                self.send(ping(k))
+            except OSError:
+                return
+            k += 1
+            time.sleep(self._every)
+
+    def of_type(self, ftype):
+        with self.cond:
+            return [b for t, b in self.frames if t == ftype]
+
+    def wait_for(self, pred, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                v = pred(self)
+                if v:
+                    return v
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self.cond.wait(min(left, 0.2))
+
+    def close(self):
+        self._stop = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        for t in self.threads:
+            t.join(2)
+
+
+def proc_rss_kib(pid):
+    """VmRSS of a process, KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise TopoError("no VmRSS for pid %d" % pid)
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a process, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def raise_nofile(n):
+    """Raise this process's descriptor soft limit to n (within the hard
+    limit); children inherit it."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = n if hard == resource.RLIM_INFINITY else min(n, hard)
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]

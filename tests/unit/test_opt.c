@@ -343,7 +343,8 @@ static void test_defaults(void **state)
 	assert_int_equal(u.framing, FRAMING_AUTO);
 	assert_int_equal(v.u, FRAMING_AUTO);
 	assert_false(u.set_framing || u.set_chunk || u.set_queue);
-	assert_int_equal(u.given, 0);
+	for (size_t i = 0; i < URI_GIVEN_WORDS; i++)
+		assert_int_equal(u.given[i], 0);
 	o = opt_find("ttl", AT_URI);
 	assert_string_equal(o->def, "1");
 	assert_int_equal(URI_DEFAULT_TTL, 1);
