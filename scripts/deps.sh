@@ -8,7 +8,7 @@
 set -eu
 PKGS="gcc make meson ninja-build pkg-config libuv1-dev libcmocka-dev \
 python3 python3-pytest socat iproute2 scdoc procps valgrind \
-libssl-dev openssl systemd \
+libssl-dev openssl systemd libsrt-openssl-dev srt-tools iptables \
 node-llhttp curl ffmpeg vlc-bin vlc-plugin-base chromium prometheus"
 if [ "${1:-}" = deb ]; then
 	PKGS="$PKGS debhelper devscripts lintian fakeroot dpkg-dev git"

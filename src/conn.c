@@ -33,6 +33,10 @@ static void conn_on_link_alloc(struct link *l, uint8_t **p, size_t *len);
 static void conn_on_link_read(struct link *l, ssize_t nread);
 static void conn_on_link_write(struct link *l, int status);
 static void conn_on_link_close(struct link *l);
+static void conn_msg_open(struct conn *c);
+static void conn_msg_exit(struct conn *c);
+static void conn_read_message(struct conn *c, const uint8_t *p, size_t n);
+static void conn_kick_messages(struct conn *c);
 
 static const struct link_events conn_link_events = {
 	.on_connect = conn_on_link_connect,
@@ -48,11 +52,10 @@ struct conn *conn_new(const struct conn_owner *own, struct link *l,
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
 
-	/* Only byte-stream transports have a session path so far; a message
-	 * transport (SRT, UDP) adds its own write and read path here. */
-	if (!(l->ops->caps & LINK_CAP_STREAM))
-		fatal(1, "conn: transport %s is not a byte stream",
+	if (!(l->ops->caps & (LINK_CAP_STREAM | LINK_CAP_MESSAGES)))
+		fatal(1, "conn: transport %s is neither stream nor messages",
 		      l->ops->name);
+	c->messages = l->ops->caps & LINK_CAP_MESSAGES;
 	c->link = l;
 	link_attach(l, &conn_link_events, c);
 	c->id = ++own->node->next_conn_id;
@@ -85,6 +88,8 @@ static void conn_on_link_close(struct link *l)
 
 	fanout_queue_exit(&c->q);
 	free(c->rx);
+	if (c->messages)
+		conn_msg_exit(c);
 	if (c->ls)
 		listener_forget(c->ls, c);
 	if (c->h->on_closed)
@@ -131,6 +136,8 @@ void conn_close(struct conn *c, const char *reason)
 	conn_set_state(c, CONN_CLOSING);
 	if (c->wait.loop && !uv_is_closing((uv_handle_t *)&c->wait))
 		uv_close((uv_handle_t *)&c->wait, conn_on_wait_closed);
+	if (c->ka.loop && !uv_is_closing((uv_handle_t *)&c->ka))
+		uv_close((uv_handle_t *)&c->ka, conn_on_wait_closed);
 	link_close(c->link);
 }
 
@@ -138,7 +145,10 @@ static void conn_on_link_alloc(struct link *l, uint8_t **p, size_t *len)
 {
 	struct conn *c = l->data;
 
-	if (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF) {
+	/* A message is taken whole from the scratch buffer (see
+	 * conn_read_message). */
+	if (!c->messages &&
+	    (c->rx_mode == CONN_RX_FRAMES || c->rx_mode == CONN_RX_SNIFF)) {
 		size_t room = c->rxcap - c->rxlen;
 		size_t need = c->rxlen >= FRAME_HDR_LEN
 				      ? FRAME_HDR_LEN + get_be32(c->rx) - c->rxlen
@@ -388,6 +398,10 @@ static void conn_on_link_read(struct link *l, ssize_t nread)
 			conn_close(c, "eof");
 		return;
 	}
+	if (c->messages) {
+		conn_read_message(c, c->own->node->scratch, (size_t)nread);
+		return;
+	}
 	switch (c->rx_mode) {
 	case CONN_RX_DISCARD:
 		break;
@@ -595,6 +609,8 @@ static void conn_open(struct conn *c)
 		c->rxcap = CONN_RX_INITIAL;
 		c->rx = xmalloc(c->rxcap);
 	}
+	if (c->messages)
+		conn_msg_open(c);
 	if (link_read_start(c->link) < 0) {
 		conn_close(c, "read-failed");
 		return;
@@ -674,7 +690,18 @@ int conn_send(struct conn *c, struct buf *b)
 static void conn_on_link_write(struct link *l, int status)
 {
 	struct conn *c = l->data;
-	uint32_t done = conn_q_end(c);
+	uint32_t done;
+
+	if (c->messages) {
+		/* The message was counted when it was handed over. */
+		c->wpending = false;
+		if (status < 0)
+			conn_close(c, uv_err_name(status));
+		else
+			conn_kick(c);
+		return;
+	}
+	done = conn_q_end(c);
 
 	if (status == 0) {
 		*c->own->out_bytes += c->wbytes;
@@ -699,6 +726,10 @@ void conn_kick(struct conn *c)
 	uint32_t n;
 	int rc;
 
+	if (c->messages) {
+		conn_kick_messages(c);
+		return;
+	}
 	/* Until the queue is empty or the socket refuses: the kernel send
 	 * buffer is capped, so this ends within a few rounds, and nothing
 	 * is left waiting for input that may never come. */
@@ -780,4 +811,281 @@ void conn_list_del(struct conn **head, struct conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->prev = c->next = NULL;
+}
+
+/* ---- message links (LINK_CAP_MESSAGES: SRT, the udp link) -------------
+ *
+ * The queue is the same as on a stream; what changes is how it is cut.
+ * Raw, every entry is one datagram and goes as one message. Framed, the
+ * head entry starts a frame whose header gives its length, and the frame
+ * is that entry and the ones after it that make up the length (a DATA
+ * frame: header + payload; a DGRAM frame: one entry with its header in
+ * the headroom). A frame that fits goes as one message; a longer one as
+ * fragments (frag.h), the head frame's entries staying queued until the
+ * last piece is out, so frag_off says how far it got. */
+
+/* Read side of a stats hook: the label value of a conn id. */
+static void conn_msg_stats_add(struct conn *c)
+{
+	struct stats *reg = &c->own->node->stats;
+	char id[16];
+	const char *const lb[] = { c->own->kind, c->own->name, "link", id,
+				   NULL };
+
+	snprintf(id, sizeof(id), "%u", c->id);
+	c->msg_stats = true;
+	(void)stats_add(reg, c->link, "mcferry_link_oversize_dropped_datagrams_total",
+			lb, STATS_COUNTER,
+			"raw datagrams longer than one message of the link, dropped",
+			&c->msg_oversize);
+	(void)stats_add(reg, c->link, "mcferry_link_fragment_lost_frames_total",
+			lb, STATS_COUNTER,
+			"frames that came in fragments with a piece missing, dropped",
+			&c->frag.lost);
+	if (c->link->ops->stats_add)
+		c->link->ops->stats_add(c->link, reg, lb);
+}
+
+static void conn_on_ka(uv_timer_t *t)
+{
+	struct conn *c = t->data;
+
+	if (c->state == CONN_OPEN && c->decided && c->framed)
+		conn_keepalive(c, uv_now(t->loop));
+}
+
+/* The conn opens over a message link. */
+static void conn_msg_open(struct conn *c)
+{
+	frag_rx_init(&c->frag, FRAME_HDR_LEN + FRAME_BODY_MAX);
+	conn_msg_stats_add(c);
+	if (!(c->link->ops->caps & LINK_CAP_KEEPALIVE))
+		return;
+	uv_timer_init(c->link->loop, &c->ka);
+	c->ka.data = c;
+	c->handles++;
+	uv_timer_start(&c->ka, conn_on_ka, FRAME_TICK_MS, FRAME_TICK_MS);
+}
+
+static void conn_msg_exit(struct conn *c)
+{
+	if (c->frag.frames || c->frag.lost || c->msg_oversize)
+		log_info("%s=%s c=%u %s messages reassembled=%llu "
+			 "fragment_lost=%llu oversize_dropped=%llu",
+			 c->own->kind, c->own->name, c->id, c->what,
+			 (unsigned long long)c->frag.frames,
+			 (unsigned long long)c->frag.lost,
+			 (unsigned long long)c->msg_oversize);
+	frag_rx_exit(&c->frag);
+	if (c->msg_stats)
+		stats_remove_owner(&c->own->node->stats, c->link);
+}
+
+/* One raw message: one datagram for the owner. */
+static void conn_msg_datagram(struct conn *c, const uint8_t *p, size_t n)
+{
+	struct frame f = { .type = FRAME_DGRAM, .len = (uint32_t)n, .body = p };
+
+	if (c->h->on_frame)
+		c->h->on_frame(c, &f);
+	else if (c->h->on_data)
+		c->h->on_data(c, p, n);
+}
+
+/* One framed message: a whole frame, or a fragment of one. The frame
+ * goes through conn_read_frames like bytes of a stream, so HELLO, PING
+ * and the owner's frames are handled in one place. */
+static void conn_msg_frames(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (frag_is(p, n)) {
+		int rc = frag_rx_push(&c->frag, p, n);
+
+		if (rc < 0) {
+			conn_close(c, "bad-fragment");
+			return;
+		}
+		if (rc == 0)
+			return;
+		p = c->frag.buf;
+		n = c->frag.len;
+	}
+	if (n > c->rxcap) {
+		c->rx = xrealloc(c->rx, n);
+		c->rxcap = (uint32_t)n;
+	}
+	memcpy(c->rx, p, n);
+	c->rxlen = (uint32_t)n;
+	conn_read_frames(c);
+	if (c->state != CONN_OPEN)
+		return;
+	/* A message holds whole frames: what is left over is broken. */
+	if (c->rx_mode == CONN_RX_FRAMES && c->rxlen)
+		conn_close(c, "truncated-message");
+	c->rxlen = 0;
+}
+
+static void conn_read_message(struct conn *c, const uint8_t *p, size_t n)
+{
+	switch (c->rx_mode) {
+	case CONN_RX_DISCARD:
+		break;
+	case CONN_RX_RAW:
+		conn_msg_datagram(c, p, n);
+		break;
+	case CONN_RX_FRAMES:
+		conn_msg_frames(c, p, n);
+		break;
+	case CONN_RX_SNIFF:
+		/* auto framing: the first message decides; it is whole, so
+		 * "too short to tell" means not a HELLO. */
+		if (frame_sniff_hello(p, n) > 0) {
+			c->rx_mode = CONN_RX_FRAMES;
+			conn_msg_frames(c, p, n);
+			break;
+		}
+		if (!c->decided)
+			conn_decide(c, false);
+		else if (c->ls)
+			listener_pending_end(c->ls, c); /* a raw publisher */
+		if (c->state != CONN_OPEN)
+			break;
+		c->rx_mode = c->conf.rx_raw;
+		if (c->rx_mode == CONN_RX_RAW)
+			conn_msg_datagram(c, p, n);
+		break;
+	}
+	if (c->state == CONN_OPEN && c->h->on_read_end)
+		c->h->on_read_end(c);
+}
+
+/* The first k queue entries were sent (or dropped): release them. */
+static void conn_msg_release(struct conn *c, uint32_t k, uint64_t bytes,
+			     bool sent)
+{
+	struct iovec tmp[CONN_WRITE_IOV];
+	uint32_t done;
+
+	fanout_queue_begin(&c->q, tmp, k);
+	done = conn_q_end(c);
+	if (!sent)
+		return;
+	c->sent_bytes += bytes;
+	*c->own->out_bytes += bytes;
+	*c->own->out_dgrams += done;
+}
+
+/* Hand one message to the link: at once, or (the transport full) as the
+ * one pending write. 0, or a negative error (the conn is closed). */
+static int conn_msg_write(struct conn *c, const struct iovec *iov,
+			  unsigned n)
+{
+	int rc = link_try_write(c->link, iov, n);
+
+	if (rc == UV_EAGAIN) {
+		rc = link_write(c->link, iov, n);
+		if (rc == 0)
+			c->wpending = true;
+	}
+	if (rc < 0) {
+		conn_close(c, rc == UV_ECONNRESET ? "reset" : uv_err_name(rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* The bytes [off, off + len) of the k entries from the head, as iovecs
+ * from iov[at]; returns the number of iovecs. */
+static unsigned conn_msg_span(const struct fanout_queue *q, uint32_t k,
+			      uint32_t off, uint32_t len, struct iovec *iov)
+{
+	unsigned n = 0;
+
+	for (uint32_t i = 0; i < k && len; i++) {
+		const struct fanout_entry *e =
+			&q->ring[(q->head + i) & (q->cap - 1)];
+		uint32_t take;
+
+		if (off >= e->len) {
+			off -= e->len;
+			continue;
+		}
+		take = e->len - off < len ? e->len - off : len;
+		iov[n].iov_base = e->p + off;
+		iov[n].iov_len = take;
+		n++;
+		len -= take;
+		off = 0;
+	}
+	return n;
+}
+
+static void conn_kick_messages(struct conn *c)
+{
+	uint32_t max = link_max_message(c->link);
+	struct iovec iov[CONN_WRITE_IOV + 1];
+	uint8_t fh[FRAG_HDR_LEN];
+
+	while (c->state == CONN_OPEN && c->decided && !c->wpending &&
+	       c->q.count > 0 && !c->q.sending) {
+		const struct fanout_entry *e = &c->q.ring[c->q.head];
+		uint32_t flen = e->len, k = 1, sum = e->len;
+
+		if (!c->framed) {
+			/* Raw: a datagram is a message, or is dropped. */
+			if (flen > max || flen == 0) {
+				c->msg_oversize += flen > 0;
+				conn_msg_release(c, 1, 0, false);
+				continue;
+			}
+			iov[0].iov_base = e->p;
+			iov[0].iov_len = flen;
+			if (conn_msg_write(c, iov, 1) < 0)
+				return;
+			conn_msg_release(c, 1, flen, true);
+			continue;
+		}
+		/* Framed: the entries that make up the head frame. */
+		flen = e->len >= FRAME_HDR_LEN ? FRAME_HDR_LEN + get_be32(e->p)
+					       : 0;
+		while (sum < flen && k < c->q.count && k < CONN_WRITE_IOV) {
+			sum += c->q.ring[(c->q.head + k) & (c->q.cap - 1)].len;
+			k++;
+		}
+		if (flen == 0 || sum != flen) {
+			/* Entries are queued frame by frame (conn_send*). */
+			conn_close(c, "bad-queue");
+			return;
+		}
+		if (flen <= max) {
+			unsigned n = conn_msg_span(&c->q, k, 0, flen, iov);
+
+			if (conn_msg_write(c, iov, n) < 0)
+				return;
+			conn_msg_release(c, k, flen, true);
+			continue;
+		}
+		/* In pieces, each one message. */
+		while (c->frag_off < flen) {
+			uint32_t len = flen - c->frag_off;
+			unsigned n;
+
+			if (len > max - FRAG_HDR_LEN)
+				len = max - FRAG_HDR_LEN;
+			frag_put_header(fh, c->frag_id, c->frag_index,
+					c->frag_off + len == flen, len);
+			iov[0].iov_base = fh;
+			iov[0].iov_len = FRAG_HDR_LEN;
+			n = conn_msg_span(&c->q, k, c->frag_off, len, iov + 1);
+			if (conn_msg_write(c, iov, n + 1) < 0)
+				return;
+			c->frag_off += len;
+			c->frag_index++;
+			if (c->wpending && c->frag_off < flen)
+				return; /* on_write brings us back here */
+		}
+		c->frag_off = 0;
+		c->frag_index = 0;
+		c->frag_id++;
+		conn_msg_release(c, k, flen, true);
+	}
 }

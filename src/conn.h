@@ -34,6 +34,14 @@
  * fit closes the conn (reason=slow-consumer). PINGs are answered with one
  * PONG per read (the latest token).
  *
+ * Message links (SRT, the udp link: LINK_CAP_MESSAGES): one datagram or
+ * one frame is one message. Raw, each message reaches on_frame as a
+ * FRAME_DGRAM frame (so its boundaries survive; on_data when there is no
+ * on_frame), and a datagram longer than a message is dropped and counted;
+ * framed, a frame longer than a message goes as fragments (frag.h) and
+ * is put together again, a frame missing a piece dropped and counted.
+ * auto framing is decided as on a stream, by the first message.
+ *
  * Lifetime: the owner makes a conn with conn_new() over a link, then
  * conn_accept() (a link from a listener) or conn_connect(). conn_close()
  * may be called from any callback, any number of times; it only starts
@@ -49,6 +57,7 @@
 #include <uv.h>
 
 #include "fanout.h"
+#include "frag.h"
 #include "frame.h"
 #include "addr.h"
 #include "link.h"
@@ -157,6 +166,16 @@ struct conn {
 	uint64_t soft_since;    /* loop time (ms) the queue went over soft */
 	struct frame_hello peer_hello; /* valid once hello_seen */
 	struct conn *prev, *next; /* owner's or listener's list */
+	/* Message links only (conn_kick_messages, conn_read_message). */
+	bool messages;          /* the link is LINK_CAP_MESSAGES */
+	bool wpending;          /* a message handed to link_write, not sent */
+	bool msg_stats;         /* series registered with owner link */
+	uint32_t frag_id;       /* id of the next frame sent in pieces */
+	uint32_t frag_off;      /* bytes of the head frame sent as pieces */
+	uint16_t frag_index;    /* index of its next piece */
+	uint64_t msg_oversize;  /* raw datagrams longer than a message */
+	struct frag_rx frag;    /* the frame coming in pieces */
+	uv_timer_t ka;          /* LINK_CAP_KEEPALIVE: the keepalive tick */
 };
 
 /* A new session of owner own over link l (which it now owns), made as

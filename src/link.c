@@ -7,12 +7,16 @@
 
 extern const struct link_ops link_tcp_ops;
 extern const struct link_ops link_tls_ops;
+extern const struct link_ops link_srt_ops;
+extern const struct link_ops link_udp_ops;
 
 /* One row per scheme that has a transport; a new transport is a new file
  * and a new row here. */
 static const struct link_ops *const link_table[] = {
 	[URI_TCP] = &link_tcp_ops,
 	[URI_TLS] = &link_tls_ops,
+	[URI_SRT] = &link_srt_ops,
+	[URI_UDPLINK] = &link_udp_ops,
 };
 
 const struct link_ops *link_ops_for(enum uri_scheme scheme)

@@ -16,9 +16,15 @@
  * Two kinds of transport, told apart by caps:
  *  - LINK_CAP_STREAM: a byte stream. A write may take part of what it is
  *    given; reads arrive in pieces of any size (TCP, TLS).
- *  - LINK_CAP_MESSAGES: messages. One write call is one message, sent
- *    whole or not at all; one read callback is one whole message (SRT,
- *    UDP). A message is at most ops->max_message bytes.
+ *  - LINK_CAP_MESSAGES: messages. One write call is one message (the
+ *    iovec's pieces put together), sent whole or not at all; one read
+ *    callback is one whole message (SRT, UDP). A message is at most
+ *    link_max_message() bytes. write() copies the message at once, so
+ *    the memory may be reused when it returns; on_write says it is gone
+ *    and another write may follow. conn.c cuts longer frames into
+ *    fragments (frag.h).
+ *  - LINK_CAP_KEEPALIVE: the transport cannot tell a vanished peer (UDP):
+ *    the session pings and closes the link when the peer falls silent.
  *
  * Lifetime: a link is made by link_new() (connect side) or by a listener
  * (accept side) and belongs to the session it is attached to. link_close()
@@ -44,7 +50,10 @@
 enum link_cap {
 	LINK_CAP_STREAM = 1 << 0,
 	LINK_CAP_MESSAGES = 1 << 1,
+	LINK_CAP_KEEPALIVE = 1 << 2,
 };
+
+struct stats;
 
 struct link;
 struct listener;
@@ -111,6 +120,12 @@ struct link_ops {
 	void (*set_buffers)(struct link *l, uint32_t sndbuf, uint32_t rcvbuf);
 	/* Start closing; see the lifetime rule above. */
 	void (*close)(struct link *l);
+	/* Register the transport's own counters of l (SRT's RTT and
+	 * retransmissions, say) in reg with owner l and these labels; the
+	 * session removes them (stats_remove_owner(reg, l)) before the link
+	 * goes. NULL: none. */
+	void (*stats_add)(struct link *l, struct stats *reg,
+			  const char *const *labels);
 };
 
 /* The part of every link the session may read; transports embed it
@@ -129,7 +144,16 @@ struct link {
 	char error[128];
 	bool ready;                        /* accepted and ready for data */
 	bool closing;
+	/* LINK_CAP_MESSAGES: this link's largest message when it is not
+	 * ops->max_message (a udp link's mtu=); 0: ops->max_message. */
+	uint32_t max_message;
 };
+
+/* The largest message l takes in one write. */
+static inline uint32_t link_max_message(const struct link *l)
+{
+	return l->max_message ? l->max_message : l->ops->max_message;
+}
 
 /* The transport for a URI's scheme, or NULL when the scheme has none. */
 const struct link_ops *link_ops_for(enum uri_scheme scheme);

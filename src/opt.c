@@ -171,6 +171,16 @@ static const char *const client_cert_words[] = {
 	NULL,
 };
 
+static const char *const srt_mode_words[] = {
+	[SRT_MODE_CALLER] = "caller",
+	[SRT_MODE_LISTENER] = "listener",
+	[SRT_MODE_RENDEZVOUS] = "rendezvous",
+	NULL,
+};
+
+/* pbkeylen=: the AES key length in bytes (link_srt.c maps the index). */
+static const char *const srt_keylen_words[] = { "16", "24", "32", NULL };
+
 static const char *const log_format_words[] = {
 	[LOG_FORMAT_TEXT] = "text",
 	[LOG_FORMAT_JSON] = "json",
@@ -234,10 +244,11 @@ const struct opt opt_table[] = {
 		 "clients (multicast source, listening tcp sinks only)" },
 
 	/* A hub: [hub], mcferry hub. */
-	{ "listen", OPT_URI, AT_STREAM & AT_SINK & AT_LISTEN, .at = AT_CONF_HUB | AT_CLI_HUB,
+	{ "listen", OPT_URI, AT_LINK & AT_SINK & AT_LISTEN, .at = AT_CONF_HUB | AT_CLI_HUB,
 	  .obj = OBJ_HUB, .set = set_hub_listen, NOFLAG, .reload = true,
 	  .arg = "tcp://@[ADDR]:PORT", .flags = OPTF_MANY,
-	  .doc = "accept gateways and relays here (one or more; tls://@ too)" },
+	  .doc = "accept gateways and relays here (one or more; tls://@, "
+		 "srt://@ and udp links too)" },
 	{ "acl", OPT_STRING, 1, URI_PATH_MAX - 1,
 	  .at = AT_CONF_HUB | AT_CLI_HUB, .obj = OBJ_HUB,
 	  FIELD(struct config_hub, acl), NOFLAG, .reload = true,
@@ -245,10 +256,11 @@ const struct opt opt_table[] = {
 				"(docs/security.md); none: anybody" },
 
 	/* A gateway: [gateway NAME], mcferry gateway. */
-	{ "hub", OPT_URI, AT_STREAM & AT_SINK & AT_CONNECT,
+	{ "hub", OPT_URI, AT_LINK & AT_SINK & AT_CONNECT,
 	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
 	  .set = set_gateway_hub, NOFLAG, .reload = true,
-	  .arg = "tcp://HOST:PORT", .doc = "the hub (tcp:// or tls://)" },
+	  .arg = "tcp://HOST:PORT",
+	  .doc = "the hub (tcp://, tls://, srt:// or a udp link)" },
 	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1,
 	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
 	  FIELD(struct gateway_spec, iface), NOFLAG, .reload = true,
@@ -381,24 +393,25 @@ const struct opt opt_table[] = {
 	  FIELD(struct uri, sndbuf), NOFLAG, .reload = true, .arg = "BYTES",
 	  .doc = "kernel send buffer" },
 	{ "framing", OPT_ENUM, .words = framing_words, .def = "auto",
-	  .at = AT_STREAM, .obj = OBJ_URI, FIELD(struct uri, framing),
+	  .at = AT_STREAM | AT_SRT | AT_UDP | AT_UDPL, .obj = OBJ_URI, FIELD(struct uri, framing),
 	  FLAG(struct uri, set_framing), .reload = true,
 	  .arg = "auto|raw|datagram",
-	  .doc = "datagram between mcferry nodes (HELLO), raw bytes otherwise" },
+	  .doc = "datagram between mcferry nodes (HELLO), raw bytes otherwise; "
+		 "on udp:// only datagram, which makes a udp link" },
 	{ "chunk", OPT_BYTES, 1, 65507, .def = "1316", .at = AT_STREAM,
 	  .obj = OBJ_URI, FIELD(struct uri, chunk), FLAG(struct uri, set_chunk),
 	  .reload = true, .arg = "BYTES",
 	  .doc = "raw bytes into datagrams of this size" },
 	{ "queue", OPT_BYTES, 65536, BYTES_MAX, .def = "4194304",
-	  .at = AT_STREAM & AT_SINK, .obj = OBJ_URI, FIELD(struct uri, queue),
+	  .at = AT_LINK & AT_SINK, .obj = OBJ_URI, FIELD(struct uri, queue),
 	  FLAG(struct uri, set_queue), .reload = true, .arg = "BYTES",
 	  .doc = "per-connection queue limit of a sink" },
 	{ "soft", OPT_BYTES, 1024, BYTES_MAX, .def = "queue/2",
-	  .flags = OPTF_UNSET, .at = AT_STREAM & AT_SINK & AT_LISTEN, .obj = OBJ_URI,
+	  .flags = OPTF_UNSET, .at = AT_LINK & AT_SINK & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, soft), FLAG(struct uri, set_soft), .reload = true,
 	  .arg = "BYTES", .doc = "a client above this for softsecs is cut off" },
 	{ "softsecs", OPT_UINT, 1, 86400, .def = "10",
-	  .at = AT_STREAM & AT_SINK & AT_LISTEN,
+	  .at = AT_LINK & AT_SINK & AT_LISTEN,
 	  .obj = OBJ_URI, FIELD(struct uri, softsecs), FLAG(struct uri, set_soft),
 	  .family = "soft", .reload = true, .arg = "SECONDS",
 	  .doc = "how long a client may stay above soft" },
@@ -428,7 +441,7 @@ const struct opt opt_table[] = {
 	  .arg = "SECONDS",
 	  .doc = "a publisher that sends nothing (no data, no ping) this long "
 		 "is closed, freeing the slot" },
-	{ "channel", OPT_CHANNEL, .at = AT_STREAM & AT_CONNECT, .obj = OBJ_URI,
+	{ "channel", OPT_CHANNEL, .at = AT_LINK & AT_CONNECT, .obj = OBJ_URI,
 	  FIELD(struct uri, channel), FLAG(struct uri, has_channel),
 	  .reload = true, .arg = "CH",
 	  .doc = "a link to a hub: publish CH (sink) or subscribe to it (source)" },
@@ -459,6 +472,43 @@ const struct opt opt_table[] = {
 	  .doc = "optional: viewers without a certificate may connect "
 		 "(one that has one must still pass ca=)" },
 
+	/* srt://...?NAME=VALUE (link_srt.c). */
+	{ "latency", OPT_UINT, 20, 60000, .def = "120", .at = AT_SRT,
+	  .obj = OBJ_URI, FIELD(struct uri, srt.latency), NOFLAG,
+	  .reload = true, .arg = "MS",
+	  .doc = "SRT latency: how long a lost packet may be retransmitted "
+		 "before it is given up (both ends agree on the larger)" },
+	{ "passphrase-file", OPT_STRING, 1, URI_PATH_MAX - 1, .at = AT_SRT,
+	  .obj = OBJ_URI, FIELD(struct uri, srt.passphrase_file), NOFLAG,
+	  .reload = true, .arg = "FILE",
+	  .doc = "AES: the passphrase (10..79 characters) is the file's first "
+		 "line; refused when group or others may read it" },
+	{ "pbkeylen", OPT_ENUM, .words = srt_keylen_words, .def = "16",
+	  .at = AT_SRT, .obj = OBJ_URI, FIELD(struct uri, srt.pbkeylen),
+	  FLAG(struct uri, srt.set_pbkeylen), .reload = true,
+	  .arg = "16|24|32", .doc = "AES key length in bytes" },
+	{ "streamid", OPT_STRING, 1, URI_STREAMID_MAX - 1,
+	  .at = AT_SRT & AT_CONNECT, .obj = OBJ_URI,
+	  FIELD(struct uri, srt.streamid), NOFLAG, .reload = true,
+	  .arg = "TEXT", .doc = "the stream id a caller sends its listener" },
+	{ "mode", OPT_ENUM, .words = srt_mode_words, .at = AT_SRT,
+	  .obj = OBJ_URI, FIELD(struct uri, srt.mode),
+	  FLAG(struct uri, srt.set_mode), .reload = true,
+	  .arg = "caller|listener|rendezvous",
+	  .doc = "unset, '@' listens and HOST is called; rendezvous: both "
+		 "ends call each other from PORT" },
+	{ "maxbw", OPT_BYTES, 0, BYTES_MAX, .def = "libsrt's",
+	  .flags = OPTF_UNSET, .at = AT_SRT, .obj = OBJ_URI,
+	  FIELD(struct uri, srt.maxbw), NOFLAG, .reload = true,
+	  .arg = "BYTES", .doc = "SRT bandwidth cap, bytes per second, "
+				 "retransmissions included" },
+
+	/* udp://...?framing=datagram&NAME=VALUE: a udp link (link_udp.c). */
+	{ "mtu", OPT_UINT, 576, 65507, .def = "1400", .at = AT_UDPL,
+	  .obj = OBJ_URI, FIELD(struct uri, mtu), NOFLAG, .reload = true,
+	  .arg = "BYTES", .doc = "largest datagram a udp link sends; longer "
+				 "frames go as fragments" },
+
 	/* Last, as --help lists them. */
 	{ "help", OPT_FLAG, .at = AT_CLI, .obj = OBJ_CLI, NOFLAG,
 	  .letter = 'h', .doc = "show this help" },
@@ -485,6 +535,18 @@ unsigned opt_uri_at(const struct uri *u, bool as_source)
 {
 	if (u->scheme == URI_UDP)
 		return as_source ? AT_UDP_SOURCE : AT_UDP_SINK;
+	if (u->scheme == URI_SRT) {
+		if (as_source)
+			return u->local ? AT_SRT_SOURCE_LISTEN
+					: AT_SRT_SOURCE_CONNECT;
+		return u->local ? AT_SRT_SINK_LISTEN : AT_SRT_SINK_CONNECT;
+	}
+	if (u->scheme == URI_UDPLINK) {
+		if (as_source)
+			return u->local ? AT_UDPL_SOURCE_LISTEN
+					: AT_UDPL_SOURCE_CONNECT;
+		return u->local ? AT_UDPL_SINK_LISTEN : AT_UDPL_SINK_CONNECT;
+	}
 	if (u->scheme == URI_TLS) {
 		if (as_source)
 			return u->local ? AT_TLS_SOURCE_LISTEN
@@ -987,7 +1049,7 @@ static const char help_usage[] =
 	"       mcferry run [--check] [-v|-q] [--stats SECONDS] [--user USER] FILE\n"
 	"       mcferry --help | --version\n"
 	"\n"
-	"Carry IP multicast between islands over TCP.\n"
+	"Carry IP multicast between islands over TCP, TLS, SRT or UDP links.\n"
 	"\n"
 	"Endpoints (the '@' marks the local side: bind, join, listen):\n"
 	"  udp://@GROUP:PORT[?source=S]  join a group (ASM, or SSM with source)\n"
@@ -999,7 +1061,12 @@ static const char help_usage[] =
 	"  tls://HOST:PORT, tls://@[ADDR]:PORT\n"
 	"                                as tcp://, over TLS 1.3 with mutual\n"
 	"                                authentication (ca= cert= key=, or\n"
-	"                                psk-file=)\n";
+	"                                psk-file=)\n"
+	"  srt://HOST:PORT, srt://@[ADDR]:PORT\n"
+	"                                SRT live mode (caller, listener): a\n"
+	"                                listening sink serves every caller\n"
+	"  udp://HOST:PORT?framing=datagram, udp://@:PORT?framing=datagram\n"
+	"                                a udp link between mcferry nodes\n";
 
 static const char help_tail[] =
 	"\n"
@@ -1038,6 +1105,14 @@ static const char *uri_where(unsigned at)
 		{ AT_TLS_SINK_LISTEN, "listening tls sink" },
 		{ AT_STREAM & AT_LISTEN, "listening tcp or tls" },
 		{ AT_STREAM & AT_SOURCE & AT_LISTEN, "listening tcp or tls source" },
+		{ AT_LINK & AT_SINK, "tcp, tls, srt or udp-link sink" },
+		{ AT_LINK & AT_SINK & AT_LISTEN,
+		  "listening tcp, tls, srt or udp-link sink" },
+		{ AT_LINK & AT_CONNECT, "connecting tcp, tls, srt or udp link" },
+		{ AT_STREAM | AT_SRT | AT_UDP | AT_UDPL, "" },
+		{ AT_SRT, "srt" },
+		{ AT_SRT & AT_CONNECT, "connecting srt" },
+		{ AT_UDPL, "udp link" },
 	};
 
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)

@@ -52,6 +52,14 @@ enum {
 	AT_TLS_SINK_CONNECT = 1u << 19,
 	AT_CLI_HTTP = 1u << 20,
 	AT_CLI_UDPXY = 1u << 21,        /* mcferry udpxy: udpxy's own flags */
+	AT_SRT_SOURCE_LISTEN = 1u << 22, /* srt://@:PORT as a source */
+	AT_SRT_SOURCE_CONNECT = 1u << 23, /* caller or rendezvous */
+	AT_SRT_SINK_LISTEN = 1u << 24,
+	AT_SRT_SINK_CONNECT = 1u << 25,
+	AT_UDPL_SOURCE_LISTEN = 1u << 26, /* udp://@:PORT?framing=datagram */
+	AT_UDPL_SOURCE_CONNECT = 1u << 27, /* udp://HOST:PORT?framing=datagram */
+	AT_UDPL_SINK_LISTEN = 1u << 28,
+	AT_UDPL_SINK_CONNECT = 1u << 29,
 };
 #define AT_UDP (AT_UDP_SOURCE | AT_UDP_SINK)
 #define AT_TCP                                                              \
@@ -60,20 +68,38 @@ enum {
 #define AT_TLS                                                              \
 	(AT_TLS_SOURCE_LISTEN | AT_TLS_SOURCE_CONNECT | AT_TLS_SINK_LISTEN | \
 	 AT_TLS_SINK_CONNECT)
+#define AT_SRT                                                              \
+	(AT_SRT_SOURCE_LISTEN | AT_SRT_SOURCE_CONNECT | AT_SRT_SINK_LISTEN | \
+	 AT_SRT_SINK_CONNECT)
+/* The udp link (framing=datagram on udp://): a session transport, not
+ * the multicast endpoint AT_UDP. */
+#define AT_UDPL                                                             \
+	(AT_UDPL_SOURCE_LISTEN | AT_UDPL_SOURCE_CONNECT |                   \
+	 AT_UDPL_SINK_LISTEN | AT_UDPL_SINK_CONNECT)
 #define AT_STREAM (AT_TCP | AT_TLS)
+/* Message transports (link.h LINK_CAP_MESSAGES). */
+#define AT_MSG (AT_SRT | AT_UDPL)
+/* Every endpoint that is a session over a link (conn.c). */
+#define AT_LINK (AT_STREAM | AT_MSG)
 #define AT_SOURCE                                                            \
 	(AT_UDP_SOURCE | AT_TCP_SOURCE_LISTEN | AT_TCP_SOURCE_CONNECT |      \
-	 AT_TLS_SOURCE_LISTEN | AT_TLS_SOURCE_CONNECT)
+	 AT_TLS_SOURCE_LISTEN | AT_TLS_SOURCE_CONNECT |                      \
+	 AT_SRT_SOURCE_LISTEN | AT_SRT_SOURCE_CONNECT |                      \
+	 AT_UDPL_SOURCE_LISTEN | AT_UDPL_SOURCE_CONNECT)
 #define AT_SINK                                                              \
 	(AT_UDP_SINK | AT_TCP_SINK_LISTEN | AT_TCP_SINK_CONNECT |            \
-	 AT_TLS_SINK_LISTEN | AT_TLS_SINK_CONNECT)
+	 AT_TLS_SINK_LISTEN | AT_TLS_SINK_CONNECT | AT_SRT_SINK_LISTEN |     \
+	 AT_SRT_SINK_CONNECT | AT_UDPL_SINK_LISTEN | AT_UDPL_SINK_CONNECT)
 #define AT_LISTEN                                                            \
 	(AT_UDP_SOURCE | AT_TCP_SOURCE_LISTEN | AT_TCP_SINK_LISTEN |         \
-	 AT_TLS_SOURCE_LISTEN | AT_TLS_SINK_LISTEN)
+	 AT_TLS_SOURCE_LISTEN | AT_TLS_SINK_LISTEN | AT_SRT_SOURCE_LISTEN |  \
+	 AT_SRT_SINK_LISTEN | AT_UDPL_SOURCE_LISTEN | AT_UDPL_SINK_LISTEN)
 #define AT_CONNECT                                                           \
 	(AT_UDP_SINK | AT_TCP_SOURCE_CONNECT | AT_TCP_SINK_CONNECT |         \
-	 AT_TLS_SOURCE_CONNECT | AT_TLS_SINK_CONNECT)
-#define AT_URI (AT_UDP | AT_STREAM)
+	 AT_TLS_SOURCE_CONNECT | AT_TLS_SINK_CONNECT |                       \
+	 AT_SRT_SOURCE_CONNECT | AT_SRT_SINK_CONNECT |                       \
+	 AT_UDPL_SOURCE_CONNECT | AT_UDPL_SINK_CONNECT)
+#define AT_URI (AT_UDP | AT_LINK)
 #define AT_CONF (AT_CONF_RELAY | AT_CONF_HUB | AT_CONF_GATEWAY | AT_CONF_HTTP)
 #define AT_CLI                                                           \
 	(AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY | AT_CLI_RUN | AT_CLI_HTTP | \

@@ -122,6 +122,8 @@ static int parse_authority(struct uri *u, char *a, char *err, size_t errlen)
 	return 0;
 }
 
+static int uri_settle(struct uri *u, char *err, size_t errlen);
+
 int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 {
 	char tmp[sizeof(u->text)];
@@ -143,10 +145,12 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 		u->scheme = URI_TCP;
 	else if (!strncmp(tmp, "tls://", 6))
 		u->scheme = URI_TLS;
+	else if (!strncmp(tmp, "srt://", 6))
+		u->scheme = URI_SRT;
 	else
 		return err_invalid(err, errlen,
-			    "unknown scheme in '%s': want udp://, tcp:// or "
-			    "tls://",
+			    "unknown scheme in '%s': want udp://, tcp://, "
+			    "tls:// or srt://",
 			    text);
 	if (u->scheme == URI_UDP)
 		u->framing = FRAMING_RAW; /* datagrams; framing is for tcp */
@@ -163,11 +167,52 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 	rc = parse_authority(u, rest, err, errlen);
 	if (rc == 0 && q)
 		rc = parse_query(u, q, err, errlen);
+	if (rc == 0)
+		rc = uri_settle(u, err, errlen);
 	/* Towards a hub, auto means datagram: a hub speaks nothing else. */
 	if (rc == 0 && u->has_channel && u->scheme != URI_UDP &&
 	    u->framing == FRAMING_AUTO)
 		u->framing = FRAMING_DATAGRAM;
 	return rc;
+}
+
+/* What the options decide about the kind of endpoint: a udp URI with
+ * framing=datagram is a udp link, an srt URI's mode= says which side
+ * it is. */
+static int uri_settle(struct uri *u, char *err, size_t errlen)
+{
+	if (u->scheme == URI_UDP && u->set_framing) {
+		if (u->framing != FRAMING_DATAGRAM)
+			return err_invalid(err, errlen,
+				    "framing= on udp:// makes a udp link and "
+				    "takes only framing=datagram");
+		u->scheme = URI_UDPLINK;
+	}
+	if (u->scheme != URI_SRT || !u->srt.set_mode)
+		return 0;
+	switch (u->srt.mode) {
+	case SRT_MODE_CALLER:
+		if (u->local)
+			return err_invalid(err, errlen,
+				    "srt: mode=caller needs srt://HOST:PORT, "
+				    "not '@'");
+		break;
+	case SRT_MODE_LISTENER:
+		/* srt://ADDR:PORT?mode=listener, as ffmpeg writes it. */
+		if (!u->local && !u->host_numeric)
+			return err_invalid(err, errlen,
+				    "srt: mode=listener binds a numeric address, "
+				    "not '%s'", u->host);
+		u->local = true;
+		break;
+	case SRT_MODE_RENDEZVOUS:
+		if (u->local || !u->host[0])
+			return err_invalid(err, errlen,
+				    "srt: mode=rendezvous needs the peer: "
+				    "srt://HOST:PORT");
+		break;
+	}
+	return 0;
 }
 
 /* The first option given that does not apply to this kind of endpoint;
@@ -187,7 +232,9 @@ static const char *option_out_of_place(const struct uri *u, bool as_source)
 
 static const char *const scheme_names[] = { [URI_UDP] = "udp",
 					    [URI_TCP] = "tcp",
-					    [URI_TLS] = "tls" };
+					    [URI_TLS] = "tls",
+					    [URI_SRT] = "srt",
+					    [URI_UDPLINK] = "udp link" };
 
 /* A tls endpoint authenticates both ends: certificates (cert= key=, and
  * ca= to verify the peer) or a pre-shared key (psk-file=). The one
@@ -225,8 +272,9 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 	if (u->has_channel &&
 	    (u->scheme == URI_UDP || u->local || u->framing == FRAMING_RAW))
 		return err_invalid(err, errlen,
-			    "channel= needs tcp://HUB:PORT (or tls://) with "
-			    "framing=auto or framing=datagram (a link to a hub)");
+			    "channel= needs tcp://HUB:PORT (or tls://, srt://) "
+			    "with framing=auto or framing=datagram (a link to a "
+			    "hub)");
 	bad = option_out_of_place(u, as_source);
 	if (bad)
 		return err_invalid(err, errlen,
@@ -234,6 +282,15 @@ int uri_check_role(const struct uri *u, bool as_source, char *err,
 			    scheme_names[u->scheme], role);
 	if (u->scheme == URI_TLS && check_tls(u, err, errlen))
 		return -EINVAL;
+	if (u->scheme == URI_UDPLINK && u->host_numeric &&
+	    addr_is_multicast(&u->addr))
+		return err_invalid(err, errlen,
+			    "a udp link (framing=datagram) is unicast: drop "
+			    "framing= to send to a group");
+	if (u->scheme == URI_SRT && u->srt.set_pbkeylen &&
+	    !u->srt.passphrase_file[0])
+		return err_invalid(err, errlen,
+			    "srt: pbkeylen= needs passphrase-file=");
 	if (u->scheme == URI_UDP && as_source && !u->local)
 		return err_invalid(err, errlen,
 			    "a udp source must be local: write udp://@%s%s%s:%u",

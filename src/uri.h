@@ -10,6 +10,13 @@
  *   tls://HOST:PORT, tls://@[ADDR]:PORT
  *                                  as tcp://, over TLS 1.3 (ca= cert= key=
  *                                  or psk-file=; see link_tls.c)
+ *   srt://HOST:PORT, srt://@[ADDR]:PORT
+ *                                  SRT live mode: caller, listener (or
+ *                                  mode=rendezvous; see link_srt.c)
+ *   udp://HOST:PORT?framing=datagram, udp://@[ADDR]:PORT?framing=datagram
+ *                                  a udp link (link_udp.c): link frames one
+ *                                  per datagram, not a multicast endpoint;
+ *                                  its scheme is URI_UDPLINK
  *
  * Query options (?NAME=VALUE&...) are rows of the option table, opt.c,
  * which says what each one is, where it applies and how it is parsed.
@@ -27,7 +34,9 @@
 #include "addr.h"
 #include "channel.h"
 
-enum uri_scheme { URI_UDP, URI_TCP, URI_TLS };
+/* URI_UDPLINK is udp:// with framing=datagram: a session link, which
+ * goes through the link table like tcp, where plain udp:// does not. */
+enum uri_scheme { URI_UDP, URI_TCP, URI_TLS, URI_SRT, URI_UDPLINK };
 /* framing= of a tcp endpoint. AUTO (the default on tcp): two mcferry
  * nodes use DATAGRAM, found by the HELLO; a plain TCP peer gets RAW. A
  * link to a hub (channel=) is always DATAGRAM: uri_parse resolves AUTO. */
@@ -45,6 +54,27 @@ enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM, FRAMING_AUTO };
 
 /* client-cert= of a listening tls sink. */
 enum uri_client_cert { CLIENT_CERT_REQUIRE, CLIENT_CERT_OPTIONAL };
+
+/* mode= of an srt endpoint. Unset, '@' listens and a HOST is called;
+ * uri_parse makes mode=listener local ('@' on HOST) and refuses the
+ * contradictions. */
+enum uri_srt_mode { SRT_MODE_CALLER, SRT_MODE_LISTENER, SRT_MODE_RENDEZVOUS };
+
+#define URI_DEFAULT_SRT_LATENCY 120
+#define URI_DEFAULT_MTU 1400
+#define URI_STREAMID_MAX 512
+
+/* An srt endpoint's settings (secrets only from files). */
+struct uri_srt {
+	uint32_t latency;               /* ms */
+	char passphrase_file[URI_PATH_MAX]; /* one line, 10..79 chars (0600) */
+	int pbkeylen;                   /* index of "16", "24", "32" */
+	bool set_pbkeylen;
+	char streamid[URI_STREAMID_MAX];
+	int mode;                       /* enum uri_srt_mode */
+	bool set_mode;
+	uint64_t maxbw;                 /* bytes/s; 0 = libsrt's default */
+};
 
 /* A tls endpoint's files (secrets are only ever read from files). */
 struct uri_tls {
@@ -84,6 +114,8 @@ struct uri {
 	bool has_channel;          /* tcp to or from a hub: ?channel= */
 	struct channel channel;
 	struct uri_tls tls;        /* tls:// only */
+	struct uri_srt srt;        /* srt:// only */
+	uint32_t mtu;              /* udp link: largest datagram sent */
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
 	uint64_t given[URI_GIVEN_WORDS]; /* bit i: row i of opt_table given */
 };

@@ -462,7 +462,7 @@ static void test_role_checks(void **state)
 	role_bad("udp://239.1.1.1:5000?queue=65536", false,
 		 "option 'queue' does not apply to a udp sink");
 	role_bad("udp://239.1.1.1:5000?framing=datagram", false,
-		 "option 'framing'");
+		 "a udp link (framing=datagram) is unicast");
 	role_bad("udp://239.1.1.1:5000?chunk=188", false, "option 'chunk'");
 	role_bad("udp://@239.1.1.1:5000?chunk=188", true, "option 'chunk'");
 	role_bad("udp://239.1.1.1:5000?source=10.0.0.1", false,
@@ -629,6 +629,59 @@ static void test_channel_option(void **state)
 		 "channel=");
 }
 
+/* srt:// and the udp link: kinds, defaults, the options of each. */
+static void test_srt_and_udp_link(void **state)
+{
+	struct uri u;
+
+	(void)state;
+	role_ok("srt://10.0.0.1:9000", false, &u);
+	assert_int_equal(u.scheme, URI_SRT);
+	assert_false(u.local);
+	assert_int_equal(u.srt.latency, URI_DEFAULT_SRT_LATENCY);
+	assert_int_equal(u.framing, FRAMING_AUTO);
+	role_ok("srt://@:9000?latency=400&queue=1048576&soft=65536", false, &u);
+	assert_true(u.local);
+	assert_int_equal(u.srt.latency, 400);
+	role_ok("srt://10.0.0.1:9000?mode=listener", true, &u);
+	assert_true(u.local);
+	role_ok("srt://h.example:9000?mode=rendezvous&streamid=cam1", true, &u);
+	assert_int_equal(u.srt.mode, SRT_MODE_RENDEZVOUS);
+	assert_string_equal(u.srt.streamid, "cam1");
+	role_ok("srt://h:9000?passphrase-file=/k&pbkeylen=32&maxbw=1000000",
+		false, &u);
+	assert_int_equal(u.srt.pbkeylen, 2);
+	assert_int_equal(u.srt.maxbw, 1000000);
+	role_ok("srt://h:9000?channel=239.1.1.1:5000", false, &u);
+	assert_int_equal(u.framing, FRAMING_DATAGRAM);
+	parse_bad("srt://@:9000?mode=caller", "mode=caller needs");
+	parse_bad("srt://h.example:9000?mode=listener", "numeric address");
+	parse_bad("srt://@:9000?mode=rendezvous", "needs the peer");
+	parse_bad("srt://h:9000?latency=5", "bad latency '5'");
+	parse_bad("srt://h:9000?pbkeylen=20", "want 16, 24 or 32");
+	role_bad("srt://h:9000?pbkeylen=24", false, "needs passphrase-file=");
+	role_bad("srt://@:9000?streamid=x", false, "option 'streamid'");
+	role_bad("srt://h:9000?iface=eth0", false, "option 'iface'");
+	role_bad("srt://h:9000?chunk=188", true, "option 'chunk'");
+	role_bad("tcp://h:9000?latency=100", false, "option 'latency'");
+
+	/* udp:// stays the multicast endpoint unless framing=datagram. */
+	role_ok("udp://10.0.0.1:5000", false, &u);
+	assert_int_equal(u.scheme, URI_UDP);
+	role_ok("udp://10.0.0.1:5000?framing=datagram", false, &u);
+	assert_int_equal(u.scheme, URI_UDPLINK);
+	assert_int_equal(u.mtu, URI_DEFAULT_MTU);
+	role_ok("udp://@:5000?mtu=9000&framing=datagram", true, &u);
+	assert_int_equal(u.scheme, URI_UDPLINK);
+	assert_int_equal(u.mtu, 9000);
+	role_ok("udp://@:5000?framing=datagram&queue=65536", false, &u);
+	parse_bad("udp://10.0.0.1:5000?framing=raw", "takes only framing=datagram");
+	role_bad("udp://10.0.0.1:5000?mtu=1000", false, "option 'mtu'");
+	role_bad("udp://10.0.0.1:5000?framing=datagram&ttl=3", false,
+		 "option 'ttl'");
+	parse_bad("udp://10.0.0.1:5000?framing=datagram&mtu=100", "bad mtu");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -647,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_bad_addresses),
 		cmocka_unit_test(test_long_but_valid),
 		cmocka_unit_test(test_role_checks),
+		cmocka_unit_test(test_srt_and_udp_link),
 		cmocka_unit_test(test_tcp_source_refuses_source_option),
 		cmocka_unit_test(test_v6_hint_parses),
 		cmocka_unit_test(test_channel_option),
