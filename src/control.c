@@ -499,7 +499,7 @@ struct control *control_open(struct node *node, const char *path,
 		c->handles = 0;
 		return NULL; /* leaks c (startup failure: the process exits) */
 	}
-	log_info("control=%s ready", path);
+	log_info("control socket=%s listening", path);
 	return c;
 }
 

@@ -1876,7 +1876,15 @@ static void hub_ctl_links(struct hub *h, struct stats_text *t)
 		control_json_str(t, c->peer);
 		control_printf(t, ",\"node\":\"%016llx\",\"name\":",
 			       (unsigned long long)c->peer_hello.node_id);
-		control_json_str(t, c->peer_hello.island);
+		if (l->mesh) {
+			/* A hub's HELLO has no island: its LSA has a name. */
+			const struct lsa *a = lsdb_find(&h->db,
+							c->peer_hello.node_id);
+
+			control_json_str(t, a ? a->name : "");
+		} else {
+			control_json_str(t, c->peer_hello.island);
+		}
 		control_printf(t, ",\"cost\":%u,\"draining\":%s,"
 			       "\"dialed\":%s,\"in\":%llu,\"out\":%llu}",
 			       l->mesh ? l->cost : 0,
