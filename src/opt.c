@@ -297,10 +297,6 @@ const struct opt opt_table[] = {
 	  .arg = "tcp://HOST:PORT", .flags = OPTF_MANY,
 	  .doc = "a hub (tcp://, tls://, srt:// or a udp link); several: "
 		 "dual-homed" },
-	{ "control", OPT_STRING, 1, 107,
-	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
-	  FIELD(struct gateway_spec, control), NOFLAG, .arg = "PATH",
-	  .doc = "JSON-lines control socket (unix, mode 0660; docs/mesh.md)" },
 	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1,
 	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
 	  FIELD(struct gateway_spec, iface), NOFLAG, .reload = true,
@@ -1086,7 +1082,6 @@ static const char help_usage[] =
 	"               [--heartbeat MS] [--control PATH]\n"
 	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
 	"               --hub URI [--hub URI...] --iface IF [--island NAME] [--ttl N]\n"
-	"               [--control PATH]\n"
 	"               (--group CH | --export CH | --import CH[=LOCAL_CH])...\n"
 	"       mcferry http [-v|-q] [--stats SECONDS] [--user USER]\n"
 	"               --listen ADDR:PORT [--iface IF] [--hold SECONDS]\n"
