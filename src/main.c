@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "notify.h"
 #include "opt.h"
@@ -396,6 +397,9 @@ int main(int argc, char **argv)
 	int status;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* The control client runs no services: its own small main. */
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc, argv);
 	log_init();
 	app.ctx.node_id = random_node_id();
 	app.ctx.epoch = (uint64_t)time(NULL);

@@ -116,6 +116,7 @@ struct uri {
 	struct uri_tls tls;        /* tls:// only */
 	struct uri_srt srt;        /* srt:// only */
 	uint32_t mtu;              /* udp link: largest datagram sent */
+	uint32_t cost;             /* a hub link: its cost in the mesh; 0 = 10 */
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
 	uint64_t given[URI_GIVEN_WORDS]; /* bit i: row i of opt_table given */
 };
