@@ -1253,6 +1253,12 @@ void http_stop(struct http *h)
 	if (h->closing)
 		return;
 	h->closing = true;
+	/* The counters go now, not when the last handle has closed: a
+	 * service of the same name may start at once (a reload restarting
+	 * a changed [http NAME]), as relay_stop does. */
+	stats_remove_owner(&h->node->stats, h);
+	for (size_t i = 0; i < h->nchans; i++)
+		stats_remove_owner(&h->node->stats, h->chans[i]);
 	if (h->listening) {
 		listener_close(&h->ls);
 		uv_close((uv_handle_t *)&h->tick, http_on_handle_closed);
