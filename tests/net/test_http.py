@@ -477,3 +477,30 @@ def test_sighup_keeps_an_unchanged_relay_restarts_http(ht, tmp_path):
     res = T.mcrecv_result(direct, timeout=30)
     assert res["unique"] == count and res["lost"] == 0, res
     assert node.alive(), node.describe()
+
+
+def test_run_check_http_sections(ht, tmp_path):
+    """run --check: an http listen on a relay's port, two named channels
+    listening on one port, an iface that is not there; a good file counts
+    its http services."""
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[relay r]\nsource = udp://@%s\nsink = tcp://@:4022\n\n"
+                   "[http web]\nlisten = 10.20.0.1:4022\niface = nosuchif0\n"
+                   "channel = a=tcp://@:1700\nchannel = b=tcp://@:1700\n" % G)
+    p = ht.node.exec([T.MCFERRY, "run", "--check", str(bad)])
+    assert p.returncode == 2, p
+    lines = p.stderr.splitlines()
+    assert any("line 5: http=web listen listens on 10.20.0.1:4022: port 4022 "
+               "is taken by relay=r sink on line 3" in l for l in lines), lines
+    assert any("http=web channel=b source listens on [::]:1700: port 1700 "
+               "is taken by http=web channel=a source" in l for l in lines)
+    assert any("http=web iface: no interface 'nosuchif0'" in l for l in lines)
+    assert "configuration OK" not in p.stdout
+    good = tmp_path / "good.conf"
+    good.write_text("[relay r]\nsource = udp://@%s\nsink = tcp://@:1601\n\n"
+                    "[http web]\nlisten = :4022\niface = n0\n"
+                    "channel = r=tcp://127.0.0.1:1601\n\n"
+                    "[http tv]\nlisten = :4023\n" % G)
+    p = ht.node.exec([T.MCFERRY, "run", "--check", str(good)])
+    assert p.returncode == 0, p
+    assert "configuration OK (1 relays, 0 hubs, 0 gateways, 2 http)" in p.stdout
