@@ -1282,6 +1282,11 @@ void http_reload(struct http *h)
 
 	if (h->ls.closing || !h->ls.conf.ops)
 		return;
+	/* A named channel's source open now re-reads its certificates as a
+	 * relay's does; the next open reads them anyway. */
+	for (size_t i = 0; i < h->nchans; i++)
+		if (h->chans[i]->mg && h->chans[i]->mg->relay)
+			relay_reload(h->chans[i]->mg->relay);
 	rc = link_conf_reload(&h->ls.conf, err, sizeof(err));
 	if (rc < 0)
 		log_error("http=%s certificates not reloaded, keeping the old "

@@ -102,7 +102,8 @@ void http_stop(struct http *h);
 /* Log counter lines from the registry. */
 void http_log_stats(const struct http *h);
 /* SIGHUP for a kept service: the listener's transport re-reads its
- * certificates (a TLS front); established viewers keep theirs. */
+ * certificates (a TLS front), so do the open sources of named channels
+ * (tls://, srt://); established viewers and links keep theirs. */
 void http_reload(struct http *h);
 
 #endif
