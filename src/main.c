@@ -378,8 +378,9 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 
 		if (!bad)
 			printf("configuration OK (%zu relays, %zu hubs, "
-			       "%zu gateways)\n",
-			       file.nrelays, file.nhubs, file.ngateways);
+			       "%zu gateways, %zu http)\n",
+			       file.nrelays, file.nhubs, file.ngateways,
+			       file.nhttps);
 		config_free(&file);
 		return bad ? EXIT_USAGE : 0;
 	}

@@ -143,6 +143,12 @@ static int set_http_allow(void *obj, const struct opt *o,
 	return 0;
 }
 
+static int set_http_channel(void *obj, const struct opt *o,
+			    const union opt_value *v, char *err, size_t errlen)
+{
+	return http_conf_add_named(obj, v->s, err, errlen);
+}
+
 /* udpxy -B: 65536, 32Kb, 1Mb (udpxy(1)), as the groups' receive buffer. */
 static int set_udpxy_buffer(void *obj, const struct opt *o,
 			    const union opt_value *v, char *err, size_t errlen)
@@ -354,6 +360,11 @@ const struct opt opt_table[] = {
 	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
 	  .set = set_http_allow, NOFLAG, .arg = "CIDR",
 	  .doc = "serve only groups in CIDR (one or more); others get 403" },
+	{ "channel", OPT_STRING, 1, HTTP_NAME_MAX + 512,
+	  .flags = OPTF_MANY, .at = AT_CONF_HTTP | AT_CLI_HTTP,
+	  .obj = OBJ_HTTP, .set = set_http_channel, NOFLAG, .arg = "NAME=URI",
+	  .doc = "serve the relay source URI (a hub's tcp://HUB:PORT?channel="
+		 "CH, tcp://, srt://, udp://) at /channel/NAME (one or more)" },
 	{ "content-type", OPT_STRING, 1, HTTP_CTYPE_MAX - 1,
 	  .def = "video/mp2t",
 	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,

@@ -133,6 +133,13 @@ int relay_start(struct relay *r, char *err, size_t errlen)
 	return rc;
 }
 
+void relay_add_sink(struct relay *r, struct sink *s)
+{
+	r->sinks = xrealloc(r->sinks, (r->nsinks + 1) * sizeof(*r->sinks));
+	r->sinks[r->nsinks++] = s;
+	r->live++;
+}
+
 void relay_deliver(struct relay *r, struct buf *b)
 {
 	if (r->stopping)

@@ -227,6 +227,11 @@ void service_add_http(struct service_list *l, struct node *ctx,
 				 "%02x", c->allow[i].addr[k]);
 		text_add(&fp, line);
 	}
+	for (size_t i = 0; i < c->nnamed; i++) {
+		snprintf(line, sizeof(line), "channel=%s=%s", c->named[i].name,
+			 c->named[i].uri);
+		text_add(&fp, line);
+	}
 	service_add(l, &http_ops, http_new(ctx, c), "http", c->name, &fp);
 }
 
