@@ -331,7 +331,12 @@ const struct opt opt_table[] = {
 	  .doc = "multicast the hub's CH here, maybe on another group" },
 
 	/* An HTTP front: [http NAME], mcferry http (and udpxy, where a
-	 * row has its letter). */
+	 * row has its letter), or --http beside a relay, hub or gateway. */
+	{ "http", OPT_STRING, 1, URI_HOST_MAX + 6,
+	  .at = AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY, .obj = OBJ_HTTP,
+	  .set = set_http_listen, NOFLAG, .arg = "ADDR:PORT",
+	  .doc = "also serve HTTP here: /status, /metrics (every counter of "
+		 "the process), /udp/" },
 	{ "listen", OPT_STRING, 1, URI_HOST_MAX + 6,
 	  .at = AT_CONF_HTTP | AT_CLI_HTTP, .obj = OBJ_HTTP,
 	  .set = set_http_listen, NOFLAG, .arg = "ADDR:PORT",
@@ -871,6 +876,19 @@ static void cli_section(struct opt_cli *cli, void **objs)
 		cfg->ngateways = 1;
 		gateway_spec_init(&cfg->gateways[0].spec, "gateway");
 		objs[OBJ_GATEWAY] = &cfg->gateways[0].spec;
+	}
+	if (cli->cmd == CMD_RELAY || cli->cmd == CMD_HUB ||
+	    cli->cmd == CMD_GATEWAY) {
+		/* --http ADDR:PORT: an HTTP front beside the service (its
+		 * /status, /metrics of every counter of the process, /udp/),
+		 * made only when the flag is given (see opt_cli_parse). */
+		struct http_conf *h;
+
+		cfg->https = xcalloc(1, sizeof(*cfg->https));
+		h = &cfg->https[0].conf;
+		strcpy(h->name, "http");
+		opt_init(h, OBJ_HTTP, AT_CLI_HTTP);
+		objs[OBJ_HTTP] = h;
 	} else if (cli->cmd == CMD_HTTP || cli->cmd == CMD_UDPXY) {
 		struct http_conf *h;
 
@@ -1073,6 +1091,9 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 		else
 			rc = cli_flag(cli, cmd_at, o, objs, optarg, err, errlen);
 	}
+	if (rc == 0 && cli->cmd != CMD_HTTP && cli->cmd != CMD_UDPXY &&
+	    cli->cfg.https && cli->cfg.https[0].conf.listen[0])
+		cli->cfg.nhttps = 1; /* --http was given */
 	if (rc == 0)
 		rc = cli_finish(cli, argc - 1 - optind, argv + 1 + optind, err,
 				errlen);

@@ -504,3 +504,38 @@ def test_run_check_http_sections(ht, tmp_path):
     p = ht.node.exec([T.MCFERRY, "run", "--check", str(good)])
     assert p.returncode == 0, p
     assert "configuration OK (1 relays, 0 hubs, 0 gateways, 2 http)" in p.stdout
+
+
+def test_http_beside_a_relay_serves_its_metrics_and_players(ht, tmp_path):
+    """--http ADDR:PORT on a relay: one process, one loop; /metrics holds
+    the relay's counters (moving with its traffic) next to the front's,
+    and a player can watch /udp/ from the same port."""
+    relay = T.start_mcferry(ht.node, [
+        "relay", "--name", "tv", "--http", ":4022",
+        "udp://@%s?iface=n0" % G, "udp://10.20.0.2:6000"], tag="relay")
+    relay.wait_for_log(r"http=http listening uri=tcp://@:4022", timeout=5)
+    ff = ht.ffmpeg(seconds=20)
+    try:
+        def relay_in():
+            text = cli(ht, ["curl", "-s", "-m", "3", BASE + "/metrics"]).stdout
+            m = re.search(r'^mcferry_relay_in_datagrams_total\{relay="tv"\} '
+                          r'(\d+)$', text, re.M)
+            return int(m.group(1)) if m else None, text
+
+        first, text = relay_in()
+        assert first is not None, text
+        assert "mcferry_http_requests_total" in text, text
+        p = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           text=True, capture_output=True)
+        assert shutil.which("promtool") is None or p.returncode == 0, \
+            p.stdout + p.stderr
+        moved = wait_until(lambda: (relay_in()[0] or 0) > first + 50 and
+                           [relay_in()[0]], 15, "the relay's counter to move")
+        assert moved[0] > first
+        out = tmp_path / "beside.ts"
+        cli(ht, ["curl", "-s", "-m", "3", "-o", str(out),
+                 BASE + "/udp/" + G + "?iface=n0"], check=False)
+        assert_ts(out.read_bytes(), "/udp/ beside a relay")
+    finally:
+        ff.stop()
+    assert relay.alive(), relay.describe()
