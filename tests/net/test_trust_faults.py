@@ -145,3 +145,116 @@ def test_user_keeps_only_what_a_restart_needs(solo, mcferry_bin, tmp_path):
     check_caps(run2, 0)
     for p in (relay, gw, run, run2):
         assert p.stop(signal.SIGTERM, timeout=5) == 0, p.describe()
+
+
+# --------------------------------------------------------------------------
+# (a) 50 fast, 10 stopped and 10 slow clients of one listening relay sink
+
+def slow_reader(ns, host, port, stop, got, rcvbuf=16384, chunk=1316,
+                every=0.05):
+    """A python client that reads `chunk` bytes every `every` s (26 KB/s
+    by default), far slower than the stream; returns (socket, thread)."""
+    with ns.entered():
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(5)
+    s.connect((host, port))
+
+    def loop():
+        s.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                d = s.recv(chunk)
+                if not d:
+                    return
+                got[s.getsockname()[1]] = got.get(s.getsockname()[1], 0) \
+                    + len(d)
+            except socket.timeout:
+                pass
+            except OSError:
+                return
+            time.sleep(every)
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    return s, t
+
+
+def test_fast_clients_lose_nothing_stopped_and_slow_are_cut(islands, tools):
+    gw_a = islands.gw["a"]
+    a1, a2, a3 = islands.hosts["a"]
+    queue, sndbuf = 262144, 262144
+    relay = T.start_mcferry(gw_a, [
+        "relay", "--stats", "1", "--stats-json",
+        "udp://@%s?iface=br0&rcvbuf=4194304" % G,
+        "tcp://@:1601?queue=%d&sndbuf=%d" % (queue, sndbuf)], tag="relay")
+    lan = T.Islands.gw_lan("a")
+    # ~4.2 Mbit/s: 400 datagrams of 1316 bytes a second for 15 s
+    count, rate, size = 6000, 400, 1316
+    fast, n_stop, n_slow = 50, 10, 10
+    mr = T.start_mcrecv(a2, ["tcp", "%s:1601" % lan, "--clients", fast,
+                             "--size", size, "--rcvbuf", 4194304,
+                             "--idle", "3", "--duration", "90",
+                             "--expect", count])
+    stopped = []
+    for i in range(n_stop):
+        stopped.append(a3.spawn([
+            "socat", "-u", "TCP:%s:1601,sourceport=%d,rcvbuf=16384"
+            % (lan, 42000 + i), "OPEN:/dev/null"], tag="stopped%d" % i))
+    stop_ev, slow_got = threading.Event(), {}
+    slow = [slow_reader(a3, lan, 1601, stop_ev, slow_got)
+            for _ in range(n_slow)]
+    slow_ports = {s.getsockname()[1] for s, _ in slow}
+    relay.wait_for_log(CONNECTED_RX, timeout=15,
+                       count=fast + n_stop + n_slow)
+    for p in stopped:
+        p.send_signal(signal.SIGSTOP)
+    rss0 = T.proc_rss_kib(relay.pid)
+    t_start = time.time()
+    sender = a1.spawn([T.MCSEND, "--count", count, "--rate", rate,
+                       "--size", size, "--iface", T.Islands.host_addr("a", 1),
+                       G], tag="mcsend")
+    peak = rss0
+    try:
+        while sender.p.poll() is None:
+            peak = max(peak, T.proc_rss_kib(relay.pid))
+            time.sleep(0.1)
+        assert sender.wait(5) == 0, sender.describe()
+        summary = T.mcrecv_result(mr, timeout=60)
+    finally:
+        stop_ev.set()
+        for p in stopped:
+            p.send_signal(signal.SIGCONT)
+        for s, t in slow:
+            t.join(2)
+            s.close()
+    cuts = raw_lines(relay, r"\bc=(\d+) client closed reason=slow-consumer "
+                            r"peer=[\d.]+:(\d+) queued=(\d+)")
+    stop_cuts = [(t, m) for t, m in cuts if 42000 <= int(m.group(2)) < 42100]
+    slow_cuts = [(t, m) for t, m in cuts if int(m.group(2)) in slow_ports]
+    # a stopped client's queue, the relay's send buffer (the kernel doubles
+    # SO_SNDBUF) and the client's receive buffer hold this much; at the
+    # stream's rate they fill in `fill` seconds after the first datagram
+    rate_b = rate * size
+    fill = (queue + 2 * sndbuf + 2 * 16384) / rate_b
+    lat = sorted(t - t_start for t, _ in stop_cuts)
+    print("stopped clients cut %s s after the stream began (fill %.2f s); "
+          "slow clients cut at %s s; relay RSS %d -> peak %d KiB" % (
+              ["%.2f" % x for x in lat], fill,
+              ["%.2f" % (t - t_start) for t, _ in slow_cuts], rss0, peak))
+    T.assert_exactly_once(summary, count, clients=fast,
+                          what="50 fast clients next to 20 slow ones",
+                          size=size)
+    assert summary["eof_clients"] == 0 and summary["reset_clients"] == 0
+    assert len(stop_cuts) == n_stop and len(slow_cuts) == n_slow, \
+        relay.stderr()
+    assert len(cuts) == n_stop + n_slow, "only those 20 may be cut"
+    # each stopped one within 2 s of its queue and socket filling
+    assert lat[-1] <= fill + 2.0, (lat, fill)
+    # the cutoff counter agrees
+    got = S.reports(relay)
+    assert got[-1][S.RELAY + "cutoffs_total"] == n_stop + n_slow, got[-1]
+    # memory: bounded by the caps, whatever the clients do
+    clients = fast + n_stop + n_slow
+    bound = rss0 + (clients * (queue + sndbuf) + (16 << 20)) // 1024
+    assert peak < bound, (rss0, peak, bound)
+    assert relay.alive()
