@@ -441,3 +441,77 @@ def test_hub_link_fault_recovers_exactly_once(net, case):
         assert reconnects >= 1
         assert det_hub and det_hub[0] < 3.5, det_hub
         assert det_gw and det_gw[0] < 3.5, det_gw
+
+
+# --------------------------------------------------------------------------
+# (c) every malformed frame of test_bad_input.py at the hub, while ten
+#     clients stream: gateway B1 and nine relay subscribers
+
+N_SUBS = 9
+
+
+def test_bad_frames_at_hub_while_ten_clients_stream(net):
+    hub = net.start_hub()
+    ga = net.start_gateway("a", 1)
+    gb = net.start_gateway("b", 1)
+    net.wait_forwarder("a", H.GROUP, procs=[ga])
+    net.wait_forwarder("b", H.GROUP, procs=[gb])
+    # nine relays on the bad-peer host subscribe to the channel and send
+    # it on as unicast to a mcrecv each
+    subs, rxs = [], []
+    for i in range(N_SUBS):
+        port = 6100 + i
+        rxs.append(T.start_mcrecv(net.bad_ns, [
+            "udp", "%s:%d" % (H.BAD_ADDR, port), "--idle", "3",
+            "--duration", "120"], tag="sub-rx%d" % i))
+        subs.append(T.start_mcferry(net.bad_ns, [
+            "relay", "%s?framing=datagram&channel=%s" % (H.HUB_URI, H.GROUP),
+            "udp://%s:%d" % (H.BAD_ADDR, port)], tag="sub%d" % i))
+    hub.wait_for_log(r"\bjoin channel=%s\b" % re.escape(H.GROUP),
+                     count=2 + N_SUBS, timeout=15)
+    rx_b = net.mcrecv("b", idle=3)
+    count, rate = 8000, 500
+    snd = net.sender("a", count=count, rate=rate)
+    results = []
+    try:
+        for case_id, data, half_close, reason in BAD_INPUTS:
+            s = net.tcp()
+            s.settimeout(5)
+            s.connect((H.HUB_ADDR, H.HUB_PORT))
+            port = s.getsockname()[1]
+            try:
+                s.sendall(data)
+                if half_close:
+                    s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+            _reply, how = T.read_until_closed(s, timeout=8)
+            s.close()
+            m = hub.wait_for_log(r"\bc=\d+ .*\bclosed reason=(\S+)"
+                                 r".*\bpeer=%s:%d\b" % (
+                                     re.escape(H.BAD_ADDR), port),
+                                 timeout=8)[0]
+            results.append((case_id, reason, m.group(1), how))
+            assert hub.alive(), hub.describe()
+        sent = H.finish_sender(snd, timeout=count / rate + 30)
+    finally:
+        snd.stop()
+    print("bad frames at the hub: %s" % "; ".join(
+        "%s -> %s%s" % (c, got, "" if got == want else " (splitter: %s)"
+                        % want) for c, want, got, _ in results))
+    sb = H.end_mcrecv(rx_b)
+    got = [H.stream_unique(sb, H.STREAM["a"])]
+    dups = [sb["per_client"][0]["duplicates"]]
+    for r in rxs:
+        s = H.end_mcrecv(r)
+        got.append(H.stream_unique(s, H.STREAM["a"]))
+        dups.append(s["per_client"][0]["duplicates"])
+    print("streaming clients got %s of %d" % (got, sent))
+    assert got == [sent] * (1 + N_SUBS) and dups == [0] * (1 + N_SUBS), \
+        (got, dups, sent)
+    # none of the ten was closed meanwhile
+    for p in [ga, gb] + subs:
+        assert not p.log_matches(r"\bupstream closed\b"), p.stderr()
+    assert len(results) == len(BAD_INPUTS)
+    # the hub names each the way the splitter does
+    assert [r[2] for r in results] == [r[1] for r in results], results
