@@ -257,6 +257,8 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 		listener_pending_end(c->ls, c);
 	if (!c->decided)
 		conn_decide(c, true);
+	if (c->state != CONN_OPEN)
+		return; /* deciding wrote our HELLO, and the write failed */
 	if (c->h->on_hello)
 		c->h->on_hello(c);
 	if (log_enabled(LOG_DEBUG)) {
