@@ -1837,7 +1837,8 @@ void hub_set_mesh(struct hub *h, const struct uri *peers, size_t n,
 		  uint32_t heartbeat_ms)
 {
 	h->peer_uris = xmalloc((n ? n : 1) * sizeof(*peers));
-	memcpy(h->peer_uris, peers, n * sizeof(*peers));
+	if (n)
+		memcpy(h->peer_uris, peers, n * sizeof(*peers));
 	h->npeer_uris = n;
 	if (heartbeat_ms)
 		h->hb_ms = heartbeat_ms;
