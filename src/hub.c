@@ -1557,13 +1557,14 @@ static void hub_peer_on_connect(struct conn *c, int status)
 
 static void hub_peer_on_closed(struct conn *c)
 {
+	const struct dialer *d = c->owner; /* a dialer's conn */
 	struct hub_link *l;
 	struct hub_peer *p;
 
-	if (c->data == NULL || ((struct hub_peer *)c->data)->cur != c) {
-		/* Never connected: its data is still the peer. */
+	/* A conn that never connected still has the peer as its data; a
+	 * connected one has its hub_link (hub_peer_on_connect). */
+	if (c->data == NULL || c->data == d->conf.owner)
 		return;
-	}
 	l = link_of(c);
 	p = l->dpeer;
 	p->cur = NULL;

@@ -104,12 +104,20 @@ struct link_srt {
 
 static uv_once_t link_srt_once = UV_ONCE_INIT;
 
-/* libsrt's own state is process-wide: started once, never cleaned up
- * (threads of other loops may still use it at exit). */
+/* libsrt's own state is process-wide: started once, and cleaned up at
+ * exit, before libsrt's own destructors run (an atexit handler registered
+ * after them runs first). Every bridge thread has been joined by then:
+ * each loop joins its bridges when their endpoints close. */
+static void link_srt_cleanup(void)
+{
+	srt_cleanup();
+}
+
 static void link_srt_startup(void)
 {
 	srt_startup();
 	srt_setloglevel(LOG_CRIT);
+	atexit(link_srt_cleanup);
 }
 
 static const char *srt_errstr(void)
