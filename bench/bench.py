@@ -151,13 +151,28 @@ def kv(text, key):
     return float(m[-1]) if m else None
 
 
+# Old stats-line keys -> the registry's names (docs/metrics.md), which the
+# stats line has printed since the registry came.
+STAT_NAMES = {"in_dgrams": "mcferry_relay_in_datagrams_total",
+              "out_dgrams": "mcferry_relay_out_datagrams_total",
+              "drops": "mcferry_relay_dropped_datagrams_total",
+              "cutoffs": "mcferry_relay_cutoffs_total",
+              "skips": "mcferry_relay_skipped_datagrams_total",
+              "episodes": "mcferry_relay_skip_episodes_total"}
+
+
 def stat_field(text, key):
-    """KEY=value from mcferry's last `stats relay=` line."""
-    lines = [l for l in text.splitlines() if l.startswith("stats relay=")]
+    """KEY=value from mcferry's last `stats relay=` line (KEY: the old
+    short key or the registry's name)."""
+    lines = [l for l in text.splitlines() if re.match(r"(\S+ )?stats relay=", l)
+             or l.startswith("stats relay=")]
     if not lines:
         return None
-    m = re.search(r"\b%s=(\d+)" % key, lines[-1])
-    return int(m.group(1)) if m else None
+    for k in (key, STAT_NAMES.get(key)):
+        m = k and re.search(r"\b%s=(\d+)" % k, lines[-1])
+        if m:
+            return int(m.group(1))
+    return None
 
 
 def stat_sum(text, key):
@@ -177,6 +192,23 @@ def summary(p):
         return T.parse_json_summary(p.stdout())
     except Exception:
         return None
+
+
+def kind_base(kind):
+    """mcferry, or the peer's name, for a row's relay kind:
+    mcferry[-wN][-before][?QUERY] (QUERY: options for the sink URI, with
+    rcvbuf= going to the source's) or a peer of bench/peers.py."""
+    return "mcferry" if kind.startswith("mcferry") else kind
+
+
+def kind_parts(kind):
+    """(workers, before, source options, sink options) of an mcferry kind."""
+    k, _, q = kind.partition("?")
+    m = re.search(r"-w(\d+)", k)
+    opts = [o for o in q.split("&") if o]
+    return (int(m.group(1)) if m else 1, "-before" in k,
+            "".join("&" + o for o in opts if o.startswith("rcvbuf=")),
+            "".join("&" + o for o in opts if not o.startswith("rcvbuf=")))
 
 
 class HarnessError(Exception):
@@ -209,6 +241,7 @@ class Bench:
         for kind, pe in peers.PEERS.items():
             if pe["env"]:
                 self.binaries[kind] = os.environ.get(pe["env"]) or None
+        self.before = os.environ.get("BENCH_BEFORE") or None
         self.rows = self.fan_rows()
 
     # -- notes
@@ -244,7 +277,8 @@ class Bench:
             rows = []
             for r in spec.split():
                 f = r.split(":")
-                if (len(f) != 3 or not re.fullmatch(r"mcferry(-w\d+)?|" + "|".join(
+                if (len(f) != 3 or not re.fullmatch(
+                        r"mcferry(-w\d+)?(-before)?(\?\S+)?|" + "|".join(
                         peers.PEERS), f[0]) or not f[1].isdigit()
                         or not f[2].isdigit()):
                     sys.exit("bench: BENCH_ROWS: '%s' is not KIND:MBITPS:CLIENTS" % r)
@@ -262,7 +296,11 @@ class Bench:
             rows = [r for r in rows if r[0] != "socat"]
         out = []
         for r in rows:
-            base = r[0].split("-w")[0]
+            base = kind_base(r[0])
+            if "-before" in r[0] and not self.before:
+                self.note("%s: no BENCH_BEFORE=PATH (an older mcferry binary); "
+                          "row skipped" % r[0])
+                continue
             if base != "mcferry" and not self.binaries.get(base):
                 if base == "socat":
                     log("socat not found; skipping the socat rows")
@@ -289,8 +327,12 @@ class Bench:
             p.stop(timeout=3)
             return False
 
-    def start_mcferry(self, tag, ns, args, timeout=10):
+    def start_mcferry(self, tag, ns, args, timeout=10, binary=None):
         try:
+            if binary:
+                p = ns.spawn([binary] + [str(a) for a in args], tag=tag)
+                p.wait_for_log(T.READY_RX, timeout=timeout)
+                return p
             return T.start_mcferry(ns, [str(a) for a in args], tag=tag,
                                    timeout=timeout)
         except T.TopoError as e:
@@ -377,11 +419,14 @@ class Bench:
     # ==========================================================================
     # 1. Fan-out: one multicast stream -> relay -> N TCP clients
 
-    def run_fan(self, kind, mb, n, rep):
+    def run_fan(self, kind, mb, n, rep, secs=None, marks=None):
+        """One fan-out run. secs: its length (default the matrix's);
+        marks: a list that gets (seconds since the send began, RSS kB)
+        every 10 s (the soak table)."""
         m = self.m
-        secs = m["secs"]
-        tag = "%s-%dM-%d.r%d" % (kind, mb, n, rep)
-        base = kind.split("-w")[0]
+        secs = secs or m["secs"]
+        tag = "%s-%dM-%d.r%d" % (re.sub(r"[^\w.-]", "_", kind), mb, n, rep)
+        base = kind_base(kind)
         pps = mbps_pps(mb)
         count = int(pps * secs)
         log("[%d/%d] fan-out %s %gMbit/s (%dpps) clients=%d seconds=%g"
@@ -394,11 +439,12 @@ class Bench:
         ns0 = PS.tcpext(self.ns_text(self.r, "/proc/net/netstat"), names)
         pe = dict(http=False, forks=False, ts=False)
         if base == "mcferry":
-            workers = int(kind.split("-w")[1]) if "-w" in kind else 1
+            workers, before, srcq, sinkq = kind_parts(kind)
             relay = self.start_mcferry(tag + ".relay", self.r, [
                 "relay", "--stats", 1, "--workers", workers,
-                "udp://@%s:%d?iface=%s" % (GROUP, UPORT, IF_SR),
-                "tcp://@:%d?framing=raw" % TPORT])
+                "udp://@%s:%d?iface=%s%s" % (GROUP, UPORT, IF_SR, srcq),
+                "tcp://@:%d?framing=raw%s" % (TPORT, sinkq)],
+                binary=self.before if before else None)
             if relay is None:
                 return None
         else:
@@ -484,8 +530,14 @@ class Bench:
         rssmax = pssmax = 0
         rc1 = h1 = cpu1 = None
         i = 0
+        next_mark = 10
         while recv.alive() and i < (secs + 35) * 10:
-            rssmax = max(rssmax, PS.tree_rss(relay.pid) or 0)
+            rss_now = PS.tree_rss(relay.pid) or 0
+            rssmax = max(rssmax, rss_now)
+            if marks is not None and time.monotonic() - t0 >= next_mark:
+                marks.append((next_mark, rss_now))
+                log("  soak t=%ds rss=%dkB" % (next_mark, rss_now))
+                next_mark += 10
             rcv = PS.cpu_ticks(recv.pid)
             if rcv is not None:
                 rc1, h1 = rcv, PS.host_cpu()
@@ -532,7 +584,15 @@ class Bench:
         win = max((recv_t0 - t0) + js["seconds"] - (IDLE if stopr == "idle" else 0),
                   ssecs)
         exp = sent * n
+        # Loss by cause, in datagram copies (one per client): dropped at
+        # the relay's UDP socket (one shared socket loses a copy for every
+        # client), skipped by the relay's policy (slow=skip), missing at
+        # clients whose connection the relay closed (eof/reset: cut off),
+        # and the rest, never delivered (still queued when mcrecv gave up,
+        # clients that never got in).
+        R_pc = js.get("per_client") or []
         R = dict(GBPS=js["bytes"] * 8 / win / 1e9,
+                 DELIV=100.0 * uniq / exp if exp else 0.0,
                  LOSS=100.0 * (exp - uniq) / exp if exp else 0.0,
                  CPU=PS.pct(cpu0, cpu1, win), RCPU=PS.pct(rc0, rc1, win),
                  HOST=PS.host_busy(h0, h1), RSS=rssmax,
@@ -542,15 +602,24 @@ class Bench:
         # for every client; a socket per client (socat, udpxy) for one.
         drops = sum(b - a for a, b in udp.values()) if udp else None
         R["IDROPS"] = drops
-        if drops is not None and sent:
-            R["BEFORE"] = 100.0 * drops / (exp if pe["forks"] else sent)
-            R["AFTER"] = max(R["LOSS"] - R["BEFORE"], 0.0)
-        else:
-            R["BEFORE"] = R["AFTER"] = None
+        icopies = (drops if pe["forks"] else drops * n) if drops is not None else 0
+        skips = stat_field(relay.stderr(), "skips") if base == "mcferry" else None
+        cut = sum(max(sent - c["unique"] - (0 if pe["forks"] else (drops or 0)), 0)
+                  for c in R_pc if c.get("eof") or c.get("reset"))
+        miss = exp - uniq
+        R["L_IN"] = 100.0 * icopies / exp if exp and drops is not None else None
+        R["L_SKIP"] = 100.0 * (skips or 0) / exp if exp and skips is not None else None
+        R["L_CUT"] = 100.0 * cut / exp if exp else None
+        R["L_NEVER"] = (100.0 * max(miss - icopies - (skips or 0) - cut, 0) / exp
+                        if exp else None)
+        R["CPUGB"] = (R["CPU"] / R["GBPS"] if R["CPU"] is not None and R["GBPS"]
+                      else None)
         if base == "mcferry":
             rlog = relay.stderr()
             R["DROPS"] = stat_field(rlog, "drops")
             R["CUTS"] = stat_field(rlog, "cutoffs")
+            R["SKIPS"] = skips
+            R["EPIS"] = stat_field(rlog, "episodes")
             indg = stat_field(rlog, "in_dgrams")
             if indg is not None and indg != sent:
                 self.note("%s: mcferry read %d of %d datagrams (the rest were lost "
@@ -572,7 +641,7 @@ class Bench:
                           "wrote nothing more to clients that were reading"
                           % (tag, len(q), IDLE, min(q), max(q), IDLE))
         else:
-            R["DROPS"] = R["CUTS"] = "-"
+            R["DROPS"] = R["CUTS"] = R["SKIPS"] = R["EPIS"] = "-"
             if pe["forks"] and n > 1:
                 self.note("%s: %s's %d processes: RSS sum %.1f MiB (shared pages "
                           "counted in every process), PSS sum %.1f MiB"
@@ -640,8 +709,8 @@ class Bench:
         for cfg in configs:
             if cfg in V:
                 med[cfg] = {k: median(col(cfg, k)) for k in
-                            ("GBPS", "P50", "P99", "CPU", "RSS", "RCPU", "HOST",
-                             "BEFORE", "AFTER")}
+                            ("GBPS", "DELIV", "P50", "P99", "CPU", "CPUGB", "RSS",
+                             "RCPU", "HOST", "L_IN", "L_SKIP", "L_CUT", "L_NEVER")}
                 med[cfg]["LOSS"] = maxof(col(cfg, "LOSS"))
         # The 1-client row of each relay kind is the RSS baseline.
         base_rss = {}
@@ -652,21 +721,26 @@ class Bench:
         for cfg in configs:
             kind, mb, n = cfg
             if cfg not in V:
-                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 13)
+                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 20)
                 continue
             M = med[cfg]
             perc = "-"
             if n > 1 and kind in base_rss:
                 perc = "%.1f" % ((M["RSS"] - base_rss[kind]) / (n - 1))
             drops, cuts = sumof(col(cfg, "DROPS")), sumof(col(cfg, "CUTS"))
-            rows.append([kind, mb, n, fmt(M["GBPS"], "%.3f"), fmt(M["LOSS"], "%.2f"),
-                         fmt(M["CPU"], "%.1f"), "%.1f" % (M["RSS"] / 1024), perc,
+            epis = sumof(col(cfg, "EPIS"))
+            rows.append([kind, mb, n, fmt(M["GBPS"], "%.3f"), fmt(M["DELIV"], "%.2f"),
+                         fmt(M["LOSS"], "%.2f"), fmt(M["L_IN"], "%.2f"),
+                         fmt(M["L_SKIP"], "%.2f"), fmt(M["L_CUT"], "%.2f"),
+                         fmt(M["L_NEVER"], "%.2f"),
+                         fmt(M["CPU"], "%.1f"), fmt(M["CPUGB"], "%.1f"),
+                         "%.1f" % (M["RSS"] / 1024), perc,
                          fmt(M["P50"], "%.0f"), fmt(M["P99"], "%.0f"),
                          "-" if drops is None else drops,
                          "-" if cuts is None else cuts,
-                         fmt(M["RCPU"], "%.0f"), fmt(M["HOST"], "%.0f"),
+                         "-" if epis is None else epis,
                          fmt(sumof(col(cfg, "IDROPS")), "%d"),
-                         fmt(M["BEFORE"], "%.2f"), fmt(M["AFTER"], "%.2f")])
+                         fmt(M["RCPU"], "%.0f"), fmt(M["HOST"], "%.0f")])
             if len(V[cfg]) != m["repeat"]:
                 self.note("%s:%d:%d: only %d of %d repetitions produced figures"
                           % (kind, mb, n, len(V[cfg]), m["repeat"]))
@@ -675,29 +749,70 @@ class Bench:
             x, y = med[a][key], med[b][key]
             return "-" if x is None or y is None or y == 0 else "%.2fx" % (x / y)
 
+        # Every mcferry row against every peer row of the same rate and
+        # clients (and an mcferry-before row, when there is one).
         for cfg in configs:
             kind, mb, n = cfg
-            mc = ("mcferry", mb, n)
-            if kind.startswith("mcferry") or cfg not in med or mc not in med:
+            if kind.startswith("mcferry") or cfg not in med:
                 continue
-            rows.append(["mcferry/" + kind, mb, n, ratio(mc, cfg, "GBPS"),
-                         "%s vs %s" % (fmt(med[mc]["LOSS"], "%.2f"),
-                                       fmt(med[cfg]["LOSS"], "%.2f")),
-                         ratio(mc, cfg, "CPU"), ratio(mc, cfg, "RSS"), "-",
-                         ratio(mc, cfg, "P50"), ratio(mc, cfg, "P99")] + ["-"] * 7)
+            for mc in configs:
+                if (not mc[0].startswith("mcferry") or mc[1:] != cfg[1:]
+                        or mc not in med):
+                    continue
+                rows.append([mc[0] + "/" + kind, mb, n, ratio(mc, cfg, "GBPS"),
+                             "-", "%s vs %s" % (fmt(med[mc]["LOSS"], "%.2f"),
+                                                fmt(med[cfg]["LOSS"], "%.2f"))]
+                            + ["-"] * 4 + [ratio(mc, cfg, "CPU"),
+                                           ratio(mc, cfg, "CPUGB"),
+                                           ratio(mc, cfg, "RSS"), "-",
+                                           ratio(mc, cfg, "P50"),
+                                           ratio(mc, cfg, "P99")] + ["-"] * 6)
         return table(
             "1. Fan-out: multicast -> relay -> N TCP clients",
             "%d-byte datagrams, %g s per run; each row: median of %d run(s), "
             "round-robin (loss: worst run; drops, cutoffs: sum). RSS/client: "
             "(RSS - RSS of the same relay with 1 client) / (clients - 1). "
-            "Ingest drops: datagrams dropped at the relay's UDP socket(s) "
-            "(/proc/net/udp, sum over runs); lost before the relay = those "
-            "drops as %% of what the clients should have got, lost after = "
-            "loss - lost before." % (SIZE, m["secs"], m["repeat"]),
+            "Loss by cause, in %% of the datagram copies the clients should "
+            "have got (medians): ingest = dropped at the relay's UDP socket "
+            "(/proc/net/udp; a shared socket loses a copy per client), skipped "
+            "= the relay's slow=skip policy, cut-off = missing at clients the "
+            "relay closed, never = the rest (still queued when mcrecv gave up). "
+            "CPU/Gbit = relay CPU %% per delivered Gbit/s. Ratio rows: "
+            "medians, < 1 = mcferry used less." % (SIZE, m["secs"], m["repeat"]),
+            ["relay", "Mbit/s in", "clients", "delivered Gbit/s", "delivered %",
+             "loss %", "ingest %", "skipped %", "cut-off %", "never %",
+             "relay CPU %", "CPU/Gbit", "relay RSS MiB", "RSS/client KiB",
+             "p50 µs", "p99 µs", "drops", "cutoffs", "skip episodes",
+             "ingest drops", "mcrecv CPU %", "host busy %"], rows)
+
+    def soak(self):
+        """A long fan-out run (BENCH_SOAK_SECONDS, default 60) of each
+        BENCH_SOAK_ROWS row (default mcferry:200:100), RSS every 10 s."""
+        secs = float(os.environ.get("BENCH_SOAK_SECONDS", "60"))
+        spec = os.environ.get("BENCH_SOAK_ROWS", "mcferry:200:100").split()
+        rows = []
+        for r in spec:
+            kind, mb, n = r.split(":")
+            if kind_base(kind) != "mcferry" and not self.binaries.get(kind_base(kind)):
+                self.note("soak %s: no binary; skipped" % r)
+                continue
+            marks = []
+            R = self.run_fan(kind, int(mb), int(n), 1, secs=secs, marks=marks)
+            if R is None:
+                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 8)
+                continue
+            rows.append([kind, mb, n, "%.3f" % R["GBPS"], fmt(R["LOSS"], "%.2f"),
+                         fmt(R["L_IN"], "%.2f"), fmt(R["L_SKIP"], "%.2f"),
+                         fmt(R["L_CUT"], "%.2f"), fmt(R["CPU"], "%.1f"),
+                         " / ".join("%.1f" % (k / 1024) for _t, k in marks) or "-",
+                         "%.1f" % (R["RSS"] / 1024)])
+        return table(
+            "Soak: %g s of fan-out, RSS every 10 s" % secs,
+            "One run per row; RSS MiB sampled at 10, 20, ... s after the send "
+            "began; peak = the larger of VmHWM and the samples.",
             ["relay", "Mbit/s in", "clients", "delivered Gbit/s", "loss %",
-             "relay CPU %", "relay RSS MiB", "RSS/client KiB", "p50 µs", "p99 µs",
-             "drops", "cutoffs", "mcrecv CPU %", "host busy %", "ingest drops",
-             "lost before relay %", "lost after relay %"], rows)
+             "ingest %", "skipped %", "cut-off %", "relay CPU %",
+             "RSS MiB every 10 s", "peak RSS MiB"], rows)
 
     # ==========================================================================
     # 2. Ingest: datagrams/s the relay takes vs a bare recvmmsg loop
@@ -1245,6 +1360,9 @@ class Bench:
             if self.want("fanout"):
                 out.append(self.fanout())
             self.section_done("fan-out")
+            if self.want("soak"):
+                out.append(self.soak())
+            self.section_done("soak")
             if self.want("ingest"):
                 out.append(self.ingest())
             self.section_done("ingest")
