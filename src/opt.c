@@ -385,7 +385,7 @@ const struct opt opt_table[] = {
 	  FLAG(struct uri, set_loop), .reload = true, .arg = "0|1",
 	  .doc = "deliver our multicast to sockets on this host" },
 	{ "rcvbuf", OPT_BYTES, 1024, INT_MAX / 2, .flags = OPTF_UNSET,
-	  .def = "2 MiB (udp source)", .at = AT_URI, .obj = OBJ_URI,
+	  .def = "16 MiB (relay udp source), 2 MiB (gateway)", .at = AT_URI, .obj = OBJ_URI,
 	  FIELD(struct uri, rcvbuf), NOFLAG, .reload = true, .arg = "BYTES",
 	  .doc = "kernel receive buffer" },
 	{ "sndbuf", OPT_BYTES, 1024, INT_MAX / 2, .flags = OPTF_UNSET,
