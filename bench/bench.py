@@ -202,11 +202,13 @@ def kind_base(kind):
 
 
 def kind_parts(kind):
-    """(workers, before, source options, sink options) of an mcferry kind."""
+    """(workers, which binary: None, "before" or "alt", source options,
+    sink options) of an mcferry kind."""
     k, _, q = kind.partition("?")
     m = re.search(r"-w(\d+)", k)
     opts = [o for o in q.split("&") if o]
-    return (int(m.group(1)) if m else 1, "-before" in k,
+    which = "before" if "-before" in k else "alt" if "-alt" in k else None
+    return (int(m.group(1)) if m else 1, which,
             "".join("&" + o for o in opts if o.startswith("rcvbuf=")),
             "".join("&" + o for o in opts if not o.startswith("rcvbuf=")))
 
@@ -242,6 +244,7 @@ class Bench:
             if pe["env"]:
                 self.binaries[kind] = os.environ.get(pe["env"]) or None
         self.before = os.environ.get("BENCH_BEFORE") or None
+        self.alt = os.environ.get("BENCH_ALT") or None
         self.rows = self.fan_rows()
 
     # -- notes
@@ -278,7 +281,7 @@ class Bench:
             for r in spec.split():
                 f = r.split(":")
                 if (len(f) != 3 or not re.fullmatch(
-                        r"mcferry(-w\d+)?(-before)?(\?\S+)?|" + "|".join(
+                        r"mcferry(-w\d+)?(-before|-alt)?(\?\S+)?|" + "|".join(
                         peers.PEERS), f[0]) or not f[1].isdigit()
                         or not f[2].isdigit()):
                     sys.exit("bench: BENCH_ROWS: '%s' is not KIND:MBITPS:CLIENTS" % r)
@@ -297,9 +300,10 @@ class Bench:
         out = []
         for r in rows:
             base = kind_base(r[0])
-            if "-before" in r[0] and not self.before:
-                self.note("%s: no BENCH_BEFORE=PATH (an older mcferry binary); "
-                          "row skipped" % r[0])
+            if "-before" in r[0] and not self.before or \
+                    "-alt" in r[0] and not self.alt:
+                self.note("%s: no BENCH_BEFORE=PATH or BENCH_ALT=PATH (another "
+                          "mcferry binary); row skipped" % r[0])
                 continue
             if base != "mcferry" and not self.binaries.get(base):
                 if base == "socat":
@@ -444,7 +448,7 @@ class Bench:
                 "relay", "--stats", 1, "--workers", workers,
                 "udp://@%s:%d?iface=%s%s" % (GROUP, UPORT, IF_SR, srcq),
                 "tcp://@:%d?framing=raw%s" % (TPORT, sinkq)],
-                binary=self.before if before else None)
+                binary={"before": self.before, "alt": self.alt}.get(before))
             if relay is None:
                 return None
         else:
