@@ -24,6 +24,8 @@ struct relay_stats {
 	uint64_t out_dgrams, out_bytes;
 	uint64_t drops;       /* datagrams not delivered to a sink */
 	uint64_t cutoffs;     /* clients cut off as slow consumers */
+	uint64_t skips;       /* datagrams skipped for clients behind */
+	uint64_t skip_episodes; /* times a client began to be skipped */
 	uint64_t reconnects;  /* outbound connections re-established */
 	uint64_t rejected;    /* connections refused or closed for bad input */
 	uint32_t clients;     /* connected TCP peers right now */

@@ -1,9 +1,13 @@
 /* sink_tcp.c - TCP as a sink: fan out to every client that connects
  * (tcp://@:PORT), or push to one server (tcp://HOST:PORT).
  *
- * A client whose queue reaches its byte limit is cut off with reason
- * slow-consumer; it never slows the others. Datagrams that arrive while
- * the outbound link is down, or faster than the server takes them, are
+ * A client that falls behind never slows the others. Behind means its
+ * queue reached queue= bytes, or its oldest queued datagram is older than
+ * maxlag= ms. With slow=skip (the default) the client keeps its
+ * connection and loses whole datagrams until it has caught up to half of
+ * both limits (an episode: counted, logged once); with slow=close it is
+ * cut off with reason slow-consumer. Datagrams that arrive while the
+ * outbound link is down, or faster than the server takes them, are
  * dropped and counted: nothing is buffered without bound. */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,13 +27,26 @@
 #define SINK_TCP_DEFAULT_SNDBUF (256 * 1024)
 
 /* Write pacing: a listening sink starts its clients' writes at most once
- * per interval, interval = clients x SINK_TCP_PACE_PER_CLIENT_NS capped at
- * SINK_TCP_PACE_MAX_NS. A datagram after a quiet spell goes out at once;
- * under load each write carries several datagrams, which saves a syscall,
- * a TCP segment and a reader wake-up per datagram per client. With few
- * clients the interval is a few microseconds, so latency stays low. */
-#define SINK_TCP_PACE_PER_CLIENT_NS 10000ull
-#define SINK_TCP_PACE_MAX_NS 4000000ull
+ * per interval, so no datagram waits longer than the interval for company
+ * (maxdelay=). A datagram after a quiet spell goes out at once; under load
+ * each write carries several datagrams, which saves a syscall, a TCP
+ * segment and a reader wake-up per datagram per client. The automatic
+ * interval is clients x SINK_TCP_PACE_PER_CLIENT_NS capped at
+ * SINK_TCP_PACE_MAX_NS: about 20000 client writes a second at most, and
+ * with few clients a few hundred microseconds, so latency stays low. */
+#define SINK_TCP_PACE_PER_CLIENT_NS 50000ull
+#define SINK_TCP_PACE_MAX_NS 5000000ull
+/* ... and with the automatic interval a round starts early once this many
+ * payload bytes have arrived since the last: at a high rate writes are
+ * big enough well before the interval, and the round stays short. */
+#define SINK_TCP_PACE_BYTES (16 * 1024)
+
+/* A listening sink's per-client state (conn->data). */
+struct sink_client {
+	uint64_t skip_since;     /* loop ms the skip episode began; 0: none */
+	uint64_t skipped;        /* datagrams skipped in this episode */
+	uint64_t sent_at_skip;   /* its sent_bytes when the episode began */
+};
 
 struct sink_tcp {
 	struct sink base;
@@ -40,10 +57,14 @@ struct sink_tcp {
 	uint64_t origin, seq;    /* connect mode with channel=: DATA frames */
 	uint64_t soft;           /* listen mode: soft queue limit, bytes */
 	uint64_t softms;         /* ... and how long a client may stay above */
+	uint64_t maxlag;         /* listen mode: ms a client may lag, 0: any */
+	uint64_t pace_ns;        /* listen mode: maxdelay= in ns, or 0: auto */
+	bool skip;               /* listen mode: slow=skip */
 	int tfd;                 /* pacing timer (listen mode) */
 	uv_poll_t tpoll;
 	bool armed;              /* a paced flush is scheduled */
 	uint64_t last_flush;     /* uv_hrtime() of the last flush */
+	uint64_t gathered;       /* payload bytes pushed since then */
 	int handles;
 	bool closing;
 };
@@ -63,6 +84,7 @@ static void sink_tcp_on_closed(struct conn *c)
 	struct sink_tcp *s = c->owner;
 
 	conn_list_del(&s->clients, c);
+	free(c->data);
 	sink_tcp_release(s);
 }
 
@@ -116,9 +138,71 @@ static struct conn *sink_tcp_on_accept(struct listener *ls, struct link *l)
 	struct conn *c = conn_new(&s->base.relay->own, l, &cf,
 				  &sink_tcp_client_handler, s);
 
+	c->data = xcalloc(1, sizeof(struct sink_client));
 	s->handles++;
 	conn_list_add(&s->clients, c);
 	return c;
+}
+
+/* How long the oldest datagram queued for c has waited (ms); 0 when
+ * nothing stamped waits (a control frame at the head counts as none). */
+static uint64_t sink_tcp_lag(const struct conn *c, uint64_t now)
+{
+	const struct buf *b;
+
+	if (!c->q.count)
+		return 0;
+	b = c->q.ring[c->q.head].b;
+	return b->t && now > b->t ? now - b->t : 0;
+}
+
+static bool sink_tcp_lagging(const struct sink_tcp *s, const struct conn *c,
+			     uint64_t now)
+{
+	return s->maxlag && sink_tcp_lag(c, now) > s->maxlag;
+}
+
+/* c is behind: skip whole datagrams for it from this one on. One line
+ * per episode; the skipped ones are counted. */
+static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
+				struct sink_client *sc, uint64_t now)
+{
+	struct relay *r = s->base.relay;
+	uint64_t lag = sink_tcp_lag(c, now);
+
+	sc->skip_since = now ? now : 1;
+	sc->skipped = 1;
+	sc->sent_at_skip = c->sent_bytes;
+	r->stats.skips++;
+	r->stats.skip_episodes++;
+	log_info("relay=%s c=%u client behind, skipping datagrams until it "
+		 "catches up reason=%s queued=%llu lag_ms=%llu", r->name, c->id,
+		 s->maxlag && lag > s->maxlag ? "maxlag" : "queue",
+		 (unsigned long long)c->q.bytes, (unsigned long long)lag);
+}
+
+/* During an episode: true once c has caught up to half of both limits
+ * (the next datagram is whole: entries are never split by a skip). A
+ * client that has taken no byte for softsecs is not coming back: it is
+ * cut off, and false returned. */
+static bool sink_tcp_skip_over(struct sink_tcp *s, struct conn *c,
+			       struct sink_client *sc, uint64_t now)
+{
+	if (c->q.bytes <= c->q.limit / 2 &&
+	    (!s->maxlag || sink_tcp_lag(c, now) <= s->maxlag / 2)) {
+		log_debug("relay=%s c=%u client caught up skipped=%llu ms=%llu",
+			  s->base.relay->name, c->id,
+			  (unsigned long long)sc->skipped,
+			  (unsigned long long)(now - sc->skip_since));
+		sc->skip_since = 0;
+		return true;
+	}
+	if (now - sc->skip_since > s->softms &&
+	    c->sent_bytes == sc->sent_at_skip) {
+		s->base.relay->stats.cutoffs++;
+		conn_close(c, "slow-consumer");
+	}
+	return false;
 }
 
 static void sink_tcp_push(struct sink *base, struct buf *b)
@@ -145,15 +229,28 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 		}
 		return;
 	}
+	s->gathered += b->len;
 	for (c = s->clients; c; c = c->next) {
+		struct sink_client *sc = c->data;
 		int rc;
 
 		if (c->state != CONN_OPEN)
 			continue;
-		rc = conn_send(c, b);
+		if (sc->skip_since && !sink_tcp_skip_over(s, c, sc, now)) {
+			sc->skipped++;
+			st->skips++;
+			continue;
+		}
+		rc = sink_tcp_lagging(s, c, now) ? -ENOBUFS : conn_send(c, b);
 		if (rc == -ENOBUFS) {
+			if (s->skip) {
+				sink_tcp_skip_begin(s, c, sc, now);
+				continue;
+			}
 			st->cutoffs++;
 			conn_close(c, "slow-consumer");
+		} else if (s->skip) {
+			continue;
 		} else if (c->q.bytes <= s->soft) {
 			c->soft_since = 0;
 		} else if (!c->soft_since) {
@@ -170,6 +267,7 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 static void sink_tcp_kick_all(struct sink_tcp *s)
 {
 	s->last_flush = uv_hrtime();
+	s->gathered = 0;
 	for (struct conn *c = s->clients; c; c = c->next)
 		conn_kick(c);
 }
@@ -197,11 +295,24 @@ static void sink_tcp_flush(struct sink *base)
 			conn_kick(c);
 		return;
 	}
-	if (s->armed)
+	if (s->armed) {
+		static const struct itimerspec off;
+
+		if (base->uri->set_maxdelay || s->gathered < SINK_TCP_PACE_BYTES)
+			return;
+		/* Enough for a good write already: start the round now. */
+		(void)timerfd_settime(s->tfd, 0, &off, NULL);
+		s->armed = false;
+		sink_tcp_kick_all(s);
 		return;
-	interval = base->relay->stats.clients * SINK_TCP_PACE_PER_CLIENT_NS;
-	if (interval > SINK_TCP_PACE_MAX_NS)
-		interval = SINK_TCP_PACE_MAX_NS;
+	}
+	interval = s->pace_ns;
+	if (!base->uri->set_maxdelay) {
+		interval = base->relay->stats.clients *
+			   SINK_TCP_PACE_PER_CLIENT_NS;
+		if (interval > SINK_TCP_PACE_MAX_NS)
+			interval = SINK_TCP_PACE_MAX_NS;
+	}
 	now = uv_hrtime();
 	if (s->tfd < 0 || now - s->last_flush >= interval) {
 		sink_tcp_kick_all(s);
@@ -278,6 +389,9 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 		s->base.link = &s->listener.conf;
 		s->soft = u->soft ? u->soft : u->queue / 2;
 		s->softms = u->softsecs * 1000ull;
+		s->skip = u->slow == URI_SLOW_SKIP;
+		s->maxlag = u->maxlag;
+		s->pace_ns = u->maxdelay * 1000000ull;
 		s->listener.kind = "relay";
 		s->listener.name = r->name;
 		s->listener.on_accept = sink_tcp_on_accept;
