@@ -712,6 +712,8 @@ static void conn_on_link_write(struct link *l, int status)
 						     : uv_err_name(status));
 		return;
 	}
+	if (c->h->on_written)
+		c->h->on_written(c);
 	conn_kick(c);
 }
 

@@ -162,6 +162,12 @@ void relay_flush(struct relay *r)
 		r->sinks[i]->ops->flush(r->sinks[i]);
 }
 
+void relay_poll_input(struct relay *r)
+{
+	if (!r->stopping && r->source && r->source->ops->poll)
+		r->source->ops->poll(r->source);
+}
+
 void relay_endpoint_gone(struct relay *r)
 {
 	if (--r->live == 0 && r->stopping && r->on_closed)

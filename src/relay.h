@@ -72,6 +72,9 @@ struct source;
 struct source_ops {
 	/* Close every socket; the source frees itself once they are closed. */
 	void (*close)(struct source *s);
+	/* Optional: read what waits now and deliver it, without the
+	 * end-of-batch flush (relay_poll_input). */
+	void (*poll)(struct source *s);
 };
 
 struct source {
@@ -115,6 +118,10 @@ int relay_start(struct relay *r, char *err, size_t errlen);
 void relay_deliver(struct relay *r, struct buf *b);
 /* End of an input batch: every sink writes what it queued. */
 void relay_flush(struct relay *r);
+/* For sinks in the middle of a long round of writes: let the source read
+ * what has arrived meanwhile (delivered, not flushed), so that input never
+ * waits behind output; overload is then shed per client by its policy. */
+void relay_poll_input(struct relay *r);
 /* Drop the relay's counters from the registry (so that a relay of the same
  * name may start at once, as a reload does) and close every endpoint
  * (idempotent); on_closed runs once all are gone. */

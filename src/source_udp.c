@@ -32,6 +32,7 @@ struct source_udp {
 	struct rejoin rejoin;    /* keeps the membership */
 	char detail[8 + sizeof(((struct uri *)0)->text)]; /* " uri=..." */
 	int handles;
+	bool polling;            /* in source_udp_poll */
 	struct udp_rx rx;
 };
 
@@ -70,6 +71,25 @@ static void source_udp_on_readable(uv_poll_t *p, int status, int events)
 	r->stats.drops += s->rx.truncated - truncated;
 }
 
+static void source_udp_no_flush(void *ctx)
+{
+}
+
+/* relay_poll_input: a sink is busy writing; read what waits. */
+static void source_udp_poll(struct source *base)
+{
+	struct source_udp *s = (struct source_udp *)base;
+	uint64_t truncated = s->rx.truncated;
+
+	if (s->polling || uv_is_closing((uv_handle_t *)&s->poll))
+		return;
+	s->polling = true;
+	(void)udp_rx_read(&s->rx, s->fd, SOURCE_UDP_MAX_BATCHES,
+			  source_udp_on_datagram, source_udp_no_flush, s);
+	s->polling = false;
+	base->relay->stats.drops += s->rx.truncated - truncated;
+}
+
 static void source_udp_release(void *data)
 {
 	struct source_udp *s = data;
@@ -99,7 +119,10 @@ static void source_udp_close(struct source *base)
 	rejoin_close(&s->rejoin, source_udp_release, s);
 }
 
-static const struct source_ops source_udp_ops = { .close = source_udp_close };
+static const struct source_ops source_udp_ops = {
+	.close = source_udp_close,
+	.poll = source_udp_poll,
+};
 
 int source_udp_open(struct relay *r, const struct uri *u, struct source **out,
 		    char *err, size_t errlen)
