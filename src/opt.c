@@ -436,7 +436,7 @@ const struct opt opt_table[] = {
 	  .obj = OBJ_URI, FIELD(struct uri, maxdelay),
 	  FLAG(struct uri, set_maxdelay), .reload = true, .arg = "MS",
 	  .doc = "longest a datagram waits for company before it is written "
-		 "(auto: clients x 50 us, at most 5 ms)" },
+		 "(auto: clients x 60 us, at most 6 ms)" },
 	{ "hello-timeout", OPT_UINT, 1, 3600, .def = "5",
 	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, hello_timeout), NOFLAG, .reload = true,

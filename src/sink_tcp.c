@@ -35,10 +35,10 @@
  * each write carries several datagrams, which saves a syscall, a TCP
  * segment and a reader wake-up per datagram per client. The automatic
  * interval is clients x SINK_TCP_PACE_PER_CLIENT_NS capped at
- * SINK_TCP_PACE_MAX_NS: about 20000 client writes a second at most, and
+ * SINK_TCP_PACE_MAX_NS: about 17000 client writes a second at most, and
  * with few clients a few hundred microseconds, so latency stays low. */
-#define SINK_TCP_PACE_PER_CLIENT_NS 50000ull
-#define SINK_TCP_PACE_MAX_NS 5000000ull
+#define SINK_TCP_PACE_PER_CLIENT_NS 60000ull
+#define SINK_TCP_PACE_MAX_NS 6000000ull
 /* ... and with the automatic interval a round starts early once this many
  * payload bytes have arrived since the last: at a high rate writes are
  * big enough well before the interval, and the round stays short. */
