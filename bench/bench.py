@@ -202,11 +202,13 @@ def kind_base(kind):
 
 
 def kind_parts(kind):
-    """(workers, before, source options, sink options) of an mcferry kind."""
+    """(workers, which binary: None, "before" or "alt", source options,
+    sink options) of an mcferry kind."""
     k, _, q = kind.partition("?")
     m = re.search(r"-w(\d+)", k)
     opts = [o for o in q.split("&") if o]
-    return (int(m.group(1)) if m else 1, "-before" in k,
+    which = "before" if "-before" in k else "alt" if "-alt" in k else None
+    return (int(m.group(1)) if m else 1, which,
             "".join("&" + o for o in opts if o.startswith("rcvbuf=")),
             "".join("&" + o for o in opts if not o.startswith("rcvbuf=")))
 
@@ -242,6 +244,7 @@ class Bench:
             if pe["env"]:
                 self.binaries[kind] = os.environ.get(pe["env"]) or None
         self.before = os.environ.get("BENCH_BEFORE") or None
+        self.alt = os.environ.get("BENCH_ALT") or None
         self.rows = self.fan_rows()
 
     # -- notes
@@ -278,7 +281,7 @@ class Bench:
             for r in spec.split():
                 f = r.split(":")
                 if (len(f) != 3 or not re.fullmatch(
-                        r"mcferry(-w\d+)?(-before)?(\?\S+)?|" + "|".join(
+                        r"mcferry(-w\d+)?(-before|-alt)?(\?\S+)?|" + "|".join(
                         peers.PEERS), f[0]) or not f[1].isdigit()
                         or not f[2].isdigit()):
                     sys.exit("bench: BENCH_ROWS: '%s' is not KIND:MBITPS:CLIENTS" % r)
@@ -297,9 +300,10 @@ class Bench:
         out = []
         for r in rows:
             base = kind_base(r[0])
-            if "-before" in r[0] and not self.before:
-                self.note("%s: no BENCH_BEFORE=PATH (an older mcferry binary); "
-                          "row skipped" % r[0])
+            if "-before" in r[0] and not self.before or \
+                    "-alt" in r[0] and not self.alt:
+                self.note("%s: no BENCH_BEFORE=PATH or BENCH_ALT=PATH (another "
+                          "mcferry binary); row skipped" % r[0])
                 continue
             if base != "mcferry" and not self.binaries.get(base):
                 if base == "socat":
@@ -444,7 +448,7 @@ class Bench:
                 "relay", "--stats", 1, "--workers", workers,
                 "udp://@%s:%d?iface=%s%s" % (GROUP, UPORT, IF_SR, srcq),
                 "tcp://@:%d?framing=raw%s" % (TPORT, sinkq)],
-                binary=self.before if before else None)
+                binary={"before": self.before, "alt": self.alt}.get(before))
             if relay is None:
                 return None
         else:
@@ -517,6 +521,7 @@ class Bench:
 
         udp_sample()
         cpu0 = PS.tree_ticks(relay.pid)
+        sw0 = PS.tree_syscw(relay.pid)
         rc0 = PS.cpu_ticks(recv.pid)
         h0 = PS.host_cpu()
         t0 = time.monotonic()
@@ -553,6 +558,7 @@ class Bench:
         if not self.wait_proc(recv, 5):
             self.note("%s: mcrecv had to be stopped" % tag)
         udp_sample()
+        sw1 = PS.tree_syscw(relay.pid)
         if not pe["forks"]:
             cpu1 = PS.tree_ticks(relay.pid)
             rssmax = max(rssmax, PS.status_kb(relay.pid, "VmHWM") or 0)
@@ -612,6 +618,12 @@ class Bench:
         R["L_CUT"] = 100.0 * cut / exp if exp else None
         R["L_NEVER"] = (100.0 * max(miss - icopies - (skips or 0) - cut, 0) / exp
                         if exp else None)
+        # Write system calls per delivered datagram copy (syscw of
+        # /proc/PID/io; a forking peer's exited children are not counted):
+        # the kernel work per write does not depend on the machine's noise
+        # as CPU time does.
+        R["WPD"] = (sw1 - sw0) / uniq if sw0 is not None and sw1 and uniq \
+            and not pe["forks"] else None
         R["CPUGB"] = (R["CPU"] / R["GBPS"] if R["CPU"] is not None and R["GBPS"]
                       else None)
         if base == "mcferry":
@@ -709,7 +721,7 @@ class Bench:
         for cfg in configs:
             if cfg in V:
                 med[cfg] = {k: median(col(cfg, k)) for k in
-                            ("GBPS", "DELIV", "P50", "P99", "CPU", "CPUGB", "RSS",
+                            ("GBPS", "DELIV", "P50", "P99", "CPU", "CPUGB", "WPD", "RSS",
                              "RCPU", "HOST", "L_IN", "L_SKIP", "L_CUT", "L_NEVER")}
                 med[cfg]["LOSS"] = maxof(col(cfg, "LOSS"))
         # The 1-client row of each relay kind is the RSS baseline.
@@ -721,7 +733,7 @@ class Bench:
         for cfg in configs:
             kind, mb, n = cfg
             if cfg not in V:
-                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 20)
+                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 21)
                 continue
             M = med[cfg]
             perc = "-"
@@ -734,6 +746,7 @@ class Bench:
                          fmt(M["L_SKIP"], "%.2f"), fmt(M["L_CUT"], "%.2f"),
                          fmt(M["L_NEVER"], "%.2f"),
                          fmt(M["CPU"], "%.1f"), fmt(M["CPUGB"], "%.1f"),
+                         fmt(M["WPD"], "%.3f"),
                          "%.1f" % (M["RSS"] / 1024), perc,
                          fmt(M["P50"], "%.0f"), fmt(M["P99"], "%.0f"),
                          "-" if drops is None else drops,
@@ -764,6 +777,7 @@ class Bench:
                                                 fmt(med[cfg]["LOSS"], "%.2f"))]
                             + ["-"] * 4 + [ratio(mc, cfg, "CPU"),
                                            ratio(mc, cfg, "CPUGB"),
+                                           ratio(mc, cfg, "WPD"),
                                            ratio(mc, cfg, "RSS"), "-",
                                            ratio(mc, cfg, "P50"),
                                            ratio(mc, cfg, "P99")] + ["-"] * 6)
@@ -777,11 +791,14 @@ class Bench:
             "(/proc/net/udp; a shared socket loses a copy per client), skipped "
             "= the relay's slow=skip policy, cut-off = missing at clients the "
             "relay closed, never = the rest (still queued when mcrecv gave up). "
-            "CPU/Gbit = relay CPU %% per delivered Gbit/s. Ratio rows: "
+            "CPU/Gbit = relay CPU %% per delivered Gbit/s; writes/dgram = the "
+            "relay's write system calls (/proc/PID/io syscw) per delivered "
+            "copy. Ratio rows: "
             "medians, < 1 = mcferry used less." % (SIZE, m["secs"], m["repeat"]),
             ["relay", "Mbit/s in", "clients", "delivered Gbit/s", "delivered %",
              "loss %", "ingest %", "skipped %", "cut-off %", "never %",
-             "relay CPU %", "CPU/Gbit", "relay RSS MiB", "RSS/client KiB",
+             "relay CPU %", "CPU/Gbit", "writes/dgram", "relay RSS MiB",
+             "RSS/client KiB",
              "p50 µs", "p99 µs", "drops", "cutoffs", "skip episodes",
              "ingest drops", "mcrecv CPU %", "host busy %"], rows)
 

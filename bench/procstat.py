@@ -9,6 +9,7 @@ entering the namespace.
 """
 
 import os
+import re
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -64,6 +65,18 @@ def tree_ticks(pid):
     for c in children(pid):
         t += cpu_ticks(c) or 0
     return t
+
+
+def tree_syscw(pid):
+    """Write system calls (write, writev, sendfile, ...: syscw of
+    /proc/PID/io) of PID and its live children; None if it is gone."""
+    total = None
+    for p in [pid] + children(pid):
+        t = _read("/proc/%d/io" % p)
+        m = t and re.search(r"^syscw: (\d+)", t, re.M)
+        if m:
+            total = (total or 0) + int(m.group(1))
+    return total
 
 
 def status_kb(pid, field):

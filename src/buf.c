@@ -55,6 +55,7 @@ struct buf *buf_get(struct buf_pool *pool, size_t size)
 	}
 	b->refs = 1;
 	b->len = 0;
+	b->t = 0;
 	b->next = NULL;
 	pool->live++;
 	return b;

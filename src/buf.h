@@ -30,6 +30,7 @@ struct buf {
 	uint32_t len;          /* payload bytes at data */
 	uint32_t cap;          /* payload capacity at data */
 	uint8_t klass;         /* size class index, for the free list */
+	uint64_t t;            /* loop time (ms) it was read; 0: not stamped */
 	struct buf_pool *pool;
 	struct buf *next;      /* free-list link while pooled */
 	uint8_t *data;

@@ -718,6 +718,8 @@ static void conn_on_link_write(struct link *l, int status)
 						     : uv_err_name(status));
 		return;
 	}
+	if (c->h->on_written)
+		c->h->on_written(c);
 	conn_kick(c);
 }
 
@@ -745,9 +747,14 @@ void conn_kick(struct conn *c)
 		n = fanout_queue_begin(&c->q, iov, CONN_WRITE_IOV);
 		if (n == 0)
 			return;
-		total = 0;
-		for (uint32_t i = 0; i < n; i++)
-			total += iov[i].iov_len;
+		/* All that waits is in this write (the common case): the
+		 * queue's byte count is its length. */
+		total = c->q.bytes;
+		if (n < c->q.count) {
+			total = 0;
+			for (uint32_t i = 0; i < n; i++)
+				total += iov[i].iov_len;
+		}
 		rc = link_try_write(c->link, iov, n);
 		if (rc < 0 && rc != UV_EAGAIN) {
 			conn_q_end(c);
@@ -764,6 +771,8 @@ void conn_kick(struct conn *c)
 		}
 		if ((uint64_t)(rc > 0 ? rc : 0) < total)
 			break;
+		if (c->q.count == 0)
+			return;
 	}
 	if (c->q.sending == 0)
 		return;

@@ -124,6 +124,9 @@ struct conn_handler {
 	void (*on_frame)(struct conn *c, const struct frame *f);
 	void (*on_read_end)(struct conn *c); /* after each read's data */
 	void (*on_hello)(struct conn *c);    /* peer's hello accepted */
+	/* A write the transport finished later (the socket was full) has
+	 * completed; the next starts after this returns. */
+	void (*on_written)(struct conn *c);
 	void (*on_closed)(struct conn *c); /* link closed, about to free */
 };
 

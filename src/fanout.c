@@ -151,6 +151,25 @@ uint32_t fanout_queue_inflight(const struct fanout_queue *q, struct iovec *iov)
 	return q->sending;
 }
 
+uint32_t fanout_queue_drop_waiting(struct fanout_queue *q)
+{
+	uint32_t keep = q->sending, dropped = 0;
+
+	for (uint32_t i = q->sending; i < q->count; i++) {
+		struct fanout_entry *e = &q->ring[(q->head + i) & (q->cap - 1)];
+
+		if (e->ctl) {
+			q->ring[(q->head + keep++) & (q->cap - 1)] = *e;
+			continue;
+		}
+		q->bytes -= e->len;
+		buf_unref(e->b);
+		dropped++;
+	}
+	q->count = keep;
+	return dropped;
+}
+
 uint32_t fanout_queue_end(struct fanout_queue *q)
 {
 	uint32_t released = 0;

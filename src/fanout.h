@@ -71,5 +71,10 @@ uint32_t fanout_queue_inflight(const struct fanout_queue *q,
 /* The in-flight write completed (or failed): release its entries. Returns
  * the number of datagram (non-control) entries released. */
 uint32_t fanout_queue_end(struct fanout_queue *q);
+/* Release every waiting datagram entry (control frames and the entries in
+ * flight stay, in order): a client that is behind jumps to live. Only
+ * entries in flight can be partly written, so what stays starts and ends
+ * on datagram boundaries. Returns the number released. */
+uint32_t fanout_queue_drop_waiting(struct fanout_queue *q);
 
 #endif

@@ -213,6 +213,12 @@ static const char *const log_format_words[] = {
 	NULL,
 };
 
+static const char *const slow_words[] = {
+	[URI_SLOW_SKIP] = "skip",
+	[URI_SLOW_CLOSE] = "close",
+	NULL,
+};
+
 static const char *const framing_words[] = {
 	[FRAMING_RAW] = "raw",
 	[FRAMING_DATAGRAM] = "datagram",
@@ -437,7 +443,7 @@ const struct opt opt_table[] = {
 	  FLAG(struct uri, set_loop), .reload = true, .arg = "0|1",
 	  .doc = "deliver our multicast to sockets on this host" },
 	{ "rcvbuf", OPT_BYTES, 1024, INT_MAX / 2, .flags = OPTF_UNSET,
-	  .def = "2 MiB (udp source)", .at = AT_URI, .obj = OBJ_URI,
+	  .def = "16 MiB (relay udp source), 2 MiB (gateway)", .at = AT_URI, .obj = OBJ_URI,
 	  FIELD(struct uri, rcvbuf), NOFLAG, .reload = true, .arg = "BYTES",
 	  .doc = "kernel receive buffer" },
 	{ "sndbuf", OPT_BYTES, 1024, INT_MAX / 2, .flags = OPTF_UNSET,
@@ -467,6 +473,22 @@ const struct opt opt_table[] = {
 	  .obj = OBJ_URI, FIELD(struct uri, softsecs), FLAG(struct uri, set_soft),
 	  .family = "soft", .reload = true, .arg = "SECONDS",
 	  .doc = "how long a client may stay above soft" },
+	{ "slow", OPT_ENUM, .words = slow_words, .def = "skip",
+	  .at = AT_LINK & AT_SINK & AT_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, slow), NOFLAG, .reload = true, .arg = "skip|close",
+	  .doc = "a client behind (queue= or maxlag= reached): skip whole "
+		 "datagrams for it until it catches up, or cut it off" },
+	{ "maxlag", OPT_UINT, 0, 3600000, .def = "2000",
+	  .at = AT_LINK & AT_SINK & AT_LISTEN, .obj = OBJ_URI,
+	  FIELD(struct uri, maxlag), NOFLAG, .reload = true, .arg = "MS",
+	  .doc = "a client whose oldest queued datagram is older is behind "
+		 "(0: bytes only)" },
+	{ "maxdelay", OPT_UINT, 0, 1000, .def = "auto",
+	  .flags = OPTF_UNSET, .at = AT_LINK & AT_SINK & AT_LISTEN,
+	  .obj = OBJ_URI, FIELD(struct uri, maxdelay),
+	  FLAG(struct uri, set_maxdelay), .reload = true, .arg = "MS",
+	  .doc = "longest a datagram waits for company before it is written "
+		 "(auto: clients x 60 us, at most 6 ms)" },
 	{ "hello-timeout", OPT_UINT, 1, 3600, .def = "5",
 	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, hello_timeout), NOFLAG, .reload = true,

@@ -35,6 +35,14 @@ const struct relay_metric relay_metrics[] = {
 	{ .name = "mcferry_relay_cutoffs_total", .kind = STATS_COUNTER,
 	  .help = "Clients closed as slow consumers.",
 	  .off = OFF(cutoffs) },
+	{ .name = "mcferry_relay_skipped_datagrams_total",
+	  .kind = STATS_COUNTER,
+	  .help = "Datagrams skipped for a client that was behind (slow=skip), "
+		  "one per client copy.",
+	  .off = OFF(skips) },
+	{ .name = "mcferry_relay_skip_episodes_total", .kind = STATS_COUNTER,
+	  .help = "Times a client fell behind and had datagrams skipped.",
+	  .off = OFF(skip_episodes) },
 	{ .name = "mcferry_relay_reconnects_total", .kind = STATS_COUNTER,
 	  .help = "Outbound connections re-established after a loss.",
 	  .off = OFF(reconnects) },
@@ -147,6 +155,9 @@ void relay_deliver(struct relay *r, struct buf *b)
 		return;
 	r->stats.in_dgrams++;
 	r->stats.in_bytes += b->len;
+	/* Stamped once for every client: how far behind a client is, is
+	 * the age of the oldest datagram it still has queued (maxlag=). */
+	b->t = uv_now(r->ctx->loop);
 	for (size_t i = 0; i < r->nsinks; i++)
 		r->sinks[i]->ops->push(r->sinks[i], b);
 }
@@ -157,6 +168,12 @@ void relay_flush(struct relay *r)
 		return;
 	for (size_t i = 0; i < r->nsinks; i++)
 		r->sinks[i]->ops->flush(r->sinks[i]);
+}
+
+void relay_poll_input(struct relay *r)
+{
+	if (!r->stopping && r->source && r->source->ops->poll)
+		r->source->ops->poll(r->source);
 }
 
 void relay_endpoint_gone(struct relay *r)

@@ -24,6 +24,8 @@ struct relay_stats {
 	uint64_t out_dgrams, out_bytes;
 	uint64_t drops;       /* datagrams not delivered to a sink */
 	uint64_t cutoffs;     /* clients cut off as slow consumers */
+	uint64_t skips;       /* datagrams skipped for clients behind */
+	uint64_t skip_episodes; /* times a client began to be skipped */
 	uint64_t reconnects;  /* outbound connections re-established */
 	uint64_t rejected;    /* connections refused or closed for bad input */
 	uint32_t clients;     /* connected TCP peers right now */
@@ -70,6 +72,9 @@ struct source;
 struct source_ops {
 	/* Close every socket; the source frees itself once they are closed. */
 	void (*close)(struct source *s);
+	/* Optional: read what waits now and deliver it, without the
+	 * end-of-batch flush (relay_poll_input). */
+	void (*poll)(struct source *s);
 };
 
 struct source {
@@ -117,6 +122,10 @@ void relay_add_sink(struct relay *r, struct sink *s);
 void relay_deliver(struct relay *r, struct buf *b);
 /* End of an input batch: every sink writes what it queued. */
 void relay_flush(struct relay *r);
+/* For sinks in the middle of a long round of writes: let the source read
+ * what has arrived meanwhile (delivered, not flushed), so that input never
+ * waits behind output; overload is then shed per client by its policy. */
+void relay_poll_input(struct relay *r);
 /* Drop the relay's counters from the registry (so that a relay of the same
  * name may start at once, as a reload does) and close every endpoint
  * (idempotent); on_closed runs once all are gone. */

@@ -1,9 +1,16 @@
 /* sink_tcp.c - TCP as a sink: fan out to every client that connects
  * (tcp://@:PORT), or push to one server (tcp://HOST:PORT).
  *
- * A client whose queue reaches its byte limit is cut off with reason
- * slow-consumer; it never slows the others. Datagrams that arrive while
- * the outbound link is down, or faster than the server takes them, are
+ * A client that falls behind never slows the others. Behind means its
+ * queue reached queue= bytes, or its oldest queued datagram is older than
+ * maxlag= ms. With slow=skip (the default) the client keeps its
+ * connection: what waits for it is dropped, and it loses whole datagrams
+ * until it has taken what was in flight and is under half of both limits,
+ * then resumes at live (an episode: counted, logged once); with
+ * slow=close it is cut off with reason slow-consumer. While the sink
+ * writes, it lets the source read every millisecond (relay_poll_input),
+ * so input never waits behind output. Datagrams that arrive while the
+ * outbound link is down, or faster than the server takes them, are
  * dropped and counted: nothing is buffered without bound. */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,13 +30,33 @@
 #define SINK_TCP_DEFAULT_SNDBUF (256 * 1024)
 
 /* Write pacing: a listening sink starts its clients' writes at most once
- * per interval, interval = clients x SINK_TCP_PACE_PER_CLIENT_NS capped at
- * SINK_TCP_PACE_MAX_NS. A datagram after a quiet spell goes out at once;
- * under load each write carries several datagrams, which saves a syscall,
- * a TCP segment and a reader wake-up per datagram per client. With few
- * clients the interval is a few microseconds, so latency stays low. */
-#define SINK_TCP_PACE_PER_CLIENT_NS 10000ull
-#define SINK_TCP_PACE_MAX_NS 4000000ull
+ * per interval, so no datagram waits longer than the interval for company
+ * (maxdelay=). A datagram after a quiet spell goes out at once; under load
+ * each write carries several datagrams, which saves a syscall, a TCP
+ * segment and a reader wake-up per datagram per client. The automatic
+ * interval is clients x SINK_TCP_PACE_PER_CLIENT_NS capped at
+ * SINK_TCP_PACE_MAX_NS: about 17000 client writes a second at most, and
+ * with few clients a few hundred microseconds, so latency stays low. */
+#define SINK_TCP_PACE_PER_CLIENT_NS 60000ull
+#define SINK_TCP_PACE_MAX_NS 6000000ull
+/* ... and with the automatic interval a round starts early once this many
+ * payload bytes have arrived since the last: at a high rate writes are
+ * big enough well before the interval, and the round stays short. */
+#define SINK_TCP_PACE_BYTES (16 * 1024)
+
+/* In a round of writes, or between the transport's completions of writes
+ * to full sockets, the source is read again after this long: a round to
+ * many clients can take longer than the receive buffer holds. */
+#define SINK_TCP_POLL_NS 1000000ull
+
+/* A listening sink's per-client state (conn->data). */
+struct sink_client {
+	uint64_t skip_since;     /* loop ms the skip episode began; 0: none */
+	uint64_t skipped;        /* datagrams skipped in this episode */
+	uint64_t sent_at_skip;   /* its sent_bytes when the episode began */
+	uint64_t lag_at;         /* loop ms of the last lag check, and ... */
+	uint64_t lag;            /* ... the lag it found (ms) */
+};
 
 struct sink_tcp {
 	struct sink base;
@@ -40,13 +67,48 @@ struct sink_tcp {
 	uint64_t origin, seq;    /* connect mode with channel=: DATA frames */
 	uint64_t soft;           /* listen mode: soft queue limit, bytes */
 	uint64_t softms;         /* ... and how long a client may stay above */
+	uint64_t maxlag;         /* listen mode: ms a client may lag, 0: any */
+	uint64_t pace_ns;        /* listen mode: maxdelay= in ns, or 0: auto */
+	bool skip;               /* listen mode: slow=skip */
 	int tfd;                 /* pacing timer (listen mode) */
 	uv_poll_t tpoll;
 	bool armed;              /* a paced flush is scheduled */
 	uint64_t last_flush;     /* uv_hrtime() of the last flush */
+	uint64_t gathered;       /* payload bytes pushed since then */
+	uint64_t last_poll;      /* uv_hrtime() the source was last read */
+	bool in_round;           /* sink_tcp_kick_all is running */
 	int handles;
 	bool closing;
 };
+
+/* The pacing interval (maxdelay=, or the automatic one), ns. */
+static uint64_t sink_tcp_interval(const struct sink_tcp *s)
+{
+	uint64_t interval = s->pace_ns;
+
+	if (!s->base.uri->set_maxdelay) {
+		interval = s->base.relay->stats.clients *
+			   SINK_TCP_PACE_PER_CLIENT_NS;
+		if (interval > SINK_TCP_PACE_MAX_NS)
+			interval = SINK_TCP_PACE_MAX_NS;
+	}
+	return interval;
+}
+
+/* Schedule a round at uv_hrtime() `at` (CLOCK_MONOTONIC, so absolute; a
+ * time past fires at the next loop turn). False if the timer failed. */
+static bool sink_tcp_arm(struct sink_tcp *s, uint64_t at)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = (time_t)(at / 1000000000ull),
+			      .tv_nsec = (long)(at % 1000000000ull) },
+	};
+
+	if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
+		return false;
+	s->armed = true;
+	return true;
+}
 
 static void sink_tcp_release(struct sink_tcp *s)
 {
@@ -63,6 +125,7 @@ static void sink_tcp_on_closed(struct conn *c)
 	struct sink_tcp *s = c->owner;
 
 	conn_list_del(&s->clients, c);
+	free(c->data);
 	sink_tcp_release(s);
 }
 
@@ -71,8 +134,31 @@ static void sink_tcp_on_client_frame(struct conn *c, const struct frame *f)
 {
 }
 
+/* Read the source if it has waited SINK_TCP_POLL_NS behind our writes. */
+static void sink_tcp_poll_input(struct sink_tcp *s)
+{
+	uint64_t now = uv_hrtime();
+
+	if (now - s->last_poll < SINK_TCP_POLL_NS)
+		return;
+	s->last_poll = now;
+	relay_poll_input(s->base.relay);
+}
+
+/* libuv finished a write to a full socket: when many are, their
+ * completions run back to back in one loop turn. */
+static void sink_tcp_on_client_written(struct conn *c)
+{
+	struct sink_tcp *s = c->owner;
+
+	sink_tcp_poll_input(s);
+	if (!s->armed && !s->in_round && s->gathered && s->tfd >= 0)
+		(void)sink_tcp_arm(s, s->last_flush + sink_tcp_interval(s));
+}
+
 static const struct conn_handler sink_tcp_client_handler = {
 	.on_frame = sink_tcp_on_client_frame,
+	.on_written = sink_tcp_on_client_written,
 	.on_closed = sink_tcp_on_closed,
 };
 
@@ -116,9 +202,84 @@ static struct conn *sink_tcp_on_accept(struct listener *ls, struct link *l)
 	struct conn *c = conn_new(&s->base.relay->own, l, &cf,
 				  &sink_tcp_client_handler, s);
 
+	c->data = xcalloc(1, sizeof(struct sink_client));
 	s->handles++;
 	conn_list_add(&s->clients, c);
 	return c;
+}
+
+/* How long the oldest datagram queued for c has waited (ms); 0 when
+ * nothing stamped waits (a control frame at the head counts as none).
+ * Looked up once per loop millisecond: the head buffer is an old one,
+ * out of the cache, and this runs for every datagram and client. */
+static uint64_t sink_tcp_lag(const struct conn *c, uint64_t now)
+{
+	struct sink_client *sc = c->data;
+	const struct buf *b;
+
+	if (sc->lag_at == now)
+		return sc->lag;
+	sc->lag_at = now;
+	sc->lag = 0;
+	if (c->q.count) {
+		b = c->q.ring[c->q.head].b;
+		sc->lag = b->t && now > b->t ? now - b->t : 0;
+	}
+	return sc->lag;
+}
+
+static bool sink_tcp_lagging(const struct sink_tcp *s, const struct conn *c,
+			     uint64_t now)
+{
+	return s->maxlag && sink_tcp_lag(c, now) > s->maxlag;
+}
+
+/* c is behind: skip whole datagrams for it from this one on. One line
+ * per episode; the skipped ones are counted. */
+static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
+				struct sink_client *sc, uint64_t now)
+{
+	struct relay *r = s->base.relay;
+	uint64_t lag = sink_tcp_lag(c, now), queued = c->q.bytes;
+
+	sc->skip_since = now ? now : 1;
+	sc->sent_at_skip = c->sent_bytes;
+	/* What waits is stale: drop it, so the client resumes at live
+	 * (what a viewer wants) and every client's queue stays near the
+	 * newest data, a small working set for the copies into the
+	 * kernel. What is in flight finishes first: whole datagrams. */
+	sc->skipped = 1 + fanout_queue_drop_waiting(&c->q);
+	sc->lag_at = 0;
+	r->stats.skips += sc->skipped;
+	r->stats.skip_episodes++;
+	log_info("relay=%s c=%u client behind, skipping datagrams until it "
+		 "catches up reason=%s queued=%llu lag_ms=%llu", r->name, c->id,
+		 s->maxlag && lag > s->maxlag ? "maxlag" : "queue",
+		 (unsigned long long)queued, (unsigned long long)lag);
+}
+
+/* During an episode: true once c has taken what was in flight and is
+ * down to half of both limits (the next datagram is whole: entries are
+ * never split by a skip). A client that has taken no byte for softsecs is
+ * not coming back: it is cut off, and false returned. */
+static bool sink_tcp_skip_over(struct sink_tcp *s, struct conn *c,
+			       struct sink_client *sc, uint64_t now)
+{
+	if (!c->q.sending && c->q.bytes <= c->q.limit / 2 &&
+	    (!s->maxlag || sink_tcp_lag(c, now) <= s->maxlag / 2)) {
+		log_debug("relay=%s c=%u client caught up skipped=%llu ms=%llu",
+			  s->base.relay->name, c->id,
+			  (unsigned long long)sc->skipped,
+			  (unsigned long long)(now - sc->skip_since));
+		sc->skip_since = 0;
+		return true;
+	}
+	if (now - sc->skip_since > s->softms &&
+	    c->sent_bytes == sc->sent_at_skip) {
+		s->base.relay->stats.cutoffs++;
+		conn_close(c, "slow-consumer");
+	}
+	return false;
 }
 
 static void sink_tcp_push(struct sink *base, struct buf *b)
@@ -145,15 +306,30 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 		}
 		return;
 	}
+	s->gathered += b->len;
 	for (c = s->clients; c; c = c->next) {
+		struct sink_client *sc = c->data;
 		int rc;
 
 		if (c->state != CONN_OPEN)
 			continue;
-		rc = conn_send(c, b);
+		if (sc->skip_since && !sink_tcp_skip_over(s, c, sc, now)) {
+			if (c->state == CONN_OPEN) {
+				sc->skipped++;
+				st->skips++;
+			}
+			continue;
+		}
+		rc = sink_tcp_lagging(s, c, now) ? -ENOBUFS : conn_send(c, b);
 		if (rc == -ENOBUFS) {
+			if (s->skip) {
+				sink_tcp_skip_begin(s, c, sc, now);
+				continue;
+			}
 			st->cutoffs++;
 			conn_close(c, "slow-consumer");
+		} else if (s->skip) {
+			continue;
 		} else if (c->q.bytes <= s->soft) {
 			c->soft_since = 0;
 		} else if (!c->soft_since) {
@@ -169,9 +345,28 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 
 static void sink_tcp_kick_all(struct sink_tcp *s)
 {
+	struct conn *c, *next;
+	unsigned k = 0;
+
 	s->last_flush = uv_hrtime();
-	for (struct conn *c = s->clients; c; c = c->next)
+	s->last_poll = s->last_flush;
+	s->gathered = 0;
+	s->in_round = true;
+	for (c = s->clients; c; c = next) {
+		next = c->next;
 		conn_kick(c);
+		/* Every 8 clients a look at the clock; datagrams read here
+		 * reach the clients after c in this round, the others in
+		 * the next. */
+		if ((++k & 7) == 0)
+			sink_tcp_poll_input(s);
+	}
+	s->in_round = false;
+	/* What was read during the round goes in the next one, from the
+	 * loop (never straight from here: rounds that outlast the interval
+	 * would nest). */
+	if (s->gathered && !s->armed && s->tfd >= 0)
+		(void)sink_tcp_arm(s, s->last_flush + sink_tcp_interval(s));
 }
 
 static void sink_tcp_on_pace(uv_poll_t *p, int status, int events)
@@ -197,27 +392,24 @@ static void sink_tcp_flush(struct sink *base)
 			conn_kick(c);
 		return;
 	}
-	if (s->armed)
-		return;
-	interval = base->relay->stats.clients * SINK_TCP_PACE_PER_CLIENT_NS;
-	if (interval > SINK_TCP_PACE_MAX_NS)
-		interval = SINK_TCP_PACE_MAX_NS;
-	now = uv_hrtime();
-	if (s->tfd < 0 || now - s->last_flush >= interval) {
-		sink_tcp_kick_all(s);
-	} else {
-		/* uv_hrtime is CLOCK_MONOTONIC, so the deadline is absolute. */
-		uint64_t at = s->last_flush + interval;
-		struct itimerspec its = {
-			.it_value = { .tv_sec = (time_t)(at / 1000000000ull),
-				      .tv_nsec = (long)(at % 1000000000ull) },
-		};
+	if (s->in_round)
+		return; /* kick_all flushes what arrived once it is done */
+	if (s->armed) {
+		static const struct itimerspec off;
 
-		if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) < 0)
-			sink_tcp_kick_all(s);
-		else
-			s->armed = true;
+		if (base->uri->set_maxdelay || s->gathered < SINK_TCP_PACE_BYTES)
+			return;
+		/* Enough for a good write already: start the round now. */
+		(void)timerfd_settime(s->tfd, 0, &off, NULL);
+		s->armed = false;
+		sink_tcp_kick_all(s);
+		return;
 	}
+	interval = sink_tcp_interval(s);
+	now = uv_hrtime();
+	if (s->tfd < 0 || now - s->last_flush >= interval ||
+	    !sink_tcp_arm(s, s->last_flush + interval))
+		sink_tcp_kick_all(s);
 }
 
 static void sink_tcp_on_handle_closed(uv_handle_t *h)
@@ -278,6 +470,9 @@ int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,
 		s->base.link = &s->listener.conf;
 		s->soft = u->soft ? u->soft : u->queue / 2;
 		s->softms = u->softsecs * 1000ull;
+		s->skip = u->slow == URI_SLOW_SKIP;
+		s->maxlag = u->maxlag;
+		s->pace_ns = u->maxdelay * 1000000ull;
 		s->listener.kind = "relay";
 		s->listener.name = r->name;
 		s->listener.on_accept = sink_tcp_on_accept;

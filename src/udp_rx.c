@@ -26,6 +26,8 @@ void udp_rx_init(struct udp_rx *rx, struct buf_pool *pool)
 		rx->iov[i][1].iov_len = UDP_RX_OVERFLOW;
 		rx->msgs[i].msg_hdr.msg_iov = rx->iov[i];
 		rx->msgs[i].msg_hdr.msg_iovlen = 2;
+		rx->msgs[i].msg_hdr.msg_name = &rx->from[i];
+		rx->msgs[i].msg_hdr.msg_namelen = sizeof(rx->from[i]);
 	}
 }
 
@@ -63,13 +65,16 @@ int udp_rx_read(struct udp_rx *rx, int fd, int max_batches, udp_rx_fn fn,
 	for (int batch = 0; batch < max_batches; batch++) {
 		int n;
 
-		for (int i = 0; i < UDP_RX_BATCH; i++) {
-			rx->msgs[i].msg_hdr.msg_name = &rx->from[i];
+		/* The kernel writes msg_namelen (and msg_flags, msg_len) of
+		 * the slots it filled only: reset those, not all 64 (at a low
+		 * rate a call takes one datagram). */
+		for (int i = 0; i < rx->used; i++)
 			rx->msgs[i].msg_hdr.msg_namelen = sizeof(rx->from[i]);
-		}
+		rx->used = 0;
 		n = recvmmsg(fd, rx->msgs, UDP_RX_BATCH, MSG_DONTWAIT, NULL);
 		if (n < 0)
 			return (errno == EAGAIN || errno == EINTR) ? 0 : -errno;
+		rx->used = n;
 		for (int i = 0; i < n; i++) {
 			if (rx->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
 				rx->truncated++;

@@ -36,6 +36,7 @@ struct udp_rx {
 	struct iovec iov[UDP_RX_BATCH][2];
 	struct sockaddr_storage from[UDP_RX_BATCH];
 	uint8_t *overflow;
+	int used;              /* slots the last recvmmsg filled */
 	uint64_t truncated;
 };
 

@@ -90,6 +90,9 @@ struct uri_tls {
 	int client_cert;             /* enum uri_client_cert */
 };
 
+/* slow=: what a listening sink does with a client that is behind. */
+enum uri_slow { URI_SLOW_SKIP, URI_SLOW_CLOSE };
+
 struct uri {
 	char text[512];            /* the URI as given, for logs */
 	enum uri_scheme scheme;
@@ -111,6 +114,10 @@ struct uri {
 	uint64_t queue;
 	uint64_t soft;             /* soft queue limit; 0 = queue / 2 */
 	uint32_t softsecs;         /* seconds above soft before a cut-off */
+	uint32_t slow;             /* listening sink: enum uri_slow */
+	uint32_t maxlag;           /* listening sink: ms a client may lag */
+	uint32_t maxdelay;         /* listening sink: ms a datagram may wait */
+	bool set_maxdelay;         /* else maxdelay is the automatic one */
 	uint32_t hello_timeout;    /* listening: seconds to finish a HELLO */
 	uint32_t max_conns;        /* listening: 0 = the role's default */
 	uint32_t max_pending;      /* listening: not yet past HELLO, total */

@@ -81,7 +81,7 @@ def test_slow_consumer_cut_off_others_lose_nothing(islands, tools):
     relay = T.start_mcferry(gw_a, [
         "relay", "--stats", "1", "--stats-json",
         "udp://@%s?iface=br0&rcvbuf=4194304" % G,
-        "tcp://@:1601?queue=262144"], tag="relay")
+        "tcp://@:1601?queue=262144&slow=close"], tag="relay")
     lan = T.Islands.gw_lan("a")
     # 5000 pps x 1316 B for 4 s: the stopped client (16 KiB window) is cut
     # off within ~0.1 s, while a healthy client has several MB of slack
@@ -200,7 +200,7 @@ def test_soft_limit_cuts_a_client_that_stays_behind(islands, tools):
     hard = 64 << 20
     relay = T.start_mcferry(gw_a, [
         "relay", "udp://@%s?iface=br0" % G,
-        "tcp://@:1601?queue=%d&soft=524288&softsecs=1" % hard], tag="relay")
+        "tcp://@:1601?queue=%d&soft=524288&softsecs=1&slow=close" % hard], tag="relay")
     lan = T.Islands.gw_lan("a")
     count, clients = 20000, 6
     # client 0 stops reading for 8 s after its first data
@@ -221,3 +221,43 @@ def test_soft_limit_cuts_a_client_that_stays_behind(islands, tools):
         [c["unique"] for c in healthy]
     assert all(c["duplicates"] == 0 and c["bad"] == 0 for c in healthy)
     assert len(relay.log_matches(r"reason=slow-consumer")) == 1
+
+
+def test_slow_skip_keeps_a_paused_client_on_datagram_boundaries(islands, tools):
+    """slow=skip (the default): a client that stops reading for 3 s keeps
+    its connection; the relay skips whole datagrams for it while it is
+    behind (one 'client behind' line, counted), and once it reads again
+    it gets the stream back from a datagram boundary (no bad datagram, no
+    partial one). The others lose nothing."""
+    gw_a = islands.gw["a"]
+    a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
+    relay = T.start_mcferry(gw_a, [
+        "relay", "--stats", "1", "--stats-json", "udp://@%s?iface=br0" % G,
+        "tcp://@:1601?queue=1048576"], tag="relay")
+    lan = T.Islands.gw_lan("a")
+    count, clients = 25000, 4
+    mr = T.start_mcrecv(b1, ["tcp", "%s:1601" % lan, "--clients", clients,
+                             "--size", 1316, "--idle", "3", "--duration", "60",
+                             "--expect", count, "--slow", 1, "--pause", 3])
+    relay.wait_for_log(CONNECTED_RX, timeout=10, count=clients)
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", 5000, "--size", 1316,
+                             "--iface", T.Islands.host_addr("a", 1), G])
+    assert sent == count
+    summary = T.mcrecv_result(mr, timeout=60)
+    slow, healthy = summary["per_client"][0], summary["per_client"][1:]
+    assert [c["unique"] for c in healthy] == [count] * (clients - 1), \
+        [c["unique"] for c in healthy]
+    # skipped while paused, then back: the tail of the stream arrived
+    assert 0 < slow["unique"] < count, slow["unique"]
+    assert slow["bad"] == 0 and slow["duplicates"] == 0, slow
+    assert slow["trailing_bytes"] == 0, slow
+    assert max(s["max_seq"] for s in slow["streams"].values()) == count - 1
+    assert summary["eof_clients"] == 0 and summary["reset_clients"] == 0
+    behind = relay.log_matches(r"\bc=(\d+) client behind, skipping\b")
+    assert len(behind) == 1, relay.stderr()
+    assert not relay.log_matches(r"reason=slow-consumer")
+    R = S.RELAY
+    last = S.reports(relay)[-1]
+    assert last[R + "skip_episodes_total"] == 1, last
+    assert last[R + "skipped_datagrams_total"] == count - slow["unique"], last
+    assert last[R + "cutoffs_total"] == 0, last
