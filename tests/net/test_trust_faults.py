@@ -186,7 +186,10 @@ def test_fast_clients_lose_nothing_stopped_and_slow_are_cut(islands, tools):
     relay = T.start_mcferry(gw_a, [
         "relay", "--stats", "1", "--stats-json",
         "udp://@%s?iface=br0&rcvbuf=4194304" % G,
-        "tcp://@:1601?queue=%d&sndbuf=%d" % (queue, sndbuf)], tag="relay")
+        # slow=close: this is the cut-off policy's test (the default,
+        # slow=skip, keeps a viewer that falls behind and skips for it)
+        "tcp://@:1601?queue=%d&sndbuf=%d&slow=close" % (queue, sndbuf)],
+        tag="relay")
     lan = T.Islands.gw_lan("a")
     # ~4.2 Mbit/s: 400 datagrams of 1316 bytes a second for 15 s
     count, rate, size = 6000, 400, 1316
