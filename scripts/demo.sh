@@ -99,9 +99,10 @@ SENDPID=${PIDS##* }
 t=0
 while kill -0 "$SENDPID" 2>/dev/null && [ $t -lt $((SECS + 10)) ]; do
 	sleep 1; t=$((t + 1))
-	a=$(grep '^stats' "$TMP/relayA.log" | tail -1 | grep -o 'in_dgrams=[0-9]*')
-	s=$(grep '^stats' "$TMP/splitter.log" | tail -1 | grep -o 'out_dgrams=[0-9]*')
-	b=$(grep '^stats' "$TMP/relayB.log" | tail -1 | grep -o 'out_dgrams=[0-9]*')
+	# log lines start with a timestamp; counters have their registry names
+	a=$(grep ' stats ' "$TMP/relayA.log" | tail -1 | grep -o 'in_datagrams_total=[0-9]*' | sed 's/_total//')
+	s=$(grep ' stats ' "$TMP/splitter.log" | tail -1 | grep -o 'out_datagrams_total=[0-9]*' | sed 's/_total//')
+	b=$(grep ' stats ' "$TMP/relayB.log" | tail -1 | grep -o 'out_datagrams_total=[0-9]*' | sed 's/_total//')
 	printf '   t=%2ds  island A relay %-18s  splitter %-18s  island B relay %s\n' \
 		"$t" "${a:-?}" "${s:-?}" "${b:-?}"
 done
@@ -160,7 +161,7 @@ done
 for pid in $SENDERS; do wait "$pid" 2>/dev/null || true; done
 sleep 2
 echo "== hub counters:"
-grep '^stats hub=hub channel' "$TMP/hub.log" | tail -1 | tr ' ' '\n' | grep total | sed 's/^/   /'
+grep ' stats hub=hub channel' "$TMP/hub.log" | tail -1 | tr ' ' '\n' | grep total | sed 's/^/   /'
 for pid in $RECVERS; do wait "$pid" 2>/dev/null || true; done
 ok=1
 for isl in A B C; do

@@ -138,6 +138,28 @@ static int line_of(const int *lines, size_t i, int fallback)
 	return lines && lines[i] ? lines[i] : fallback;
 }
 
+/* The listen of an http section, and the source of each named channel
+ * (parsed when they were set; one that does not parse binds nothing). */
+static void bind_http(struct bind_list *l, const struct config_http *c)
+{
+	char text[sizeof(c->conf.listen) + 16], e[256];
+	struct uri u;
+
+	snprintf(text, sizeof(text), "tcp://@%s", c->conf.listen);
+	if (uri_parse(text, &u, e, sizeof(e)) == 0)
+		bind_add(l, IPPROTO_TCP, &u, c->line, "http", c->conf.name,
+			 "listen");
+	for (size_t i = 0; i < c->conf.nnamed; i++) {
+		char what[sizeof(c->conf.name) + HTTP_NAME_MAX + 16];
+
+		if (uri_parse(c->conf.named[i].uri, &u, e, sizeof(e)) < 0)
+			continue;
+		snprintf(what, sizeof(what), "%s channel=%s", c->conf.name,
+			 c->conf.named[i].name);
+		bind_uri(l, &u, true, c->line, "http", what);
+	}
+}
+
 size_t check_ports(const char *path, const struct config *cfg, FILE *out)
 {
 	struct bind_list l = { 0 };
@@ -162,6 +184,8 @@ size_t check_ports(const char *path, const struct config *cfg, FILE *out)
 				 line_of(h->listen_lines, j, h->line), "hub",
 				 h->name, "listen");
 	}
+	for (size_t i = 0; i < cfg->nhttps; i++)
+		bind_http(&l, &cfg->https[i]);
 	for (size_t i = 1; i < l.n; i++) {
 		for (size_t j = 0; j < i; j++) {
 			char a[64];
@@ -304,6 +328,21 @@ size_t check_config(const char *path, const struct config *cfg, FILE *out)
 		snprintf(what, sizeof(what), "gateway=%s iface", g->spec.name);
 		bad += check_iface(path, g->iface_line ? g->iface_line : g->line,
 				   g->spec.iface, what, out);
+	}
+	for (size_t i = 0; i < cfg->nhttps; i++) {
+		const struct config_http *h = &cfg->https[i];
+
+		snprintf(what, sizeof(what), "http=%s iface", h->conf.name);
+		bad += check_iface(path, h->line, h->conf.iface, what, out);
+		for (size_t j = 0; j < h->conf.nnamed; j++) {
+			struct uri u;
+			char e[256];
+
+			snprintf(what, sizeof(what), "http=%s channel=%s",
+				 h->conf.name, h->conf.named[j].name);
+			if (uri_parse(h->conf.named[j].uri, &u, e, sizeof(e)) == 0)
+				bad += check_uri(path, h->line, &u, what, out);
+		}
 	}
 	return bad;
 }

@@ -1,12 +1,14 @@
 /* check.h - `mcferry run --check`: what a configuration file means, beyond
  * its syntax (config.c has parsed it by then).
  *
- *   - two services that would listen on one port: the same protocol and
+ *   - two services that would listen on one port (an http section's
+ *     listen and its named channels' listening sources count): the same protocol and
  *     port, and addresses that overlap (equal, or a wildcard that covers
  *     the other; tcp://@:PORT is the dual-stack [::], which covers every
  *     IPv4 and IPv6 address);
  *   - an interface that does not exist (iface= of a udp endpoint, the
- *     iface of a gateway), looked up now, by name or by address;
+ *     iface of a gateway or an http section), looked up now, by name or
+ *     by address;
  *   - a unicast address where a multicast group is required (iface= joins
  *     a group, loop= loops multicast back);
  *   - a file that cannot be read (ca=, cert=, key=, crl=, psk-file=), and

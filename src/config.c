@@ -378,6 +378,7 @@ void config_free(struct config *cfg)
 	free(cfg->relays);
 	for (size_t i = 0; i < cfg->nhubs; i++) {
 		free(cfg->hubs[i].listen);
+		free(cfg->hubs[i].peers);
 		free(cfg->hubs[i].listen_lines);
 	}
 	free(cfg->hubs);

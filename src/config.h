@@ -9,6 +9,8 @@
  *   [hub] or [hub NAME]
  *   listen = URI         (one or more)
  *   acl = FILE           (optional, see acl.h)
+ *   peer = URI           (zero or more: other hubs, a mesh)
+ *   heartbeat = MS, control = PATH   (optional)
  *   [gateway NAME]
  *   hub = URI
  *   iface = NAME|ADDR
@@ -56,6 +58,10 @@ struct config_hub {
 	struct uri *listen;
 	size_t nlisten;
 	char acl[URI_PATH_MAX];   /* access list file; "" = none */
+	struct uri *peers;        /* hubs to dial (a mesh) */
+	size_t npeers;
+	uint32_t heartbeat;       /* ms between pings on hub links */
+	char control[108];        /* control socket; "" = none */
 	int *listen_lines;        /* file line of each listen */
 };
 

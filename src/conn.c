@@ -257,6 +257,8 @@ static void conn_on_hello(struct conn *c, const struct frame *f)
 		listener_pending_end(c->ls, c);
 	if (!c->decided)
 		conn_decide(c, true);
+	if (c->state != CONN_OPEN)
+		return; /* deciding wrote our HELLO, and the write failed */
 	if (c->h->on_hello)
 		c->h->on_hello(c);
 	if (log_enabled(LOG_DEBUG)) {
@@ -577,8 +579,12 @@ static void conn_open(struct conn *c)
 	link_set_buffers(c->link, cf->sndbuf, cf->rcvbuf);
 	conn_set_state(c, CONN_OPEN);
 	c->opened = c->last_rx = uv_now(c->link->loop);
-	(*c->own->clients)++;
-	c->counted = true;
+	/* A relay's clients are the peers that came to it (viewers,
+	 * publishers), not the upstream links it made itself. */
+	if (c->ls || !c->own->clients_accepted_only) {
+		(*c->own->clients)++;
+		c->counted = true;
+	}
 	switch (cf->framing) {
 	case FRAMING_RAW:
 		c->rx_mode = cf->rx_raw;

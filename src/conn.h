@@ -96,6 +96,7 @@ struct conn_owner {
 	uint64_t *out_dgrams;    /* counters the conns add to */
 	uint64_t *out_bytes;
 	uint32_t *clients;       /* open conns right now */
+	bool clients_accepted_only; /* count only conns a listener made */
 	uint64_t *reconnects;    /* outbound links re-established */
 };
 

@@ -28,6 +28,9 @@ static uint32_t body_limit(uint8_t type)
 		return CHANNEL_WIRE_MAX + 1;
 	case FRAME_EMITTERS:
 		return 1 + FRAME_EMITTERS_MAX * FRAME_EMITTER_LEN;
+	case FRAME_LSA:
+	case FRAME_DBSUM:
+		return FRAME_BODY_MAX;
 	default:
 		return 0;
 	}

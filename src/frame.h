@@ -51,6 +51,9 @@ enum frame_type {
 	FRAME_UNEXPORT = 0x23, /* no longer */
 	FRAME_FORWARDER = 0x24, /* hub -> gateway: channel + u8 active */
 	FRAME_EMITTERS = 0x25,  /* addresses a gateway re-multicasts from */
+	/* Hub-to-hub links only (both HELLOs role hub; docs/mesh.md). */
+	FRAME_LSA = 0x30,       /* a node's link-state description (lsdb.h) */
+	FRAME_DBSUM = 0x31,     /* database summary: n x (node, epoch, seq) */
 };
 
 /* Data frame header after the 8-byte frame header (big-endian):

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "dedup.h"
 #include "dialer.h"
 #include "emitter.h"
 #include "log.h"
@@ -30,13 +31,21 @@ struct gw_channel {
 	struct gateway *gw;
 	struct gateway_chan_spec spec;
 	char name[CHANNEL_TEXT_MAX];
-	bool forwarder;
+	bool forwarder;          /* some hub names us its forwarder */
+	bool fwd[GATEWAY_MAX_HUBS]; /* ... per hub link */
 	int fd;                  /* joined socket (export), or -1 */
 	struct uri join;         /* what fd joined, to join it again */
 	char what[CHANNEL_TEXT_MAX + 8]; /* "channel=G:P", for rejoin lines */
 	uv_poll_t poll;
 	int tfd;                 /* SSM import: socket sending as the source */
 	uint64_t exported, imported, suppressed, standby, dropped;
+};
+
+/* One --hub: a dialer keeping a link to it. */
+struct gw_hub {
+	struct gateway *g;
+	size_t idx;
+	struct dialer dialer;
 };
 
 struct gateway {
@@ -50,7 +59,10 @@ struct gateway {
 	unsigned ifindex;
 	struct gw_channel *chans;
 	size_t nchans;
-	struct dialer dialer;
+	struct gw_hub hubs[GATEWAY_MAX_HUBS];
+	size_t nhubs;
+	struct dedup dedup;      /* what the hubs sent: each datagram once */
+	uint64_t import_dups;
 	struct udp_rx *rx;
 	struct rejoin rejoin;    /* renews memberships an interface lost */
 	bool rejoining;          /* rejoin started */
@@ -75,10 +87,9 @@ static bool gateway_is_emitter(const struct gateway *g,
 	return emitter_has(&g->own, &e) || emitter_has(&g->island, &e);
 }
 
-static void gateway_announce(struct gateway *g)
+static void gateway_announce_on(struct gateway *g, struct conn *c)
 {
 	uint8_t out[FRAME_HDR_LEN + 1 + FRAME_EMITTERS_MAX * FRAME_EMITTER_LEN];
-	struct conn *c = dialer_conn(&g->dialer);
 	const struct frame_emitter *own;
 	size_t n;
 
@@ -88,6 +99,26 @@ static void gateway_announce(struct gateway *g)
 	n = frame_encode_emitters(out, sizeof(out), own, n);
 	if (conn_send_bytes(c, out, n) == 0)
 		conn_kick(c);
+}
+
+static void gateway_announce(struct gateway *g)
+{
+	for (size_t i = 0; i < g->nhubs; i++)
+		gateway_announce_on(g, dialer_conn(&g->hubs[i].dialer));
+}
+
+/* The hub link a channel goes out on: the first (in --hub order) that is
+ * up and names us forwarder; NULL when none does. */
+static struct conn *gateway_out_link(struct gateway *g,
+				     const struct gw_channel *gc)
+{
+	for (size_t i = 0; i < g->nhubs; i++) {
+		struct conn *c = dialer_conn(&g->hubs[i].dialer);
+
+		if (c && c->hello_seen && gc->fwd[i])
+			return c;
+	}
+	return NULL;
 }
 
 static void gateway_add_own(struct gateway *g, int fd)
@@ -123,8 +154,8 @@ static void gateway_on_datagram(void *ctx, struct buf *b,
 		gc->standby++;
 		return;
 	}
-	c = dialer_conn(&g->dialer);
-	if (!c || !c->hello_seen) {
+	c = gateway_out_link(g, gc);
+	if (!c) {
 		gc->dropped++;
 		return;
 	}
@@ -148,7 +179,7 @@ static void gateway_on_datagram(void *ctx, struct buf *b,
 static void gateway_on_batch(void *ctx)
 {
 	struct gw_channel *gc = ctx;
-	struct conn *c = dialer_conn(&gc->gw->dialer);
+	struct conn *c = gateway_out_link(gc->gw, gc);
 
 	if (c)
 		conn_kick(c);
@@ -212,7 +243,8 @@ static struct gw_channel *gateway_find(struct gateway *g,
 	return NULL;
 }
 
-static void gateway_import(struct gateway *g, const struct frame *f)
+static void gateway_import(struct gateway *g, struct conn *c, size_t hub,
+			   const struct frame *f)
 {
 	struct frame_data d;
 	struct gw_channel *gc;
@@ -220,13 +252,21 @@ static void gateway_import(struct gateway *g, const struct frame *f)
 	int fd;
 
 	if (frame_data_decode(f, &d) < 0) {
-		conn_close(dialer_conn(&g->dialer), "bad-frame");
+		conn_close(c, "bad-frame");
 		return;
 	}
 	gc = gateway_find(g, &d.ch);
-	if (!gc || !gc->spec.do_import || !gc->forwarder) {
+	if (!gc || !gc->spec.do_import || !gc->fwd[hub]) {
 		if (gc)
 			gc->standby++;
+		return;
+	}
+	/* Several hubs may send one datagram (dual-homed, or while routes
+	 * move): once on the LAN. */
+	if (g->nhubs > 1 &&
+	    dedup_check(&g->dedup, d.origin, 0, d.seq,
+			uv_now(g->node->loop)) != DEDUP_NEW) {
+		g->import_dups++;
 		return;
 	}
 	if (channel_is_ssm(&gc->spec.local) && gc->tfd == -2)
@@ -242,9 +282,31 @@ static void gateway_import(struct gateway *g, const struct frame *f)
 
 /* ---- the hub link -------------------------------------------------- */
 
-static struct gateway *conn_gateway(struct conn *c)
+static struct gw_hub *conn_hub(struct conn *c)
 {
 	return c->data;
+}
+
+static struct gateway *conn_gateway(struct conn *c)
+{
+	return conn_hub(c)->g;
+}
+
+/* A channel's forwarder state on hub link i changed: log the whole. */
+static void gateway_set_fwd(struct gateway *g, struct gw_channel *gc,
+			    size_t i, bool on, const char *why)
+{
+	bool any = false;
+
+	gc->fwd[i] = on;
+	for (size_t k = 0; k < g->nhubs; k++)
+		any |= gc->fwd[k];
+	if (any == gc->forwarder)
+		return;
+	gc->forwarder = any;
+	if (!g->stopping)
+		log_info("gateway=%s channel=%s forwarder=%s%s", g->spec.name,
+			 gc->name, any ? "yes" : "standby", why);
 }
 
 static void gateway_on_hello(struct conn *c)
@@ -258,7 +320,7 @@ static void gateway_on_hello(struct conn *c)
 	log_info("gateway=%s c=%u hub up peer=%s node=%016llx island=%s",
 		 g->spec.name, c->id, c->peer,
 		 (unsigned long long)c->peer_hello.node_id, g->island_name);
-	gateway_announce(g);
+	gateway_announce_on(g, c);
 	for (size_t i = 0; i < g->nchans; i++) {
 		const struct gateway_chan_spec *s = &g->chans[i].spec;
 
@@ -279,7 +341,7 @@ static void gateway_on_frame(struct conn *c, const struct frame *f)
 
 	switch (f->type) {
 	case FRAME_DATA:
-		gateway_import(g, f);
+		gateway_import(g, c, conn_hub(c)->idx, f);
 		break;
 	case FRAME_FORWARDER:
 		if (frame_channel_decode(f, &ch, &active) < 0) {
@@ -287,12 +349,9 @@ static void gateway_on_frame(struct conn *c, const struct frame *f)
 			break;
 		}
 		gc = gateway_find(g, &ch);
-		if (gc && gc->forwarder != (active != 0)) {
-			gc->forwarder = active != 0;
-			log_info("gateway=%s channel=%s forwarder=%s",
-				 g->spec.name, gc->name,
-				 active ? "yes" : "standby");
-		}
+		if (gc)
+			gateway_set_fwd(g, gc, conn_hub(c)->idx, active != 0,
+					"");
 		break;
 	case FRAME_EMITTERS: {
 		struct frame_emitter e[FRAME_EMITTERS_MAX];
@@ -316,17 +375,13 @@ static void gateway_on_frame(struct conn *c, const struct frame *f)
 static void gateway_on_closed(struct conn *c)
 {
 	struct gateway *g = conn_gateway(c);
+	size_t idx = conn_hub(c)->idx;
 
-	/* Without the hub nobody is forwarder; it says so again on return. */
-	for (size_t i = 0; i < g->nchans; i++) {
-		struct gw_channel *gc = &g->chans[i];
-
-		if (gc->forwarder && !g->stopping)
-			log_info("gateway=%s channel=%s forwarder=standby "
-				 "reason=hub-link-down",
-				 g->spec.name, gc->name);
-		gc->forwarder = false;
-	}
+	/* Without the hub it is not forwarder there; the hub says so again
+	 * on return. Another hub's link may keep the island going. */
+	for (size_t i = 0; i < g->nchans; i++)
+		gateway_set_fwd(g, &g->chans[i], idx, false,
+				" reason=hub-link-down");
 }
 
 static const struct conn_handler gateway_handler = {
@@ -415,6 +470,7 @@ static void gateway_free(struct gateway *g)
 	stats_remove_owner(&g->node->stats, g);
 	emitter_exit(&g->own);
 	emitter_exit(&g->island);
+	dedup_exit(&g->dedup);
 	if (g->rx) {
 		udp_rx_exit(g->rx);
 		free(g->rx);
@@ -447,7 +503,7 @@ static void gateway_on_poll_closed(uv_handle_t *h)
 
 static void gateway_on_dialer_stopped(struct dialer *d)
 {
-	gateway_release(d->conf.owner);
+	gateway_release(((struct gw_hub *)d->conf.owner)->g);
 }
 
 struct gateway *gateway_new(struct node *node,
@@ -482,6 +538,15 @@ struct gateway *gateway_new(struct node *node,
 	}
 	emitter_init(&g->own, FRAME_EMITTERS_MAX);
 	emitter_init(&g->island, FRAME_EMITTERS_MAX);
+	g->nhubs = spec->nhubs ? spec->nhubs : 1;
+	if (!spec->nhubs)
+		g->spec.hubs[0] = spec->hub;
+	for (size_t i = 0; i < g->nhubs; i++) {
+		g->hubs[i].g = g;
+		g->hubs[i].idx = i;
+	}
+	if (dedup_init(&g->dedup, 65536, 1024) < 0)
+		fatal(1, "gateway=%s duplicate window", spec->name);
 	return g;
 }
 
@@ -574,18 +639,6 @@ static void gateway_derive_island(struct gateway *g,
 int gateway_start(struct gateway *g, char *err, size_t errlen)
 {
 	struct sockaddr_storage v4, v6;
-	struct dialer_conf dc = {
-		.uri = &g->spec.hub,
-		.conn = { .what = "upstream",
-			  .framing = FRAMING_DATAGRAM,
-			  .rx_framed = CONN_RX_FRAMES,
-			  .queue = g->spec.hub.queue },
-		.keepalive = true,
-		.max_backoff_ms = GATEWAY_MAX_BACKOFF_MS,
-		.user = &gateway_handler,
-		.owner = g,
-		.on_stopped = gateway_on_dialer_stopped,
-	};
 	bool need4 = false, need6 = false;
 	unsigned prefix;
 	int rc;
@@ -646,12 +699,28 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 			 gc->spec.do_import ? " import" : "",
 			 channel_equal(&gc->spec.ch, &gc->spec.local) ? "" : " remapped");
 	}
-	rc = dialer_start(&g->dialer, &g->link_owner, &dc, err, errlen);
-	if (rc < 0)
-		return rc;
-	g->handles++;
-	log_info("gateway=%s iface=%s island=%s hub=%s", g->spec.name,
-		 g->spec.iface, g->island_name, g->spec.hub.text);
+	for (size_t i = 0; i < g->nhubs; i++) {
+		struct dialer_conf dc = {
+			.uri = &g->spec.hubs[i],
+			.conn = { .what = "upstream",
+				  .framing = FRAMING_DATAGRAM,
+				  .rx_framed = CONN_RX_FRAMES,
+				  .queue = g->spec.hubs[i].queue },
+			.keepalive = true,
+			.max_backoff_ms = GATEWAY_MAX_BACKOFF_MS,
+			.user = &gateway_handler,
+			.owner = &g->hubs[i],
+			.on_stopped = gateway_on_dialer_stopped,
+		};
+
+		rc = dialer_start(&g->hubs[i].dialer, &g->link_owner, &dc, err,
+				  errlen);
+		if (rc < 0)
+			return rc;
+		g->handles++;
+		log_info("gateway=%s iface=%s island=%s hub=%s", g->spec.name,
+			 g->spec.iface, g->island_name, g->spec.hubs[i].text);
+	}
 	return 0;
 }
 
@@ -660,15 +729,20 @@ void gateway_reload(struct gateway *g)
 	char err[512];
 	int rc;
 
-	if (g->stopping || !g->dialer.started)
+	if (g->stopping)
 		return;
-	rc = link_conf_reload(&g->dialer.link, err, sizeof(err));
-	if (rc < 0)
-		log_error("gateway=%s uri=%s certificates not reloaded, keeping "
-			  "the old ones: %s", g->spec.name, g->spec.hub.text, err);
-	else if (rc > 0)
-		log_info("gateway=%s uri=%s certificates reloaded",
-			 g->spec.name, g->spec.hub.text);
+	for (size_t i = 0; i < g->nhubs; i++) {
+		if (!g->hubs[i].dialer.started)
+			continue;
+		rc = link_conf_reload(&g->hubs[i].dialer.link, err, sizeof(err));
+		if (rc < 0)
+			log_error("gateway=%s uri=%s certificates not reloaded, "
+				  "keeping the old ones: %s", g->spec.name,
+				  g->spec.hubs[i].text, err);
+		else if (rc > 0)
+			log_info("gateway=%s uri=%s certificates reloaded",
+				 g->spec.name, g->spec.hubs[i].text);
+	}
 }
 
 void gateway_stop(struct gateway *g)
@@ -690,7 +764,8 @@ void gateway_stop(struct gateway *g)
 	}
 	if (g->rejoining)
 		rejoin_close(&g->rejoin, gateway_on_rejoin_closed, g);
-	dialer_stop(&g->dialer);
+	for (size_t i = 0; i < g->nhubs; i++)
+		dialer_stop(&g->hubs[i].dialer);
 	log_info("gateway=%s stopped", g->spec.name);
 	if (g->handles == 0)
 		gateway_free(g);

@@ -6,6 +6,12 @@
  * Only while the hub names it the channel's designated forwarder for its
  * island; otherwise it stands by, joined and ready to take over.
  *
+ * With several hubs (--hub repeated) the gateway keeps a link to each:
+ * it sends a channel to the first hub (in --hub order) that names it
+ * forwarder and is up, and takes what any of them sends, dropping copies
+ * it has had already (an (origin, sequence) window), so losing one hub
+ * moves the island to the next without a double injection.
+ *
  * A gateway never re-exports what it or another gateway of its island
  * re-multicast: it drops datagrams whose source address and port are one
  * of the island's emitters, which the gateways announce through the hub.
@@ -22,6 +28,8 @@
 #include "uri.h"
 
 #define GATEWAY_MAX_CHANNELS 256
+/* --hub given more than once: a dual- (or more) homed island. */
+#define GATEWAY_MAX_HUBS 4
 
 struct gateway_chan_spec {
 	struct channel ch;     /* the channel's name between islands */
@@ -33,7 +41,10 @@ struct gateway_chan_spec {
 struct gateway_spec {
 	char name[64];
 	bool has_hub;
-	struct uri hub;
+	struct uri hub;                    /* = hubs[0] */
+	struct uri hubs[GATEWAY_MAX_HUBS]; /* every --hub, in order */
+	size_t nhubs;
+	char control[108];                 /* --control socket; "" = none */
 	char iface[URI_IFACE_MAX];
 	char island[FRAME_ISLAND_MAX + 1]; /* "" = derive from the LAN */
 	int ttl;                           /* re-multicast TTL */
@@ -43,8 +54,8 @@ struct gateway_spec {
 
 /* Prepare an empty spec, with the option table's defaults. */
 void gateway_spec_init(struct gateway_spec *s, const char *name);
-/* Set the hub URI (tcp://HOST:PORT), as the hub row of the option table
- * does. 0 or -EINVAL with a reason. */
+/* Add a hub URI (tcp://HOST:PORT), as the hub row of the option table
+ * does (up to GATEWAY_MAX_HUBS). 0 or -EINVAL with a reason. */
 int gateway_spec_set_hub(struct gateway_spec *s, const char *uri, char *err,
 			 size_t errlen);
 /* Add a channel: kind is "group" (both ways), "export" or "import" (rows

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "addr.h"
@@ -64,9 +65,11 @@ struct http_sess {
 
 struct http_chan {
 	struct http *h;
-	struct channel ch;
+	struct channel ch;          /* a group's; unset for a named one */
+	const struct http_named *named; /* /channel/NAME: its conf entry */
 	char iface[URI_IFACE_MAX];
-	char text[CHANNEL_TEXT_MAX];
+	char text[CHANNEL_TEXT_MAX > HTTP_NAME_MAX ? CHANNEL_TEXT_MAX
+						   : HTTP_NAME_MAX];
 	struct mgroup *mg;          /* NULL when not joined */
 	struct http_sess *viewers;
 	uint32_t nviewers;
@@ -135,6 +138,57 @@ int http_allow_parse(const char *text, struct http_allow *a)
 			return -EINVAL;
 	}
 	a->prefix = (uint8_t)pfx;
+	return 0;
+}
+
+static bool http_name_ok(const char *p, size_t n)
+{
+	if (n == 0 || n >= HTTP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "0123456789._-", p[i]) || !p[i])
+			return false;
+	return true;
+}
+
+int http_conf_add_named(struct http_conf *c, const char *text, char *err,
+			size_t errlen)
+{
+	const char *eq = strchr(text, '=');
+	struct http_named *n;
+	struct uri u;
+	char e[256];
+
+	if (!eq || !http_name_ok(text, (size_t)(eq - text))) {
+		snprintf(err, errlen, "bad channel '%s': want NAME=URI, NAME of "
+			 "letters, digits, '.', '_' or '-'", text);
+		return -EINVAL;
+	}
+	if (c->nnamed == HTTP_NAMED_MAX) {
+		snprintf(err, errlen, "more than %d named channels",
+			 HTTP_NAMED_MAX);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->nnamed; i++) {
+		if (strlen(c->named[i].name) == (size_t)(eq - text) &&
+		    !strncmp(c->named[i].name, text, (size_t)(eq - text))) {
+			snprintf(err, errlen, "channel '%.*s' given twice",
+				 (int)(eq - text), text);
+			return -EINVAL;
+		}
+	}
+	if (strlen(eq + 1) >= sizeof(n->uri) ||
+	    uri_parse(eq + 1, &u, e, sizeof(e)) < 0 ||
+	    uri_check_role(&u, true, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "bad channel '%s': the URI is no relay "
+			 "source: %s", text,
+			 strlen(eq + 1) >= sizeof(n->uri) ? "too long" : e);
+		return -EINVAL;
+	}
+	n = &c->named[c->nnamed++];
+	snprintf(n->name, sizeof(n->name), "%.*s", (int)(eq - text), text);
+	snprintf(n->uri, sizeof(n->uri), "%s", eq + 1);
 	return 0;
 }
 
@@ -390,6 +444,58 @@ static void http_sess_enter(struct http_sess *s, enum sess_state st)
 
 static void http_chan_on_data(void *owner, struct buf *b);
 static void http_chan_on_batch(void *owner);
+/* The records of the named channels, made at start so that the playlist
+ * and the status page list them before anyone watched. */
+static void http_chans_named(struct http *h)
+{
+	for (size_t i = 0; i < h->conf.nnamed && h->nchans < HTTP_CHANNELS_MAX;
+	     i++) {
+		struct http_chan *hc = xcalloc(1, sizeof(*hc));
+
+		h->chans[h->nchans++] = hc;
+		hc->h = h;
+		hc->named = &h->conf.named[i];
+		snprintf(hc->text, sizeof(hc->text), "%s", hc->named->name);
+		http_chan_stats_add(hc);
+	}
+}
+
+/* Target /channel/NAME[/][?QUERY] (or http://HOST/channel/...): 0 when it
+ * is not a /channel/ path, 1 with the record in *out, -ENOENT for a name
+ * that is not configured. */
+static int http_named_target(struct http *h, const char *t, size_t len,
+			     struct http_chan **out)
+{
+	static const char pfx[] = "/channel/";
+	const char *end = t + len, *name, *p;
+
+	if (len > 7 && !strncasecmp(t, "http://", 7)) {
+		t = memchr(t + 7, '/', len - 7);
+		if (!t)
+			return 0;
+	}
+	if ((size_t)(end - t) < sizeof(pfx) - 1 ||
+	    memcmp(t, pfx, sizeof(pfx) - 1))
+		return 0;
+	name = p = t + sizeof(pfx) - 1;
+	while (p < end && *p != '/' && *p != '?')
+		p++;
+	/* One trailing slash, then nothing but a query. */
+	if ((p < end && *p == '/' && p + 1 < end && p[1] != '?') ||
+	    !http_name_ok(name, (size_t)(p - name)))
+		return -ENOENT;
+	for (size_t i = 0; i < h->nchans; i++) {
+		struct http_chan *hc = h->chans[i];
+
+		if (hc->named && strlen(hc->text) == (size_t)(p - name) &&
+		    !memcmp(hc->text, name, (size_t)(p - name))) {
+			*out = hc;
+			return 1;
+		}
+	}
+	return -ENOENT;
+}
+
 static void http_chan_on_leave(void *owner);
 static void http_chan_on_freed(void *owner);
 
@@ -409,7 +515,7 @@ static struct http_chan *http_chan_get(struct http *h, const struct channel *ch,
 	struct http_chan *hc = NULL;
 
 	for (size_t i = 0; i < h->nchans; i++)
-		if (channel_equal(&h->chans[i]->ch, ch) &&
+		if (!h->chans[i]->named && channel_equal(&h->chans[i]->ch, ch) &&
 		    !strcmp(h->chans[i]->iface, iface))
 			return h->chans[i];
 	if (h->nchans < HTTP_CHANNELS_MAX) {
@@ -417,7 +523,8 @@ static struct http_chan *http_chan_get(struct http *h, const struct channel *ch,
 		h->chans[h->nchans++] = hc;
 	} else {
 		for (size_t i = 0; i < h->nchans && !hc; i++)
-			if (!h->chans[i]->mg && !h->chans[i]->nviewers)
+			if (!h->chans[i]->mg && !h->chans[i]->nviewers &&
+			    !h->chans[i]->named)
 				hc = h->chans[i];
 		if (!hc)
 			return NULL;
@@ -686,11 +793,12 @@ static void http_page_status(struct http *h, struct stats_text *t)
 
 		tprintf(t,
 			"<tr class=\"%s\" id=\"ch-%s\"><td class=\"l\">"
-			"<a href=\"/udp/%s\">%s</a></td><td class=\"l\">%s</td>"
+			"<a href=\"/%s/%s\">%s</a></td><td class=\"l\">%s</td>"
 			"<td class=\"l\">%s</td><td>%u</td><td>%.2f</td>"
 			"<td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%" PRIu64
 			"</td><td>%" PRIu64 "</td><td>%" PRIu64 "</td></tr>\n",
-			hc->mg ? "live" : "idle", hc->text, hc->text, hc->text,
+			hc->mg ? "live" : "idle", hc->text,
+			hc->named ? "channel" : "udp", hc->text, hc->text,
 			hc->iface[0] ? hc->iface : "-",
 			hc->mg ? (hc->nviewers ? "joined" : "holding") : "left",
 			hc->nviewers, (double)hc->rate_bps / 1e6, hc->in_dgrams,
@@ -719,12 +827,14 @@ static void http_page_json(struct http *h, struct stats_text *t)
 		const struct http_chan *hc = h->chans[i];
 
 		tprintf(t,
-			"%s{\"channel\":\"%s\",\"iface\":\"%s\",\"joined\":%s,"
+			"%s{\"channel\":\"%s\",\"named\":%s,\"iface\":\"%s\","
+			"\"joined\":%s,"
 			"\"viewers\":%u,\"rate_bps\":%" PRIu64
 			",\"in_datagrams\":%" PRIu64 ",\"in_bytes\":%" PRIu64
 			",\"dropped\":%" PRIu64 ",\"cutoffs\":%" PRIu64
 			",\"joins\":%" PRIu64 "}",
-			i ? "," : "", hc->text, hc->iface,
+			i ? "," : "", hc->text, hc->named ? "true" : "false",
+			hc->iface,
 			hc->mg ? "true" : "false", hc->nviewers, hc->rate_bps,
 			hc->in_dgrams, hc->in_bytes, hc->dropped, hc->cutoffs,
 			hc->joins);
@@ -755,8 +865,13 @@ static void http_page_playlist(struct http_sess *s, struct stats_text *t)
 	for (size_t i = 0; i < h->nchans; i++) {
 		const struct http_chan *hc = h->chans[i];
 
-		tprintf(t, "#EXTINF:-1,%s\n%s/udp/%s%s%s\n", hc->text, base,
-			hc->text, hc->iface[0] ? "?iface=" : "", hc->iface);
+		if (hc->named)
+			tprintf(t, "#EXTINF:-1,%s\n%s/channel/%s\n", hc->text,
+				base, hc->text);
+		else
+			tprintf(t, "#EXTINF:-1,%s\n%s/udp/%s%s%s\n", hc->text,
+				base, hc->text, hc->iface[0] ? "?iface=" : "",
+				hc->iface);
 	}
 }
 
@@ -825,14 +940,49 @@ static void http_page(struct http_sess *s, const struct http_path *p)
 
 /* ---- viewers ---------------------------------------------------------- */
 
+/* Join hc's group, or open a named channel's source: 0, or -1 with the
+ * reason logged. */
+static int http_chan_open(struct http_chan *hc)
+{
+	struct http *h = hc->h;
+	char err[400], rname[sizeof(h->conf.name) + sizeof(hc->text) + 2];
+	struct uri u;
+
+	if (!hc->named) {
+		hc->mg = mgroup_open(h->node, &hc->ch, hc->iface, h->conf.rcvbuf,
+				     h->conf.hold * 1000ull, &http_mgroup_events,
+				     hc, err, sizeof(err));
+	} else if (uri_parse(hc->named->uri, &u, err, sizeof(err)) == 0) {
+		/* Counted as relay=SERVICE/NAME: a [relay NAME] has no '/'. */
+		snprintf(rname, sizeof(rname), "%s/%s", h->conf.name, hc->text);
+		hc->mg = mgroup_open_relay(h->node, rname, &u,
+					   h->conf.hold * 1000ull,
+					   &http_mgroup_events, hc, err,
+					   sizeof(err));
+	}
+	if (!hc->mg) {
+		log_warn("http=%s channel=%s cannot %s: %s", h->conf.name,
+			 hc->text, hc->named ? "open its source" : "join", err);
+		return -1;
+	}
+	h->handles++;
+	h->joins++;
+	hc->joins++;
+	log_info("http=%s channel=%s %s uri=%s", h->conf.name, hc->text,
+		 hc->named ? "opened" : "joined", hc->mg->uri.text);
+	return 0;
+}
+
+static void http_view_chan(struct http_sess *s, struct http_chan *hc,
+			   bool rtp);
+
+/* GET /udp/..., /rtp/...: the group's record, then as every channel. */
 static void http_view(struct http_sess *s, const struct http_path *p)
 {
 	struct http *h = s->h;
 	const char *iface = p->iface[0] ? p->iface : h->conf.iface;
 	struct http_chan *hc;
-	char head[512], err[400];
 	bool allowed = h->conf.nallow == 0;
-	int n;
 
 	for (size_t i = 0; !allowed && i < h->conf.nallow; i++)
 		allowed = allow_match(&h->conf.allow[i], &p->ch);
@@ -847,6 +997,21 @@ static void http_view(struct http_sess *s, const struct http_path *p)
 	hc = http_chan_get(h, &p->ch, iface);
 	if (!hc) {
 		http_error(s, 503, "too many channels");
+		return;
+	}
+	http_view_chan(s, hc, p->route == HTTP_ROUTE_RTP);
+}
+
+/* A viewer of hc (a group or a named channel): the limits, the head, the
+ * first viewer opens it, every viewer takes a reference. */
+static void http_view_chan(struct http_sess *s, struct http_chan *hc, bool rtp)
+{
+	struct http *h = s->h;
+	char head[512];
+	int n;
+
+	if (h->viewers >= h->conf.max_viewers) {
+		http_error(s, 503, "too many viewers");
 		return;
 	}
 	if (hc->nviewers >= h->conf.max_chan_viewers) {
@@ -868,21 +1033,10 @@ static void http_view(struct http_sess *s, const struct http_path *p)
 		s->deadline = uv_now(h->node->loop) + HTTP_LINGER_MS;
 		return;
 	}
-	if (!hc->mg) {
-		hc->mg = mgroup_open(h->node, &hc->ch, hc->iface, h->conf.rcvbuf,
-				     h->conf.hold * 1000ull, &http_mgroup_events,
-				     hc, err, sizeof(err));
-		if (!hc->mg) {
-			log_warn("http=%s channel=%s cannot join: %s",
-				 h->conf.name, hc->text, err);
-			http_error(s, 503, "cannot join the group");
-			return;
-		}
-		h->handles++;
-		h->joins++;
-		hc->joins++;
-		log_info("http=%s channel=%s joined uri=%s", h->conf.name,
-			 hc->text, hc->mg->uri.text);
+	if (!hc->mg && http_chan_open(hc) < 0) {
+		http_error(s, 503, hc->named ? "cannot open the channel's source"
+					     : "cannot join the group");
+		return;
 	}
 	mgroup_ref(hc->mg);
 	http_count(h, 200);
@@ -894,7 +1048,7 @@ static void http_view(struct http_sess *s, const struct http_path *p)
 		return;
 	}
 	s->chan = hc;
-	s->rtp = p->route == HTTP_ROUTE_RTP;
+	s->rtp = rtp;
 	s->prev = NULL;
 	s->next = hc->viewers;
 	if (hc->viewers)
@@ -928,10 +1082,20 @@ static void http_viewer_leave(struct http_sess *s)
 static void http_request(struct http_sess *s)
 {
 	struct http_path p;
+	struct http_chan *hc = NULL;
 	char err[300];
-	int rc = http_path_parse(s->hp.req.target, s->hp.req.tlen, &p, err,
-				 sizeof(err));
+	int rc = http_named_target(s->h, s->hp.req.target, s->hp.req.tlen, &hc);
 
+	if (rc == -ENOENT) {
+		http_error(s, 404, "no such channel");
+		return;
+	}
+	if (rc > 0) {
+		http_view_chan(s, hc, false);
+		return;
+	}
+	rc = http_path_parse(s->hp.req.target, s->hp.req.tlen, &p, err,
+			     sizeof(err));
 	if (rc == -ENOENT)
 		http_error(s, 404, err);
 	else if (rc < 0)
@@ -1060,6 +1224,7 @@ int http_start(struct http *h, char *err, size_t errlen)
 	rc = http_stats_add(h, err, errlen);
 	if (rc < 0)
 		return rc;
+	http_chans_named(h);
 	h->ls.kind = "http";
 	h->ls.name = h->conf.name;
 	h->ls.on_accept = http_on_accept;
@@ -1088,6 +1253,12 @@ void http_stop(struct http *h)
 	if (h->closing)
 		return;
 	h->closing = true;
+	/* The counters go now, not when the last handle has closed: a
+	 * service of the same name may start at once (a reload restarting
+	 * a changed [http NAME]), as relay_stop does. */
+	stats_remove_owner(&h->node->stats, h);
+	for (size_t i = 0; i < h->nchans; i++)
+		stats_remove_owner(&h->node->stats, h->chans[i]);
 	if (h->listening) {
 		listener_close(&h->ls);
 		uv_close((uv_handle_t *)&h->tick, http_on_handle_closed);
@@ -1111,6 +1282,11 @@ void http_reload(struct http *h)
 
 	if (h->ls.closing || !h->ls.conf.ops)
 		return;
+	/* A named channel's source open now re-reads its certificates as a
+	 * relay's does; the next open reads them anyway. */
+	for (size_t i = 0; i < h->nchans; i++)
+		if (h->chans[i]->mg && h->chans[i]->mg->relay)
+			relay_reload(h->chans[i]->mg->relay);
 	rc = link_conf_reload(&h->ls.conf, err, sizeof(err));
 	if (rc < 0)
 		log_error("http=%s certificates not reloaded, keeping the old "

@@ -7,7 +7,12 @@
  *     channel's buffers by reference, exactly as sink_tcp.c does.
  *   channel --one mgroup (mgroup.c)--> every viewer of that channel
  *
+ * A named channel (channel = NAME=URI) is any relay source - a hub's
+ * channel, a relay's listening sink, srt://, udp:// - served at
+ * /channel/NAME with the same sharing and hold (mgroup_open_relay).
+ *
  * Routes (http_path.h): /udp/..., /rtp/... (RTP header stripped),
+ * /channel/NAME,
  * /status (HTML), /status.json, /metrics (Prometheus text from the node's
  * registry), /playlist.m3u, and /restart in udpxy mode.
  *
@@ -34,12 +39,21 @@
 #define HTTP_ALLOW_MAX 64
 #define HTTP_CHANNELS_MAX 512
 #define HTTP_CTYPE_MAX 64
+#define HTTP_NAMED_MAX 64
+#define HTTP_NAME_MAX 64
 
 /* One allow= entry: a group prefix. */
 struct http_allow {
 	uint8_t family;        /* 4 or 6 */
 	uint8_t prefix;
 	uint8_t addr[16];
+};
+
+/* One channel = NAME=URI entry: served at /channel/NAME from the relay
+ * source URI (checked as a source when it was set). */
+struct http_named {
+	char name[HTTP_NAME_MAX];  /* [A-Za-z0-9._-]+ */
+	char uri[512];
 };
 
 /* What an http service is told, by mcferry http, mcferry udpxy or an
@@ -57,6 +71,8 @@ struct http_conf {
 	char content_type[HTTP_CTYPE_MAX];
 	struct http_allow allow[HTTP_ALLOW_MAX];
 	size_t nallow;
+	struct http_named named[HTTP_NAMED_MAX];
+	size_t nnamed;
 	bool udpxy;                     /* udpxy mode: /restart */
 	/* udpxy's flags, for the command line only */
 	uint32_t udpxy_port;
@@ -67,6 +83,10 @@ struct http_conf {
 int http_conf_finish_udpxy(struct http_conf *c, char *err, size_t errlen);
 /* Listen is there and parses. 0 or -EINVAL with a reason. */
 int http_conf_check(const struct http_conf *c, char *err, size_t errlen);
+/* Add "NAME=URI" to c's named channels: a new name of [A-Za-z0-9._-],
+ * a URI that parses as a relay source. 0 or -EINVAL with a reason. */
+int http_conf_add_named(struct http_conf *c, const char *text, char *err,
+			size_t errlen);
 /* Parse "ADDR/PREFIX" (or a bare address) into a; 0 or -EINVAL. */
 int http_allow_parse(const char *text, struct http_allow *a);
 
@@ -82,7 +102,8 @@ void http_stop(struct http *h);
 /* Log counter lines from the registry. */
 void http_log_stats(const struct http *h);
 /* SIGHUP for a kept service: the listener's transport re-reads its
- * certificates (a TLS front); established viewers keep theirs. */
+ * certificates (a TLS front), so do the open sources of named channels
+ * (tls://, srt://); established viewers and links keep theirs. */
 void http_reload(struct http *h);
 
 #endif

@@ -2,6 +2,7 @@
 #include "hub.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +11,20 @@
 #include "channel.h"
 #include "chantab.h"
 #include "conn.h"
+#include "control.h"
 #include "dedup.h"
+#include "dialer.h"
+#include "lsdb.h"
+#include "spf.h"
 #include "election.h"
 #include "listener.h"
 #include "frame.h"
 #include "log.h"
 #include "util.h"
+
+/* Heartbeat on hub-to-hub links unless --heartbeat says otherwise: a
+ * link silent for 3 of them is dead. */
+#define HUB_HEARTBEAT_MS 250
 
 /* The duplicate window: 65536 sequence numbers per origin cover more than
  * 2 s of a gateway exporting 20,000 datagrams/s. 8 KiB per origin, so
@@ -65,6 +74,26 @@ struct hub_link {
 	bool refused;             /* its HELLO was refused: closing */
 	bool peer;                /* an ACL `peer`: may carry any origin */
 	bool forged_logged;       /* one log line per link for forged DATA */
+	/* The mesh (docs/mesh.md): a link to another hub. */
+	struct hub *hub;
+	bool mesh;                /* HELLO role hub: an adjacency */
+	uint32_t cost;            /* what our LSA says for it */
+	bool draining;            /* cost infinite; closed at drain_at */
+	uint64_t drain_at;
+	uint64_t last_ping;       /* loop time of our last heartbeat */
+	struct hub_peer *dpeer;   /* the --peer that dialed it, or NULL */
+};
+
+/* A --peer (or link.add): a dialer that keeps one link to another hub. */
+struct hub_peer {
+	struct hub *h;
+	struct uri uri;
+	struct dialer d;
+	unsigned id;              /* control API: link id "p<id>" */
+	uint32_t cost;
+	bool draining;
+	struct conn *cur;         /* its open conn, once connected */
+	struct hub_peer *next;
 };
 
 struct hub {
@@ -95,6 +124,28 @@ struct hub {
 	uint64_t forged_drops, acl_drops, island_refused;
 	uint64_t denied_publish, denied_subscribe;
 	bool closing;
+	/* The mesh: peers we dial, the link-state database, our own LSA's
+	 * sequence, the trees computed from the database (per db index,
+	 * valid while trees_gen == gen). */
+	struct hub_peer *peers;
+	unsigned next_peer_id;
+	struct uri *peer_uris;    /* --peer, dialed at start */
+	size_t npeer_uris;
+	uint32_t hb_ms;           /* heartbeat on hub links */
+	struct lsdb db;
+	uint64_t lsa_seq, gen, trees_gen;
+	struct spf_tree *trees;
+	size_t ntrees;
+	uv_timer_t orig, mtick;
+	bool orig_due;
+	uint64_t last_orig, last_gc;
+	uint64_t lsa_in, lsa_out, lsa_bytes_in, lsa_bytes_out, spf_runs;
+	uint64_t mesh_in, mesh_out, mesh_unknown, mesh_dups;
+	uint64_t last_change;     /* loop time the database last changed */
+	void (*on_event)(void *arg, const char *json);
+	void *event_arg;
+	char *control_path;       /* --control, or NULL */
+	struct control *ctl;
 };
 
 static struct hub_link *link_of(struct conn *c)
@@ -510,6 +561,451 @@ static void hub_share_emitters(struct hub *h, const char *island)
 
 /* ---- the data path --------------------------------------------------- */
 
+/* ---- the mesh (docs/mesh.md) ------------------------------------------ */
+
+static void hub_mesh_changed(struct hub *h);
+static int hub_ctl(void *arg, const struct control_req *r,
+		   struct stats_text *t, char *err, size_t errlen);
+static void hub_on_ctl_event(void *arg, const char *json);
+
+/* Tell the control socket's subscribers (events.subscribe). */
+static void hub_event(struct hub *h, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void hub_event(struct hub *h, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (!h->on_event)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	h->on_event(h->event_arg, line);
+}
+
+static bool mesh_ready(const struct conn *c)
+{
+	return link_ready(c) && ((const struct hub_link *)c->data)->mesh;
+}
+
+/* Queue a whole frame of type with body p (n bytes) on c. */
+static void mesh_send(struct hub *h, struct conn *c, uint8_t type,
+		      const uint8_t *p, size_t n)
+{
+	uint8_t *out = xmalloc(FRAME_HDR_LEN + n);
+
+	frame_put_header(out, type, (uint32_t)n);
+	memcpy(out + FRAME_HDR_LEN, p, n);
+	if (conn_send_bytes(c, out, FRAME_HDR_LEN + n) == 0) {
+		conn_kick(c);
+		if (type == FRAME_LSA) {
+			h->lsa_out++;
+			h->lsa_bytes_out += FRAME_HDR_LEN + n;
+		}
+	}
+	free(out);
+}
+
+/* Send a (held) LSA to c. */
+static void mesh_send_lsa(struct hub *h, struct conn *c, const struct lsa *a)
+{
+	uint8_t *buf = xmalloc(FRAME_BODY_MAX);
+	int n = lsa_encode(a, buf, FRAME_BODY_MAX);
+
+	if (n > 0)
+		mesh_send(h, c, FRAME_LSA, buf, (size_t)n);
+	free(buf);
+}
+
+/* Flood an LSA body to every adjacency but except. */
+static void mesh_flood(struct hub *h, const uint8_t *p, size_t n,
+		       const struct conn *except)
+{
+	for (struct conn *c = h->links; c; c = c->next)
+		if (c != except && mesh_ready(c))
+			mesh_send(h, c, FRAME_LSA, p, n);
+}
+
+static void mesh_db_changed(struct hub *h)
+{
+	h->gen++;
+	h->last_change = uv_now(h->node->loop);
+}
+
+/* The tree of the LSA at db index i, computed once per database
+ * generation. */
+static const struct spf_tree *mesh_tree(struct hub *h, long i)
+{
+	if (h->trees_gen != h->gen || h->ntrees != h->db.n) {
+		for (size_t k = 0; k < h->ntrees; k++)
+			spf_tree_free(&h->trees[k]);
+		free(h->trees);
+		h->ntrees = h->db.n;
+		h->trees = xcalloc(h->ntrees ? h->ntrees : 1,
+				   sizeof(*h->trees));
+		h->trees_gen = h->gen;
+	}
+	if (!h->trees[i].dist) {
+		spf_compute(&h->db, h->db.v[i]->node, &h->trees[i]);
+		h->spf_runs++;
+	}
+	return &h->trees[i];
+}
+
+/* Our own LSA, from what is up now: adjacencies (the lower cost when
+ * there are two links to one neighbour) and attached gateways and
+ * relays with the channels they export and join. */
+static void mesh_originate(struct hub *h)
+{
+	struct lsa a = { .node = h->node->node_id, .epoch = h->node->epoch };
+	struct lsa *held = xcalloc(1, sizeof(*held));
+	uint8_t *buf = xmalloc(FRAME_BODY_MAX);
+	size_t nl = 0, nm = 0;
+	int n;
+
+	snprintf(a.name, sizeof(a.name), "%s", h->name);
+	for (struct conn *c = h->links; c; c = c->next)
+		nl += mesh_ready(c), nm += link_ready(c) && !link_of(c)->mesh;
+	a.links = xcalloc(nl + 1, sizeof(*a.links));
+	a.members = xcalloc(nm + 1, sizeof(*a.members));
+	for (struct conn *c = h->links; c; c = c->next) {
+		struct hub_link *l = link_of(c);
+		uint32_t cost = l->draining ? LSA_COST_INF : l->cost;
+		size_t k;
+
+		if (!link_ready(c) || l->refused)
+			continue;
+		if (l->mesh) {
+			for (k = 0; k < a.nlinks; k++)
+				if (a.links[k].node == c->peer_hello.node_id)
+					break;
+			if (k == a.nlinks)
+				a.links[a.nlinks++] = (struct lsa_link){
+					c->peer_hello.node_id, cost };
+			else if (cost < a.links[k].cost)
+				a.links[k].cost = cost;
+		} else {
+			struct lsa_member *m = &a.members[a.nmembers++];
+			struct chantab_iter it;
+			size_t ne = l->exports.count, nw = l->interest.count;
+
+			m->node = c->peer_hello.node_id;
+			snprintf(m->island, sizeof(m->island), "%s",
+				 c->peer_hello.island);
+			m->chans = xcalloc(ne + nw + 1, sizeof(*m->chans));
+			for (struct chantab_entry *e =
+				     chantab_first(&l->exports, &it);
+			     e; e = chantab_next(&it))
+				m->chans[m->nexports++] = e->ch;
+			for (struct chantab_entry *e =
+				     chantab_first(&l->interest, &it);
+			     e; e = chantab_next(&it))
+				m->chans[m->nexports + m->nwants++] = e->ch;
+		}
+	}
+	a.seq = ++h->lsa_seq;
+	n = lsa_encode(&a, buf, FRAME_BODY_MAX);
+	lsa_clear(&a);
+	if (n < 0 || lsa_decode(buf, (size_t)n, held) < 0) {
+		log_error("hub=%s own LSA does not fit in a frame", h->name);
+		free(held);
+		free(buf);
+		return;
+	}
+	held->seen_ms = uv_now(h->node->loop);
+	if (lsdb_install(&h->db, held) != 1) {
+		lsa_clear(held);
+		free(held);
+	}
+	mesh_db_changed(h);
+	mesh_flood(h, buf, (size_t)n, NULL);
+	free(buf);
+	h->last_orig = uv_now(h->node->loop);
+	log_debug("hub=%s lsa originated seq=%llu links=%zu members=%zu "
+		  "bytes=%d digest=%016llx",
+		  h->name, (unsigned long long)h->lsa_seq, nl, nm, n,
+		  (unsigned long long)lsdb_digest(&h->db));
+}
+
+static void hub_on_orig(uv_timer_t *t)
+{
+	struct hub *h = t->data;
+
+	h->orig_due = false;
+	if (!h->closing)
+		mesh_originate(h);
+}
+
+/* Something our LSA says changed: originate within 10 ms, but at most
+ * once per 200 ms (changes in between coalesce, so a flapping link costs
+ * 5 LSAs a second at most). */
+static void hub_mesh_changed(struct hub *h)
+{
+	uint64_t now, delay = 10;
+
+	if (h->closing || !h->orig.loop || h->orig_due)
+		return;
+	now = uv_now(h->node->loop);
+	if (h->last_orig && now - h->last_orig < 200)
+		delay = 200 - (now - h->last_orig);
+	if (delay < 10)
+		delay = 10;
+	h->orig_due = true;
+	uv_timer_start(&h->orig, hub_on_orig, delay, 0);
+}
+
+static void mesh_on_lsa(struct hub *h, struct conn *c, const struct frame *f)
+{
+	struct lsa *a = xcalloc(1, sizeof(*a));
+	struct lsa *mine;
+
+	h->lsa_in++;
+	h->lsa_bytes_in += FRAME_HDR_LEN + f->len;
+	if (lsa_decode(f->body, f->len, a) < 0) {
+		free(a);
+		conn_close(c, "bad-frame");
+		return;
+	}
+	if (a->node == h->node->node_id) {
+		/* Ours, flooded back: a copy newer than ours is from an
+		 * earlier life of this id; go past it. */
+		mine = lsdb_find(&h->db, a->node);
+		if (mine && lsa_newer(a, mine)) {
+			h->lsa_seq = a->seq;
+			hub_mesh_changed(h);
+		}
+		lsa_clear(a);
+		free(a);
+		return;
+	}
+	a->seen_ms = uv_now(h->node->loop);
+	if (lsdb_install(&h->db, a) != 1) {
+		lsa_clear(a);
+		free(a);
+		return;
+	}
+	mesh_db_changed(h);
+	mesh_flood(h, f->body, f->len, c);
+	hub_event(h, "{\"event\":\"route.change\",\"node\":\"%016llx\","
+		     "\"seq\":%llu,\"digest\":\"%016llx\"}",
+		  (unsigned long long)a->node, (unsigned long long)a->seq,
+		  (unsigned long long)lsdb_digest(&h->db));
+}
+
+struct mesh_dbsum_arg {
+	struct hub *h;
+	struct conn *c;
+};
+
+static void mesh_dbsum_send(const struct lsa *a, void *arg)
+{
+	struct mesh_dbsum_arg *m = arg;
+
+	mesh_send_lsa(m->h, m->c, a);
+}
+
+/* A new adjacency's summary: send it what it lacks (it does the same
+ * with ours, so both end up with the union). */
+static void mesh_on_dbsum(struct hub *h, struct conn *c, const struct frame *f)
+{
+	struct mesh_dbsum_arg m = { h, c };
+
+	if (lsdb_summary_diff(&h->db, f->body, f->len, mesh_dbsum_send, &m) < 0)
+		conn_close(c, "bad-frame");
+}
+
+static void mesh_send_dbsum(struct hub *h, struct conn *c)
+{
+	uint8_t *buf = xmalloc(FRAME_BODY_MAX);
+	size_t n = lsdb_summary_encode(&h->db, buf, FRAME_BODY_MAX);
+
+	mesh_send(h, c, FRAME_DBSUM, buf, n);
+	free(buf);
+}
+
+/* The adjacency to node (a ready link, not draining first), or NULL. */
+static struct conn *mesh_link_to(struct hub *h, uint64_t node)
+{
+	struct conn *best = NULL;
+
+	for (struct conn *c = h->links; c; c = c->next)
+		if (mesh_ready(c) && c->peer_hello.node_id == node &&
+		    (!best || link_of(best)->draining))
+			best = c;
+	return best;
+}
+
+/* Where did origin attach: the database indices of the hubs listing it
+ * as a member (up to cap), and its island. */
+static size_t mesh_origin(struct hub *h, uint64_t origin, long *roots,
+			  size_t cap, const char **island)
+{
+	size_t n = 0;
+
+	*island = NULL;
+	for (size_t i = 0; i < h->db.n; i++) {
+		const struct lsa *a = h->db.v[i];
+
+		for (size_t k = 0; k < a->nmembers; k++) {
+			if (a->members[k].node != origin)
+				continue;
+			*island = a->members[k].island;
+			if (n < cap)
+				roots[n++] = (long)i;
+			break;
+		}
+	}
+	return n;
+}
+
+/* Send b (a forwarded DATA frame: hlen header bytes before b->data) to
+ * our children in root's tree pruned to the hubs with a member of
+ * another island than the origin's that joined the channel. */
+static void mesh_forward(struct hub *h, struct buf *b, size_t hlen,
+			 const struct frame_data *d, long root,
+			 const char *island, const struct conn *from)
+{
+	long me = lsdb_index(&h->db, h->node->node_id), kids[64];
+	const struct spf_tree *t;
+	bool *keep;
+	size_t nk;
+
+	if (me < 0 || root < 0)
+		return;
+	t = mesh_tree(h, root);
+	keep = xcalloc(h->db.n, sizeof(*keep));
+	for (size_t i = 0; i < h->db.n; i++) {
+		const struct lsa *a = h->db.v[i];
+
+		for (size_t k = 0; k < a->nmembers && !keep[i]; k++)
+			keep[i] = strcmp(a->members[k].island, island) &&
+				  lsa_member_has(&a->members[k], &d->ch, false);
+	}
+	spf_prune(t, keep);
+	nk = spf_children(t, me, keep, kids, 64);
+	for (size_t k = 0; k < nk; k++) {
+		struct conn *c = mesh_link_to(h, h->db.v[kids[k]]->node);
+		struct hub_link *l;
+
+		if (!c || c == from)
+			continue;
+		l = link_of(c);
+		if (conn_send_span(c, b, b->data - hlen,
+				   (uint32_t)(hlen + d->len)) < 0) {
+			l->dropped++;
+			continue;
+		}
+		l->out++;
+		h->mesh_out++;
+		if (!l->kick) {
+			l->kick = true;
+			l->kick_next = h->kicks;
+			h->kicks = c;
+		}
+	}
+	free(keep);
+}
+
+/* Every few ms: heartbeats on hub links (a link silent for 3 intervals
+ * is dead), drains that are due, and the database's garbage: an LSA
+ * unreachable for 5 s is dropped (a stopped hub's, say). */
+static void hub_on_mtick(uv_timer_t *t)
+{
+	struct hub *h = t->data;
+	uint64_t now = uv_now(t->loop);
+	uint8_t ping[FRAME_HDR_LEN + 8];
+	long me;
+
+	for (struct conn *c = h->links; c; c = c->next) {
+		struct hub_link *l = link_of(c);
+
+		if (!mesh_ready(c))
+			continue;
+		if (l->draining && now >= l->drain_at) {
+			if (l->dpeer && l->dpeer->cur == c) {
+				struct hub_peer *p = l->dpeer;
+
+				p->draining = true;
+				dialer_stop(&p->d);
+			}
+			conn_close(c, "drained");
+			continue;
+		}
+		if (now - c->last_rx > 3 * (uint64_t)h->hb_ms) {
+			conn_close(c, "timeout");
+			continue;
+		}
+		if (now - l->last_ping >= h->hb_ms) {
+			frame_put_header(ping, FRAME_PING, 8);
+			put_be64(ping + FRAME_HDR_LEN, now);
+			if (conn_send_bytes(c, ping, sizeof(ping)) == 0)
+				conn_kick(c);
+			l->last_ping = now;
+		}
+	}
+	if (now - h->last_gc < 1000 ||
+	    (me = lsdb_index(&h->db, h->node->node_id)) < 0)
+		return;
+	h->last_gc = now;
+	{
+		const struct spf_tree *tr = mesh_tree(h, me);
+		uint64_t gone[16];
+		size_t ng = 0;
+
+		for (size_t i = 0; i < h->db.n; i++) {
+			if (tr->dist[i] != SPF_UNREACHABLE)
+				h->db.v[i]->seen_ms = now;
+			else if (now - h->db.v[i]->seen_ms > 5000 && ng < 16)
+				gone[ng++] = h->db.v[i]->node;
+		}
+		for (size_t i = 0; i < ng; i++) {
+			lsdb_remove(&h->db, gone[i]);
+			log_info("hub=%s lsa node=%016llx dropped "
+				 "reason=unreachable", h->name,
+				 (unsigned long long)gone[i]);
+		}
+		if (ng)
+			mesh_db_changed(h);
+	}
+}
+
+/* Queue b to the forwarder of every island but the origin's that joined
+ * the channel: one copy per island at most. */
+static void hub_deliver_local(struct hub *h, struct hub_channel *hc,
+			      struct buf *b, size_t hlen,
+			      const struct frame_data *d,
+			      const struct conn *from, const char *island)
+{
+	for (size_t i = 0; i < hc->ndfs; i++) {
+		struct conn *c = hc->dfs[i].df;
+		struct hub_link *l;
+
+		if (!c || c == from || !link_ready(c) ||
+		    !strcmp(hc->dfs[i].island, island) ||
+		    !chantab_subs_has(&hc->e->subs, c->id))
+			continue;
+		l = link_of(c);
+		if (conn_send_span(c, b, b->data - hlen,
+				   (uint32_t)(hlen + d->len)) < 0) {
+			l->dropped++;
+			hc->dropped++;
+			continue;
+		}
+		l->out++;
+		hc->out++;
+		if (!l->kick) {
+			l->kick = true;
+			l->kick_next = h->kicks;
+			h->kicks = c;
+		}
+	}
+}
+
+static void hub_route_mesh(struct hub *h, struct conn *from,
+			   struct frame_data *d);
+
+
 static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 {
 	struct hub_link *lf = link_of(from);
@@ -523,6 +1019,10 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 		return;
 	}
 	lf->in++;
+	if (lf->mesh) {
+		hub_route_mesh(h, from, &d);
+		return;
+	}
 	/* Origins are bound to links: a link speaks for its own node id
 	 * (its HELLO's) only, so nobody can fill another origin's
 	 * duplicate window (a sequence of 2^63 would silence it). */
@@ -576,31 +1076,69 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 				  &d);
 	memcpy(b->data, d.payload, d.len);
 	b->len = d.len;
-	/* The destinations are the forwarders of the other islands that are
-	 * in the channel's subscriber set: one per island at most. */
-	for (size_t i = 0; i < hc->ndfs; i++) {
-		struct conn *c = hc->dfs[i].df;
-		struct hub_link *l;
+	hub_deliver_local(h, hc, b, hlen, &d, from, from->peer_hello.island);
+	/* And down our own tree into the mesh. */
+	if (h->db.n > 1)
+		mesh_forward(h, b, hlen, &d,
+			     lsdb_index(&h->db, h->node->node_id),
+			     from->peer_hello.island, from);
+	buf_unref(b);
+}
 
-		if (!c || c == from || !link_ready(c) ||
-		    !strcmp(hc->dfs[i].island, from->peer_hello.island) ||
-		    !chantab_subs_has(&hc->e->subs, c->id))
-			continue;
-		l = link_of(c);
-		if (conn_send_span(c, b, b->data - hlen,
-				   (uint32_t)(hlen + d.len)) < 0) {
-			l->dropped++;
-			hc->dropped++;
-			continue;
-		}
-		l->out++;
-		hc->out++;
-		if (!l->kick) {
-			l->kick = true;
-			l->kick_next = h->kicks;
-			h->kicks = c;
-		}
+/* DATA from another hub: any origin (it relays others'), routed down the
+ * tree of the hub the origin attached to; delivered here to the islands
+ * that joined, never to the origin's own island. */
+static void hub_route_mesh(struct hub *h, struct conn *from,
+			   struct frame_data *d)
+{
+	struct hub_channel *hc;
+	const char *island;
+	long roots[8], root = -1, me;
+	size_t nr;
+	struct buf *b;
+	size_t hlen;
+
+	h->mesh_in++;
+	if (d->hops >= HUB_MAX_HOPS) {
+		h->hop_drops++;
+		return;
 	}
+	nr = mesh_origin(h, d->origin, roots, 8, &island);
+	if (!island) {
+		/* Not in our database (yet): we cannot tell its island, so
+		 * it could go back there. */
+		h->mesh_unknown++;
+		return;
+	}
+	if (dedup_check(&h->dedup, d->origin, 0, d->seq,
+			uv_now(h->node->loop)) != DEDUP_NEW) {
+		h->mesh_dups++;
+		if ((hc = hub_channel_find(h, &d->ch)))
+			hc->duplicates++;
+		return;
+	}
+	/* The root whose tree brought it from this neighbour (reverse
+	 * path); failing that (trees in flux), the first one. */
+	me = lsdb_index(&h->db, h->node->node_id);
+	for (size_t i = 0; i < nr && root < 0 && me >= 0; i++) {
+		const struct spf_tree *t = mesh_tree(h, roots[i]);
+
+		if (t->parent[me] >= 0 &&
+		    h->db.v[t->parent[me]]->node == from->peer_hello.node_id)
+			root = roots[i];
+	}
+	if (root < 0 && nr)
+		root = roots[0];
+	b = buf_get(&h->node->pool, d->len);
+	hlen = frame_data_forward(b->data - frame_data_header_len(d->ch.family),
+				  d);
+	memcpy(b->data, d->payload, d->len);
+	b->len = d->len;
+	if ((hc = hub_channel_find(h, &d->ch))) {
+		hc->in++;
+		hub_deliver_local(h, hc, b, hlen, d, from, island);
+	}
+	mesh_forward(h, b, hlen, d, root, island, from);
 	buf_unref(b);
 }
 
@@ -701,6 +1239,7 @@ static void hub_interest(struct hub *h, struct conn *c, const struct frame *f)
 	}
 	hub_elect(h, hc, c->peer_hello.island);
 	hub_channel_gc(h, hc);
+	hub_mesh_changed(h);
 }
 
 /* Link c is gone (off the list): take it out of every channel it wanted,
@@ -732,10 +1271,27 @@ static void hub_link_forget(struct hub *h, struct conn *c)
 
 static void hub_on_frame(struct conn *c, const struct frame *f)
 {
-	struct hub *h = c->owner;
 	struct hub_link *l = link_of(c);
+	struct hub *h = l->hub;
 	size_t n;
 
+	if (l->mesh) {
+		switch (f->type) {
+		case FRAME_DATA:
+			hub_route(h, c, f);
+			break;
+		case FRAME_LSA:
+			mesh_on_lsa(h, c, f);
+			break;
+		case FRAME_DBSUM:
+			mesh_on_dbsum(h, c, f);
+			break;
+		default:
+			conn_close(c, "bad-frame-type");
+			break;
+		}
+		return;
+	}
 	switch (f->type) {
 	case FRAME_DATA:
 		hub_route(h, c, f);
@@ -765,7 +1321,7 @@ static void hub_on_frame(struct conn *c, const struct frame *f)
  * not to every link: a read costs its destinations, not N. */
 static void hub_on_read_end(struct conn *from)
 {
-	struct hub *h = from->owner;
+	struct hub *h = link_of(from)->hub;
 	struct conn *c;
 
 	while ((c = h->kicks)) {
@@ -780,9 +1336,47 @@ static void hub_on_read_end(struct conn *from)
 
 static void hub_on_hello(struct conn *c)
 {
-	struct hub *h = c->owner;
 	struct hub_link *l = link_of(c);
+	struct hub *h = l->hub;
 	char id[256], island[4 * FRAME_ISLAND_MAX + 8], text[128];
+
+	if (c->peer_hello.role == FRAME_ROLE_HUB) {
+		/* Another hub: an adjacency of the mesh. With an ACL only an
+		 * identity that is a `peer` may be one (it relays others'
+		 * origins). */
+		if (c->peer_hello.node_id == h->node->node_id) {
+			conn_close(c, "self");
+			return;
+		}
+		if (h->acl_path && !acl_is_peer(&h->acl, c->link->identity)) {
+			l->refused = true;
+			hub_send_error(c, FRAME_ERRCODE_ISLAND,
+				       "island-refused: this identity is not "
+				       "a peer hub");
+			conn_close(c, "peer-refused");
+			return;
+		}
+		l->mesh = true;
+		l->peer = true;
+		l->last_ping = uv_now(h->node->loop);
+		if (!l->cost)
+			l->cost = LSA_COST_DEFAULT;
+		log_info("hub=%s c=%u hub up peer=%s node=%016llx name=%s "
+			 "cost=%u identity=%s",
+			 h->name, c->id, c->peer,
+			 (unsigned long long)c->peer_hello.node_id,
+			 log_value(c->peer_hello.island, island,
+				   sizeof(island)),
+			 l->cost, log_value(c->link->identity, id, sizeof(id)));
+		hub_event(h, "{\"event\":\"link.up\",\"link\":%u,"
+			     "\"node\":\"%016llx\",\"cost\":%u}",
+			  c->id, (unsigned long long)c->peer_hello.node_id,
+			  l->cost);
+		hub_link_register(h, c);
+		mesh_send_dbsum(h, c);
+		hub_mesh_changed(h);
+		return;
+	}
 
 	if (c->peer_hello.role == FRAME_ROLE_GATEWAY && !hub_island_ok(h, c)) {
 		/* Refused before it is anybody's forwarder or emitter. */
@@ -823,6 +1417,7 @@ static void hub_on_hello(struct conn *c)
 		 log_value(c->link->identity, id, sizeof(id)),
 		 l->peer ? " peer=yes" : "");
 	hub_link_register(h, c);
+	hub_mesh_changed(h);
 }
 
 /* ---- lifetime -------------------------------------------------------- */
@@ -836,11 +1431,17 @@ static void hub_free(struct hub *h)
 		hub_channel_free(h, e->data);
 	chantab_exit(&h->chans);
 	dedup_exit(&h->dedup);
+	for (size_t k = 0; k < h->ntrees; k++)
+		spf_tree_free(&h->trees[k]);
+	free(h->trees);
+	lsdb_exit(&h->db);
 	acl_free(&h->acl);
 	free(h->acl_path);
 	stats_remove_owner(&h->node->stats, h);
 	free(h->cand);
 	free(h->cand_conn);
+	free(h->peer_uris);
+	free(h->control_path);
 	free(h->name);
 	free(h->listen);
 	free(h->listeners);
@@ -854,10 +1455,11 @@ static void hub_release(struct hub *h)
 		hub_free(h);
 }
 
-static void hub_on_closed(struct conn *c)
+/* Link c has closed: unlink it, fail its channels over, free its state. */
+static void hub_link_closed(struct conn *c)
 {
-	struct hub *h = c->owner;
 	struct hub_link *l = link_of(c);
+	struct hub *h = l->hub;
 
 	conn_list_del(&h->links, c);
 	if (l->kick) {
@@ -869,14 +1471,41 @@ static void hub_on_closed(struct conn *c)
 	}
 	/* The link is off the list, so its channels fail over. */
 	hub_link_forget(h, c);
-	if (c->hello_seen && !l->refused && !h->closing)
+	if (c->hello_seen && !l->refused && !h->closing && !l->mesh)
 		hub_share_emitters(h, c->peer_hello.island);
+	if (l->mesh && !h->closing) {
+		log_info("hub=%s c=%u hub down node=%016llx", h->name, c->id,
+			 (unsigned long long)c->peer_hello.node_id);
+		hub_event(h, "{\"event\":\"link.down\",\"link\":%u,"
+			     "\"node\":\"%016llx\"}",
+			  c->id, (unsigned long long)c->peer_hello.node_id);
+	}
+	if (c->hello_seen && !l->refused)
+		hub_mesh_changed(h);
 	if (l->registered)
 		stats_remove_owner(&h->node->stats, l);
 	chantab_exit(&l->interest);
 	chantab_exit(&l->exports);
 	free(l);
+}
+
+static void hub_on_closed(struct conn *c)
+{
+	struct hub *h = link_of(c)->hub;
+
+	hub_link_closed(c);
 	hub_release(h);
+}
+
+static struct hub_link *hub_link_new(struct hub *h, uint32_t cost)
+{
+	struct hub_link *l = xcalloc(1, sizeof(*l));
+
+	l->hub = h;
+	l->cost = cost ? cost : LSA_COST_DEFAULT;
+	chantab_init(&l->interest, HUB_LINK_MAX_CHANNELS);
+	chantab_init(&l->exports, HUB_LINK_MAX_CHANNELS);
+	return l;
 }
 
 static const struct conn_handler hub_handler = {
@@ -899,14 +1528,109 @@ static struct conn *hub_on_accept(struct listener *ls, struct link *lk)
 		.rcvbuf = u->rcvbuf,
 	};
 	struct conn *c = conn_new(&h->own, lk, &cf, &hub_handler, h);
-	struct hub_link *l = xcalloc(1, sizeof(*l));
+	struct hub_link *l = hub_link_new(h, u->cost);
 
-	chantab_init(&l->interest, HUB_LINK_MAX_CHANNELS);
-	chantab_init(&l->exports, HUB_LINK_MAX_CHANNELS);
 	c->data = l;
 	conn_list_add(&h->links, c);
 	h->handles++;
 	return c;
+}
+
+/* ---- peers: links this hub dials -------------------------------------- */
+
+/* A dialed conn is up: from now on it is a link like an accepted one
+ * (its data is a struct hub_link; the dialer keeps it up). */
+static void hub_peer_on_connect(struct conn *c, int status)
+{
+	struct hub_peer *p = c->data;
+	struct hub_link *l;
+
+	if (status < 0)
+		return;
+	l = hub_link_new(p->h, p->cost);
+	l->dpeer = p;
+	l->draining = p->draining;
+	p->cur = c;
+	c->data = l;
+	conn_list_add(&p->h->links, c);
+}
+
+static void hub_peer_on_closed(struct conn *c)
+{
+	struct hub_link *l;
+	struct hub_peer *p;
+
+	if (c->data == NULL || ((struct hub_peer *)c->data)->cur != c) {
+		/* Never connected: its data is still the peer. */
+		return;
+	}
+	l = link_of(c);
+	p = l->dpeer;
+	p->cur = NULL;
+	hub_link_closed(c);
+}
+
+static const struct conn_handler hub_peer_handler = {
+	.on_connect = hub_peer_on_connect,
+	.on_frame = hub_on_frame,
+	.on_read_end = hub_on_read_end,
+	.on_hello = hub_on_hello,
+	.on_closed = hub_peer_on_closed,
+};
+
+static void hub_peer_on_stopped(struct dialer *d)
+{
+	struct hub_peer *p = d->conf.owner;
+	struct hub *h = p->h;
+	struct hub_peer **pp = &h->peers;
+
+	while (*pp && *pp != p)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = p->next;
+	free(p);
+	hub_release(h);
+}
+
+int hub_peer_add(struct hub *h, const struct uri *u, char *err,
+		 size_t errlen)
+{
+	struct hub_peer *p;
+	struct dialer_conf dc = {
+		.conn = { .what = "peer",
+			  .framing = FRAMING_DATAGRAM,
+			  .rx_framed = CONN_RX_FRAMES,
+			  .queue = u->queue ? u->queue : URI_DEFAULT_QUEUE,
+			  .sndbuf = u->sndbuf ? u->sndbuf : HUB_LINK_SNDBUF,
+			  .rcvbuf = u->rcvbuf },
+		.keepalive = false, /* the mesh's heartbeat, hub_on_mtick */
+		.max_backoff_ms = 1000,
+		.user = &hub_peer_handler,
+		.on_stopped = hub_peer_on_stopped,
+	};
+	int rc;
+
+	for (p = h->peers; p; p = p->next)
+		if (!p->draining && !strcmp(p->uri.text, u->text))
+			return 1; /* there already: idempotent */
+	p = xcalloc(1, sizeof(*p));
+	p->h = h;
+	p->uri = *u;
+	p->cost = u->cost ? u->cost : LSA_COST_DEFAULT;
+	p->id = ++h->next_peer_id;
+	dc.uri = &p->uri;
+	dc.owner = p;
+	rc = dialer_start(&p->d, &h->own, &dc, err, errlen);
+	if (rc < 0) {
+		free(p);
+		return rc;
+	}
+	p->next = h->peers;
+	h->peers = p;
+	h->handles++;
+	log_info("hub=%s peer=%s cost=%u dialing", h->name, p->uri.text,
+		 p->cost);
+	return 0;
 }
 
 static void hub_on_listener_closed(struct listener *ls)
@@ -959,6 +1683,8 @@ struct hub *hub_new(struct node *node, const char *name,
 	rc = dedup_init(&h->dedup, HUB_DEDUP_WINDOW, HUB_MAX_ORIGINS);
 	if (rc < 0)
 		fatal(1, "hub=%s duplicate window: %s", name, strerror(-rc));
+	lsdb_init(&h->db);
+	h->hb_ms = HUB_HEARTBEAT_MS;
 	return h;
 }
 
@@ -982,6 +1708,30 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 	h->handles++;
 	uv_timer_start(&h->keepalive, hub_on_keepalive, FRAME_TICK_MS,
 		       FRAME_TICK_MS);
+	uv_timer_init(loop, &h->orig);
+	h->orig.data = h;
+	h->handles++;
+	uv_timer_init(loop, &h->mtick);
+	h->mtick.data = h;
+	h->handles++;
+	uv_timer_start(&h->mtick, hub_on_mtick, h->hb_ms / 5 ? h->hb_ms / 5 : 1,
+		       h->hb_ms / 5 ? h->hb_ms / 5 : 1);
+	/* A mesh of one from the start: our LSA, then whatever comes. */
+	mesh_originate(h);
+	if (h->control_path) {
+		h->ctl = control_open(h->node, h->control_path, hub_ctl, h, err,
+				      errlen);
+		if (!h->ctl)
+			return -EADDRINUSE;
+		h->on_event = hub_on_ctl_event;
+		h->event_arg = h->ctl;
+	}
+	for (size_t i = 0; i < h->npeer_uris; i++) {
+		int rc = hub_peer_add(h, &h->peer_uris[i], err, errlen);
+
+		if (rc < 0)
+			return rc;
+	}
 	for (size_t i = 0; i < h->nlisten; i++) {
 		struct listener *ls = &h->listeners[i];
 		int rc;
@@ -1008,6 +1758,15 @@ void hub_stop(struct hub *h)
 	h->closing = true;
 	if (h->keepalive.loop) /* initialised: start got that far */
 		uv_close((uv_handle_t *)&h->keepalive, hub_on_timer_closed);
+	if (h->orig.loop) {
+		uv_close((uv_handle_t *)&h->orig, hub_on_timer_closed);
+		uv_close((uv_handle_t *)&h->mtick, hub_on_timer_closed);
+	}
+	for (struct hub_peer *p = h->peers; p; p = p->next)
+		dialer_stop(&p->d);
+	control_close(h->ctl);
+	h->ctl = NULL;
+	h->on_event = NULL;
 	for (size_t i = 0; i < h->nlisten; i++)
 		listener_close(&h->listeners[i]);
 	for (struct conn *c = h->links; c; c = c->next)
@@ -1072,4 +1831,358 @@ void hub_log_stats(const struct hub *h)
 	for (const struct conn *c = h->links; c; c = c->next)
 		hub_log_owner(h, c->data, &t);
 	stats_text_free(&t);
+}
+
+void hub_set_mesh(struct hub *h, const struct uri *peers, size_t n,
+		  uint32_t heartbeat_ms)
+{
+	h->peer_uris = xmalloc((n ? n : 1) * sizeof(*peers));
+	if (n)
+		memcpy(h->peer_uris, peers, n * sizeof(*peers));
+	h->npeer_uris = n;
+	if (heartbeat_ms)
+		h->hb_ms = heartbeat_ms;
+}
+
+/* ---- the control API (control.h, docs/mesh.md) ----------------------- */
+
+static struct conn *hub_link_by_id(struct hub *h, const char *id)
+{
+	char *e;
+	unsigned long v = id ? strtoul(id, &e, 10) : 0;
+
+	if (!id || *e)
+		return NULL;
+	for (struct conn *c = h->links; c; c = c->next)
+		if (c->id == v)
+			return c;
+	return NULL;
+}
+
+static void hub_ctl_links(struct hub *h, struct stats_text *t)
+{
+	bool first = true;
+
+	stats_text_puts(t, ",\"links\":[");
+	for (struct conn *c = h->links; c; c = c->next) {
+		struct hub_link *l = link_of(c);
+
+		if (!link_ready(c))
+			continue;
+		control_printf(t, "%s{\"link\":%u,\"kind\":\"%s\",\"peer\":",
+			       first ? "" : ",", c->id,
+			       l->mesh ? "hub"
+			       : c->peer_hello.role == FRAME_ROLE_RELAY ? "relay"
+									 : "gateway");
+		control_json_str(t, c->peer);
+		control_printf(t, ",\"node\":\"%016llx\",\"name\":",
+			       (unsigned long long)c->peer_hello.node_id);
+		if (l->mesh) {
+			/* A hub's HELLO has no island: its LSA has a name. */
+			const struct lsa *a = lsdb_find(&h->db,
+							c->peer_hello.node_id);
+
+			control_json_str(t, a ? a->name : "");
+		} else {
+			control_json_str(t, c->peer_hello.island);
+		}
+		control_printf(t, ",\"cost\":%u,\"draining\":%s,"
+			       "\"dialed\":%s,\"in\":%llu,\"out\":%llu}",
+			       l->mesh ? l->cost : 0,
+			       l->draining ? "true" : "false",
+			       l->dpeer ? "true" : "false",
+			       (unsigned long long)l->in,
+			       (unsigned long long)l->out);
+		first = false;
+	}
+	stats_text_puts(t, "],\"peers\":[");
+	first = true;
+	for (struct hub_peer *p = h->peers; p; p = p->next) {
+		control_printf(t, "%s{\"uri\":", first ? "" : ",");
+		control_json_str(t, p->uri.text);
+		control_printf(t, ",\"cost\":%u,\"up\":%s,\"link\":%u}",
+			       p->cost, p->cur ? "true" : "false",
+			       p->cur ? p->cur->id : 0);
+		first = false;
+	}
+	stats_text_puts(t, "]");
+}
+
+static void hub_ctl_lsa(const struct lsa *a, struct stats_text *t)
+{
+	char name[CHANNEL_TEXT_MAX];
+
+	control_printf(t, "{\"node\":\"%016llx\",\"epoch\":%llu,\"seq\":%llu,"
+		       "\"name\":",
+		       (unsigned long long)a->node,
+		       (unsigned long long)a->epoch,
+		       (unsigned long long)a->seq);
+	control_json_str(t, a->name);
+	stats_text_puts(t, ",\"links\":[");
+	for (size_t i = 0; i < a->nlinks; i++)
+		control_printf(t, "%s{\"node\":\"%016llx\",\"cost\":%u}",
+			       i ? "," : "",
+			       (unsigned long long)a->links[i].node,
+			       a->links[i].cost);
+	stats_text_puts(t, "],\"members\":[");
+	for (size_t i = 0; i < a->nmembers; i++) {
+		const struct lsa_member *m = &a->members[i];
+
+		control_printf(t, "%s{\"node\":\"%016llx\",\"island\":",
+			       i ? "," : "", (unsigned long long)m->node);
+		control_json_str(t, m->island);
+		stats_text_puts(t, ",\"exports\":[");
+		for (size_t k = 0; k < (size_t)m->nexports + m->nwants; k++) {
+			if (k == m->nexports)
+				stats_text_puts(t, "],\"wants\":[");
+			else if (k)
+				stats_text_puts(t, ",");
+			channel_format(&m->chans[k], name, sizeof(name));
+			control_json_str(t, name);
+		}
+		if (m->nwants == 0)
+			stats_text_puts(t, "],\"wants\":[");
+		stats_text_puts(t, "]}");
+	}
+	stats_text_puts(t, "]}");
+}
+
+/* routes.get: the database and its digest; with root= (a node id in hex)
+ * the tree of that root, and with channel= too, pruned to where the
+ * channel is wanted (by islands other than island=, default none). */
+static int hub_ctl_routes(struct hub *h, const struct control_req *r,
+			  struct stats_text *t, char *err, size_t errlen)
+{
+	const char *root = control_arg(r, "root"),
+		   *chs = control_arg(r, "channel"),
+		   *island = control_arg(r, "island");
+	struct channel ch;
+	long ri;
+
+	control_printf(t, ",\"node\":\"%016llx\",\"digest\":\"%016llx\","
+		       "\"nodes\":%zu,\"database\":[",
+		       (unsigned long long)h->node->node_id,
+		       (unsigned long long)lsdb_digest(&h->db), h->db.n);
+	for (size_t i = 0; i < h->db.n; i++) {
+		if (i)
+			stats_text_puts(t, ",");
+		hub_ctl_lsa(h->db.v[i], t);
+	}
+	stats_text_puts(t, "]");
+	if (!root)
+		root = "self";
+	ri = strcmp(root, "self") ? lsdb_index(&h->db, strtoull(root, NULL, 16))
+				  : lsdb_index(&h->db, h->node->node_id);
+	if (ri < 0) {
+		snprintf(err, errlen, "no node '%s' in the database", root);
+		return -1;
+	}
+	if (chs && channel_parse(chs, &ch, err, errlen) < 0)
+		return -1;
+	{
+		const struct spf_tree *tr = mesh_tree(h, ri);
+		bool *keep = xcalloc(h->db.n + 1, sizeof(*keep));
+
+		for (size_t i = 0; i < h->db.n; i++) {
+			const struct lsa *a = h->db.v[i];
+
+			keep[i] = !chs;
+			for (size_t k = 0; chs && k < a->nmembers && !keep[i]; k++)
+				keep[i] = (!island ||
+					   strcmp(a->members[k].island, island)) &&
+					  lsa_member_has(&a->members[k], &ch,
+							 false);
+		}
+		if (chs)
+			spf_prune(tr, keep);
+		control_printf(t, ",\"root\":\"%016llx\",\"tree\":[",
+			       (unsigned long long)h->db.v[ri]->node);
+		for (size_t i = 0, first = 1; i < h->db.n; i++) {
+			if (tr->dist[i] == SPF_UNREACHABLE || (chs && !keep[i]))
+				continue;
+			control_printf(t, "%s{\"node\":\"%016llx\",\"name\":",
+				       first ? "" : ",",
+				       (unsigned long long)h->db.v[i]->node);
+			control_json_str(t, h->db.v[i]->name);
+			if (tr->parent[i] >= 0)
+				control_printf(t, ",\"parent\":\"%016llx\"",
+					       (unsigned long long)
+						       h->db.v[tr->parent[i]]->node);
+			control_printf(t, ",\"dist\":%llu}",
+				       (unsigned long long)tr->dist[i]);
+			first = 0;
+		}
+		stats_text_puts(t, "]");
+		free(keep);
+	}
+	return 0;
+}
+
+static int hub_ctl(void *arg, const struct control_req *r,
+		   struct stats_text *t, char *err, size_t errlen)
+{
+	struct hub *h = arg;
+	const char *id = control_arg(r, "link"), *cost = control_arg(r, "cost");
+	struct conn *c;
+	unsigned long v = 0;
+
+	if (cost) {
+		char *e;
+
+		v = strtoul(cost, &e, 10);
+		if (*e || v < 1 || v >= LSA_COST_INF) {
+			snprintf(err, errlen, "bad cost '%s': want 1..%u", cost,
+				 LSA_COST_INF - 1);
+			return -1;
+		}
+	}
+	if (!strcmp(r->op, "node.info")) {
+		control_printf(t, ",\"role\":\"hub\",\"name\":");
+		control_json_str(t, h->name);
+		control_printf(t, ",\"node\":\"%016llx\",\"epoch\":%llu,"
+			       "\"digest\":\"%016llx\",\"nodes\":%zu,"
+			       "\"links\":%u,\"channels\":%zu,"
+			       "\"heartbeat_ms\":%u,\"lsa_seq\":%llu",
+			       (unsigned long long)h->node->node_id,
+			       (unsigned long long)h->node->epoch,
+			       (unsigned long long)lsdb_digest(&h->db), h->db.n,
+			       h->nlinks, h->chans.count, h->hb_ms,
+			       (unsigned long long)h->lsa_seq);
+		return 0;
+	}
+	if (!strcmp(r->op, "link.list")) {
+		hub_ctl_links(h, t);
+		return 0;
+	}
+	if (!strcmp(r->op, "link.add")) {
+		const char *text = control_arg(r, "uri");
+		struct uri u;
+		int rc;
+
+		if (!text) {
+			snprintf(err, errlen, "link.add needs uri");
+			return -1;
+		}
+		if (uri_parse(text, &u, err, errlen) < 0 ||
+		    uri_check_role(&u, false, err, errlen) < 0 || u.local) {
+			if (u.local)
+				snprintf(err, errlen, "link.add wants a hub to "
+					 "dial, not '%s'", text);
+			return -1;
+		}
+		if (cost)
+			u.cost = (uint32_t)v;
+		rc = hub_peer_add(h, &u, err, errlen);
+		if (rc < 0)
+			return -1;
+		control_printf(t, ",\"added\":%s", rc == 1 ? "false" : "true");
+		return 0;
+	}
+	if (!strcmp(r->op, "routes.get"))
+		return hub_ctl_routes(h, r, t, err, errlen);
+	if (!strcmp(r->op, "channel.list")) {
+		struct chantab_iter it;
+		bool first = true;
+
+		stats_text_puts(t, ",\"channels\":[");
+		for (struct chantab_entry *e = chantab_first(&h->chans, &it); e;
+		     e = chantab_next(&it)) {
+			struct hub_channel *hc = e->data;
+
+			stats_text_puts(t, first ? "{\"channel\":" : ",{\"channel\":");
+			control_json_str(t, hc->name);
+			control_printf(t, ",\"joined\":%zu,\"exported\":%zu,"
+				       "\"in\":%llu,\"out\":%llu}",
+				       chantab_subs_count(&e->subs),
+				       chantab_subs_count(&hc->exporters),
+				       (unsigned long long)hc->in,
+				       (unsigned long long)hc->out);
+			first = false;
+		}
+		stats_text_puts(t, "]");
+		return 0;
+	}
+	if (!strcmp(r->op, "channel.add") || !strcmp(r->op, "channel.del")) {
+		snprintf(err, errlen, "%s is a gateway's op (a hub carries "
+			 "what its gateways join and export)", r->op);
+		return -1;
+	}
+	if (!strcmp(r->op, "link.del") || !strcmp(r->op, "link.set") ||
+	    !strcmp(r->op, "link.drain")) {
+		const char *uri = control_arg(r, "uri");
+		struct hub_peer *p = NULL;
+		struct hub_link *l;
+
+		if (uri) {
+			for (p = h->peers; p; p = p->next)
+				if (!strcmp(p->uri.text, uri))
+					break;
+			if (!p) {
+				snprintf(err, errlen, "no peer '%s'", uri);
+				return -1;
+			}
+			c = p->cur;
+		} else {
+			c = hub_link_by_id(h, id);
+			if (!c) {
+				snprintf(err, errlen, "%s needs link=ID (of "
+					 "link.list) or uri=", r->op);
+				return -1;
+			}
+			p = link_of(c)->dpeer;
+		}
+		l = c ? link_of(c) : NULL;
+		if (!strcmp(r->op, "link.set")) {
+			if (!cost) {
+				snprintf(err, errlen, "link.set needs cost");
+				return -1;
+			}
+			if (p)
+				p->cost = (uint32_t)v;
+			if (l && l->cost != v) {
+				l->cost = (uint32_t)v;
+				hub_mesh_changed(h);
+			}
+			control_printf(t, ",\"cost\":%lu", v);
+			return 0;
+		}
+		if (!strcmp(r->op, "link.drain")) {
+			if (l && !l->draining) {
+				l->draining = true;
+				/* Our LSA says infinity now; the others move
+				 * their trees within a flood, then it goes. */
+				l->drain_at = uv_now(h->node->loop) + 500;
+				if (p)
+					p->draining = true;
+				hub_mesh_changed(h);
+			} else if (!l && p) {
+				p->draining = true;
+				dialer_stop(&p->d);
+			}
+			stats_text_puts(t, ",\"draining\":true");
+			return 0;
+		}
+		/* link.del: at once. */
+		if (p) {
+			p->draining = true;
+			dialer_stop(&p->d);
+		} else if (c) {
+			conn_close(c, "deleted");
+		}
+		stats_text_puts(t, ",\"deleted\":true");
+		return 0;
+	}
+	snprintf(err, errlen, "unknown op '%s'", r->op);
+	return -1;
+}
+
+static void hub_on_ctl_event(void *arg, const char *json)
+{
+	control_event(arg, json);
+}
+
+void hub_set_control(struct hub *h, const char *path)
+{
+	free(h->control_path);
+	h->control_path = xstrdup(path);
 }

@@ -33,6 +33,17 @@ struct hub;
  * its identity is an ACL `peer`. */
 struct hub *hub_new(struct node *ctx, const char *name,
 		    const struct uri *listen, size_t nlisten, const char *acl);
+/* Mesh: the hubs to dial at start (copied; each keeps one link up, with
+ * the URI's cost=, default 10) and the heartbeat interval on hub links
+ * (0: 250 ms; a link silent for 3 intervals is closed). Before start. */
+void hub_set_mesh(struct hub *h, const struct uri *peers, size_t n,
+		  uint32_t heartbeat_ms);
+/* Dial one more hub now (control API link.add). 0, 1 when a link to that
+ * URI is there already, or a negative errno with a reason in err. */
+int hub_peer_add(struct hub *h, const struct uri *u, char *err,
+		 size_t errlen);
+/* Serve the control API on a unix socket at path (opened at start). */
+void hub_set_control(struct hub *h, const char *path);
 /* Listen. Returns 0 or a negative errno with a reason in err. */
 int hub_start(struct hub *h, char *err, size_t errlen);
 /* SIGHUP for a hub that keeps running: its listeners re-read their

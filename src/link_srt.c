@@ -149,10 +149,9 @@ static void *link_srt_bridge_main(void *arg)
 			break;
 		uv_sem_wait(&b->handled);
 	}
-	srt_epoll_release(b->eid);
-	uv_sem_destroy(&b->handled);
-	uv_mutex_destroy(&b->lock);
-	free(b);
+	/* The loop joins this thread and frees b: libsrt's state must not
+	 * be touched after the process has begun to exit (its destructors
+	 * run then), so nothing here outlives the loop. */
 	return NULL;
 }
 
@@ -197,19 +196,20 @@ static void link_srt_on_async_closed(uv_handle_t *h)
 {
 	struct srt_bridge *b = h->data;
 
-	if (b->poll_ms) {
-		srt_epoll_release(b->eid);
-		uv_sem_destroy(&b->handled);
-		uv_mutex_destroy(&b->lock);
-		free(b);
-		return;
+	if (!b->poll_ms) {
+		/* The thread sees stop within one srt_epoll_uwait timeout
+		 * (LINK_SRT_WAIT_MS); wait for it, so the bridge is gone
+		 * before the loop (and the process) ends. */
+		uv_mutex_lock(&b->lock);
+		b->stop = true;
+		uv_mutex_unlock(&b->lock);
+		uv_sem_post(&b->handled);
+		pthread_join(b->thread, NULL);
 	}
-
-	/* After this the loop never touches b: the thread frees it. */
-	uv_mutex_lock(&b->lock);
-	b->stop = true;
-	uv_mutex_unlock(&b->lock);
-	uv_sem_post(&b->handled);
+	srt_epoll_release(b->eid);
+	uv_sem_destroy(&b->handled);
+	uv_mutex_destroy(&b->lock);
+	free(b);
 }
 
 static struct srt_bridge *link_srt_bridge_new(uv_loop_t *loop)
@@ -239,7 +239,6 @@ static struct srt_bridge *link_srt_bridge_new(uv_loop_t *loop)
 	}
 	if (pthread_create(&b->thread, NULL, link_srt_bridge_main, b) != 0)
 		fatal(1, "srt: cannot start the bridge thread");
-	pthread_detach(b->thread);
 	return b;
 }
 

@@ -1,7 +1,6 @@
 /* main.c - the mcferry process: the command line (parsed by opt.c) into
  * services on one loop, run until SIGINT or SIGTERM, reload on SIGHUP. */
 #include <errno.h>
-#include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,8 +12,10 @@
 #include <time.h>
 #include <uv.h>
 
+#include "caps.h"
 #include "check.h"
 #include "config.h"
+#include "ctl.h"
 #include "log.h"
 #include "notify.h"
 #include "opt.h"
@@ -37,6 +38,7 @@ struct app {
 	unsigned stats_secs;
 	bool stats_json;       /* --stats-json: JSON lines on stdout too */
 	const char *user;      /* --user: drop privileges once open */
+	struct caps_keep keep; /* ... keeping these capabilities */
 	int status;
 };
 
@@ -214,23 +216,30 @@ static void app_on_stats(uv_timer_t *t)
 }
 
 /* Bind, join, then drop privileges: everything that needs root is open
- * by now. Returns 0 or -1 with the reason logged. */
-static int drop_privileges(const char *user)
+ * by now, and only what a restart of a service needs is kept (caps.h).
+ * Returns 0 or -1 with the reason logged. */
+static int drop_privileges(const char *user, const struct caps_keep *keep)
 {
 	struct passwd *pw = getpwnam(user);
+	const char *step;
+	char names[128];
+	int rc;
 
 	if (!pw) {
 		log_error("--user %s: no such user", user);
 		return -1;
 	}
-	if (initgroups(pw->pw_name, pw->pw_gid) < 0 ||
-	    setgid(pw->pw_gid) < 0 || setuid(pw->pw_uid) < 0) {
-		log_error("--user %s: cannot switch: %s", user,
-			  strerror(errno));
+	rc = caps_switch_user(pw->pw_name, pw->pw_uid, pw->pw_gid, keep->set,
+			      &step);
+	if (rc < 0) {
+		log_error("--user %s: cannot switch: %s: %s", user, step,
+			  strerror(-rc));
 		return -1;
 	}
-	log_info("running as user=%s uid=%u gid=%u", user,
-		 (unsigned)pw->pw_uid, (unsigned)pw->pw_gid);
+	caps_format(keep->set, names, sizeof(names));
+	log_info("running as user=%s uid=%u gid=%u capabilities=%s keeping %s",
+		 user, (unsigned)pw->pw_uid, (unsigned)pw->pw_gid, names,
+		 keep->why);
 	return 0;
 }
 
@@ -292,7 +301,7 @@ static int app_run(struct app *app)
 			break;
 		}
 	}
-	if (app->status == 0 && app->user && drop_privileges(app->user) < 0) {
+	if (app->status == 0 && app->user && drop_privileges(app->user, &app->keep) < 0) {
 		app->status = EXIT_RUNTIME;
 		app_stop(app);
 	}
@@ -364,6 +373,7 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 	app->user = cli->user[0] ? cli->user : NULL;
 	if (cli->cmd != CMD_RUN) {
 		service_add_config(&app->svcs, &app->ctx, &cli->cfg);
+		caps_for_config(&cli->cfg, false, &app->keep);
 		return -1;
 	}
 	if (config_load(cli->file, &file, err, sizeof(err)) < 0) {
@@ -377,12 +387,15 @@ static int app_setup(struct app *app, struct opt_cli *cli)
 
 		if (!bad)
 			printf("configuration OK (%zu relays, %zu hubs, "
-			       "%zu gateways)\n",
-			       file.nrelays, file.nhubs, file.ngateways);
+			       "%zu gateways, %zu http)\n",
+			       file.nrelays, file.nhubs, file.ngateways,
+			       file.nhttps);
 		config_free(&file);
 		return bad ? EXIT_USAGE : 0;
 	}
 	service_add_config(&app->svcs, &app->ctx, &file);
+	/* A reload may start services again: keep what they need. */
+	caps_for_config(&file, true, &app->keep);
 	app->config_path = cli->file;
 	config_free(&file);
 	return -1;
@@ -396,6 +409,9 @@ int main(int argc, char **argv)
 	int status;
 
 	signal(SIGPIPE, SIG_IGN);
+	/* The control client runs no services: its own small main. */
+	if (argc >= 2 && !strcmp(argv[1], "ctl"))
+		return ctl_main(argc, argv);
 	log_init();
 	app.ctx.node_id = random_node_id();
 	app.ctx.epoch = (uint64_t)time(NULL);

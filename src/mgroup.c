@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,20 +61,49 @@ static void mgroup_on_rejoin(uv_timer_t *t)
 	g->last_rejoin = rc;
 }
 
-static void mgroup_on_closed(uv_handle_t *h)
+/* One handle (or the relay) of g is gone; the last frees it. */
+static void mgroup_release(struct mgroup *g)
 {
-	struct mgroup *g = h->data;
-
 	if (--g->handles > 0)
 		return;
 	/* Closing the socket is the leave: the kernel sends it at once. It
 	 * waits for the poll handle, which would otherwise touch the fd
 	 * number after it may have been reused. */
-	close(g->fd);
-	udp_rx_exit(g->rx);
-	free(g->rx);
+	if (g->fd >= 0)
+		close(g->fd);
+	if (g->rx) {
+		udp_rx_exit(g->rx);
+		free(g->rx);
+	}
 	g->ev->on_freed(g->owner);
 	free(g);
+}
+
+static void mgroup_on_closed(uv_handle_t *h)
+{
+	mgroup_release(h->data);
+}
+
+/* The hold timer of a relay group has closed: the sink it stood for is
+ * gone too (relay_add_sink's contract), which may be the relay's last
+ * endpoint; the relay itself holds g until it has closed. */
+static void mgroup_on_sink_closed(uv_handle_t *h)
+{
+	struct mgroup *g = h->data;
+	struct relay *r = g->relay;
+
+	mgroup_release(g);
+	relay_endpoint_gone(r);
+}
+
+/* Every endpoint of the relay is gone (relay.h on_closed). */
+static void mgroup_on_relay_closed(struct relay *r)
+{
+	struct mgroup *g = r->data;
+
+	relay_free(r);
+	if (g)
+		mgroup_release(g);
 }
 
 void mgroup_close(struct mgroup *g)
@@ -81,6 +111,11 @@ void mgroup_close(struct mgroup *g)
 	if (g->closing)
 		return;
 	g->closing = true;
+	if (g->relay) {
+		relay_stop(g->relay);
+		uv_close((uv_handle_t *)&g->hold, mgroup_on_sink_closed);
+		return;
+	}
 	uv_close((uv_handle_t *)&g->poll, mgroup_on_closed);
 	uv_close((uv_handle_t *)&g->rejoin, mgroup_on_closed);
 	uv_close((uv_handle_t *)&g->hold, mgroup_on_closed);
@@ -158,6 +193,70 @@ struct mgroup *mgroup_open(struct node *node, const struct channel *ch,
 fail:
 	free(g);
 	return NULL;
+}
+
+/* The relay's in-process sink: the group's owner. Closing is the hold
+ * timer's (mgroup_on_sink_closed), so that the relay's last endpoint
+ * never goes from inside relay_stop. */
+static void mgroup_sink_push(struct sink *s, struct buf *b)
+{
+	struct mgroup *g = (struct mgroup *)((char *)s -
+					     offsetof(struct mgroup, sink));
+
+	if (!g->closing)
+		g->ev->on_data(g->owner, b);
+}
+
+static void mgroup_sink_flush(struct sink *s)
+{
+	struct mgroup *g = (struct mgroup *)((char *)s -
+					     offsetof(struct mgroup, sink));
+
+	if (!g->closing)
+		g->ev->on_batch(g->owner);
+}
+
+static void mgroup_sink_close(struct sink *s)
+{
+	(void)s;
+}
+
+static const struct sink_ops mgroup_sink_ops = {
+	.push = mgroup_sink_push,
+	.flush = mgroup_sink_flush,
+	.close = mgroup_sink_close,
+};
+
+struct mgroup *mgroup_open_relay(struct node *node, const char *name,
+				 const struct uri *src, uint64_t hold_ms,
+				 const struct mgroup_events *ev, void *owner,
+				 char *err, size_t errlen)
+{
+	struct mgroup *g = xcalloc(1, sizeof(*g));
+	struct relay *r = relay_new(node, name, src, NULL, 0);
+
+	r->on_closed = mgroup_on_relay_closed;
+	if (relay_start(r, err, errlen) < 0) {
+		/* What opened closes; the relay frees itself after. */
+		relay_stop(r);
+		free(g);
+		return NULL;
+	}
+	g->node = node;
+	g->uri = *src;
+	g->ev = ev;
+	g->owner = owner;
+	g->hold_ms = hold_ms;
+	g->fd = -1;
+	g->relay = r;
+	r->data = g;
+	g->sink = (struct sink){ .ops = &mgroup_sink_ops, .relay = r,
+				 .uri = &r->source_uri };
+	relay_add_sink(r, &g->sink);
+	uv_timer_init(node->loop, &g->hold);
+	g->hold.data = g;
+	g->handles = 2; /* the hold timer and the relay */
+	return g;
 }
 
 void mgroup_ref(struct mgroup *g)

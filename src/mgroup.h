@@ -13,6 +13,14 @@
  * closed (the kernel sends the IGMP/MLD leave) and the struct is freed
  * when its handles have closed (on_freed()). The membership is checked
  * every MGROUP_REJOIN_MS and renewed when its interface came back.
+ *
+ * A named channel (mgroup_open_relay) is the same shared, held receive
+ * over any relay source instead of one multicast socket: a hub channel
+ * (tcp://HUB:PORT?channel=CH), a relay's listening sink, srt://, udp://.
+ * The group owns a relay with no sinks of its own and attaches itself as
+ * its one in-process sink (relay_add_sink), so every transport the relay
+ * reads works, reconnects included, and datagrams arrive in the relay's
+ * pooled buffers exactly as from a group.
  */
 #ifndef MCFERRY_MGROUP_H
 #define MCFERRY_MGROUP_H
@@ -24,6 +32,7 @@
 #include "buf.h"
 #include "channel.h"
 #include "node.h"
+#include "relay.h"
 #include "udp_rx.h"
 #include "uri.h"
 
@@ -56,6 +65,10 @@ struct mgroup {
 	uint64_t truncated;      /* datagrams too large for a buffer */
 	uint64_t rx_errors;
 	struct udp_rx *rx;
+	/* mgroup_open_relay: the relay reading the source, and the sink it
+	 * hands datagrams to (fd is -1, poll and rejoin unused). */
+	struct relay *relay;
+	struct sink sink;
 };
 
 /* Join ch (on iface, "" = the kernel's choice; rcvbuf 0 = default) and
@@ -65,6 +78,15 @@ struct mgroup *mgroup_open(struct node *node, const struct channel *ch,
 			   const char *iface, uint32_t rcvbuf,
 			   uint64_t hold_ms, const struct mgroup_events *ev,
 			   void *owner, char *err, size_t errlen);
+/* Open the relay source src (copied) under the relay name name (its
+ * counters' label) and hand on what it reads. NULL with a reason in err
+ * when the source cannot open (a listen port taken); a connecting source
+ * that cannot reach its peer yet is no failure: it keeps trying, as a
+ * relay's does. Otherwise as mgroup_open. */
+struct mgroup *mgroup_open_relay(struct node *node, const char *name,
+				 const struct uri *src, uint64_t hold_ms,
+				 const struct mgroup_events *ev, void *owner,
+				 char *err, size_t errlen);
 /* One more viewer (cancels a pending leave). */
 void mgroup_ref(struct mgroup *g);
 /* One viewer fewer; the last one starts the hold. */

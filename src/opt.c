@@ -57,12 +57,32 @@ static int set_hub_listen(void *obj, const struct opt *o,
 	return 0;
 }
 
+static int set_hub_peer(void *obj, const struct opt *o,
+			const union opt_value *v, char *err, size_t errlen)
+{
+	struct config_hub *h = obj;
+
+	if (h->npeers == CONFIG_MAX_SINKS)
+		return err_invalid(err, errlen, "too many peer lines");
+	h->peers = xrealloc(h->peers, (h->npeers + 1) * sizeof(*h->peers));
+	h->peers[h->npeers++] = v->uri;
+	return 0;
+}
+
 static int set_gateway_hub(void *obj, const struct opt *o,
 			   const union opt_value *v, char *err, size_t errlen)
 {
 	struct gateway_spec *s = obj;
 
-	s->hub = v->uri;
+	if (s->nhubs == GATEWAY_MAX_HUBS)
+		return err_invalid(err, errlen, "more than %d hubs",
+				GATEWAY_MAX_HUBS);
+	for (size_t i = 0; i < s->nhubs; i++)
+		if (!strcmp(s->hubs[i].text, v->uri.text))
+			return err_invalid(err, errlen, "hub '%s' given twice",
+					v->uri.text);
+	s->hubs[s->nhubs++] = v->uri;
+	s->hub = s->hubs[0];
 	s->has_hub = true;
 	return 0;
 }
@@ -121,6 +141,12 @@ static int set_http_allow(void *obj, const struct opt *o,
 				v->s);
 	c->nallow++;
 	return 0;
+}
+
+static int set_http_channel(void *obj, const struct opt *o,
+			    const union opt_value *v, char *err, size_t errlen)
+{
+	return http_conf_add_named(obj, v->s, err, errlen);
 }
 
 /* udpxy -B: 65536, 32Kb, 1Mb (udpxy(1)), as the groups' receive buffer. */
@@ -261,12 +287,28 @@ const struct opt opt_table[] = {
 	  .arg = "FILE", .doc = "who may speak for which islands and channels "
 				"(docs/security.md); none: anybody" },
 
+	{ "peer", OPT_URI, AT_LINK & AT_SINK & AT_CONNECT,
+	  .at = AT_CONF_HUB | AT_CLI_HUB, .obj = OBJ_HUB,
+	  .set = set_hub_peer, NOFLAG, .reload = true,
+	  .arg = "URI", .flags = OPTF_MANY,
+	  .doc = "dial this hub and route with it (a mesh; tcp://HOST:PORT"
+		 "?cost=N, any link transport)" },
+	{ "heartbeat", OPT_UINT, 10, 60000, .def = "250",
+	  .at = AT_CONF_HUB | AT_CLI_HUB, .obj = OBJ_HUB,
+	  FIELD(struct config_hub, heartbeat), NOFLAG, .arg = "MS",
+	  .doc = "ping hub links every MS ms; 3 missed and the link is dead" },
+	{ "control", OPT_STRING, 1, 107,
+	  .at = AT_CONF_HUB | AT_CLI_HUB, .obj = OBJ_HUB,
+	  FIELD(struct config_hub, control), NOFLAG, .arg = "PATH",
+	  .doc = "JSON-lines control socket (unix, mode 0660; docs/mesh.md)" },
+
 	/* A gateway: [gateway NAME], mcferry gateway. */
 	{ "hub", OPT_URI, AT_LINK & AT_SINK & AT_CONNECT,
 	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
 	  .set = set_gateway_hub, NOFLAG, .reload = true,
-	  .arg = "tcp://HOST:PORT",
-	  .doc = "the hub (tcp://, tls://, srt:// or a udp link)" },
+	  .arg = "tcp://HOST:PORT", .flags = OPTF_MANY,
+	  .doc = "a hub (tcp://, tls://, srt:// or a udp link); several: "
+		 "dual-homed" },
 	{ "iface", OPT_STRING, 1, URI_IFACE_MAX - 1,
 	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
 	  FIELD(struct gateway_spec, iface), NOFLAG, .reload = true,
@@ -295,7 +337,12 @@ const struct opt opt_table[] = {
 	  .doc = "multicast the hub's CH here, maybe on another group" },
 
 	/* An HTTP front: [http NAME], mcferry http (and udpxy, where a
-	 * row has its letter). */
+	 * row has its letter), or --http beside a relay, hub or gateway. */
+	{ "http", OPT_STRING, 1, URI_HOST_MAX + 6,
+	  .at = AT_CLI_RELAY | AT_CLI_HUB | AT_CLI_GATEWAY, .obj = OBJ_HTTP,
+	  .set = set_http_listen, NOFLAG, .arg = "ADDR:PORT",
+	  .doc = "also serve HTTP here: /status, /metrics (every counter of "
+		 "the process), /udp/" },
 	{ "listen", OPT_STRING, 1, URI_HOST_MAX + 6,
 	  .at = AT_CONF_HTTP | AT_CLI_HTTP, .obj = OBJ_HTTP,
 	  .set = set_http_listen, NOFLAG, .arg = "ADDR:PORT",
@@ -324,6 +371,11 @@ const struct opt opt_table[] = {
 	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
 	  .set = set_http_allow, NOFLAG, .arg = "CIDR",
 	  .doc = "serve only groups in CIDR (one or more); others get 403" },
+	{ "channel", OPT_STRING, 1, HTTP_NAME_MAX + 512,
+	  .flags = OPTF_MANY, .at = AT_CONF_HTTP | AT_CLI_HTTP,
+	  .obj = OBJ_HTTP, .set = set_http_channel, NOFLAG, .arg = "NAME=URI",
+	  .doc = "serve the relay source URI (a hub's tcp://HUB:PORT?channel="
+		 "CH, tcp://, srt://, udp://) at /channel/NAME (one or more)" },
 	{ "content-type", OPT_STRING, 1, HTTP_CTYPE_MAX - 1,
 	  .def = "video/mp2t",
 	  .at = AT_CONF_HTTP | AT_CLI_HTTP | AT_CLI_UDPXY, .obj = OBJ_HTTP,
@@ -463,6 +515,10 @@ const struct opt opt_table[] = {
 	  .arg = "SECONDS",
 	  .doc = "a publisher that sends nothing (no data, no ping) this long "
 		 "is closed, freeing the slot" },
+	{ "cost", OPT_UINT, 1, 1000000, .def = "10", .flags = OPTF_UNSET,
+	  .at = AT_LINK & AT_SINK, .obj = OBJ_URI, FIELD(struct uri, cost),
+	  NOFLAG, .reload = true, .arg = "N",
+	  .doc = "a hub-to-hub link (--peer, --listen): its cost in the mesh" },
 	{ "channel", OPT_CHANNEL, .at = AT_LINK & AT_CONNECT, .obj = OBJ_URI,
 	  FIELD(struct uri, channel), FLAG(struct uri, has_channel),
 	  .reload = true, .arg = "CH",
@@ -842,6 +898,19 @@ static void cli_section(struct opt_cli *cli, void **objs)
 		cfg->ngateways = 1;
 		gateway_spec_init(&cfg->gateways[0].spec, "gateway");
 		objs[OBJ_GATEWAY] = &cfg->gateways[0].spec;
+	}
+	if (cli->cmd == CMD_RELAY || cli->cmd == CMD_HUB ||
+	    cli->cmd == CMD_GATEWAY) {
+		/* --http ADDR:PORT: an HTTP front beside the service (its
+		 * /status, /metrics of every counter of the process, /udp/),
+		 * made only when the flag is given (see opt_cli_parse). */
+		struct http_conf *h;
+
+		cfg->https = xcalloc(1, sizeof(*cfg->https));
+		h = &cfg->https[0].conf;
+		strcpy(h->name, "http");
+		opt_init(h, OBJ_HTTP, AT_CLI_HTTP);
+		objs[OBJ_HTTP] = h;
 	} else if (cli->cmd == CMD_HTTP || cli->cmd == CMD_UDPXY) {
 		struct http_conf *h;
 
@@ -1044,6 +1113,9 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
 		else
 			rc = cli_flag(cli, cmd_at, o, objs, optarg, err, errlen);
 	}
+	if (rc == 0 && cli->cmd != CMD_HTTP && cli->cmd != CMD_UDPXY &&
+	    cli->cfg.https && cli->cfg.https[0].conf.listen[0])
+		cli->cfg.nhttps = 1; /* --http was given */
 	if (rc == 0)
 		rc = cli_finish(cli, argc - 1 - optind, argv + 1 + optind, err,
 				errlen);
@@ -1060,15 +1132,17 @@ static const char help_usage[] =
 	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--user USER] [--workers N]\n"
 	"               [--name NAME] SOURCE SINK [SINK...]\n"
 	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
-	"               --listen URI [--listen URI...] [--acl FILE]\n"
+	"               --listen URI [--listen URI...] [--peer URI...] [--acl FILE]\n"
+	"               [--heartbeat MS] [--control PATH]\n"
 	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
-	"               --hub URI --iface IF [--island NAME] [--ttl N]\n"
+	"               --hub URI [--hub URI...] --iface IF [--island NAME] [--ttl N]\n"
 	"               (--group CH | --export CH | --import CH[=LOCAL_CH])...\n"
 	"       mcferry http [-v|-q] [--stats SECONDS] [--user USER]\n"
 	"               --listen ADDR:PORT [--iface IF] [--hold SECONDS]\n"
 	"       mcferry udpxy [-vTS] [-a ADDR|IF] -p PORT [-m IF] [-c N] [-l FILE]\n"
 	"               [-B SIZE] [-n N] [-R N] [-H SECONDS] [-M SECONDS]\n"
 	"       mcferry run [--check] [-v|-q] [--stats SECONDS] [--user USER] FILE\n"
+	"       mcferry ctl SOCKET OP [KEY=VALUE...|JSON] [--dot]\n"
 	"       mcferry --help | --version\n"
 	"\n"
 	"Carry IP multicast between islands over TCP, TLS, SRT or UDP links.\n"

@@ -51,7 +51,7 @@ const struct relay_metric relay_metrics[] = {
 	  .help = "Connections refused (publisher-busy).",
 	  .off = OFF(rejected) },
 	{ .name = "mcferry_relay_clients", .kind = STATS_GAUGE,
-	  .help = "TCP peers connected now.",
+	  .help = "Peers connected to the relay now (not its own upstream links).",
 	  .off = OFF(clients), .u32 = true },
 };
 
@@ -100,6 +100,7 @@ struct relay *relay_new(struct node *ctx, const char *name,
 		.out_dgrams = &r->stats.out_dgrams,
 		.out_bytes = &r->stats.out_bytes,
 		.clients = &r->stats.clients,
+		.clients_accepted_only = true,
 		.reconnects = &r->stats.reconnects,
 	};
 	r->source_uri = *source_uri;
@@ -139,6 +140,13 @@ int relay_start(struct relay *r, char *err, size_t errlen)
 				 u->text);
 	}
 	return rc;
+}
+
+void relay_add_sink(struct relay *r, struct sink *s)
+{
+	r->sinks = xrealloc(r->sinks, (r->nsinks + 1) * sizeof(*r->sinks));
+	r->sinks[r->nsinks++] = s;
+	r->live++;
 }
 
 void relay_deliver(struct relay *r, struct buf *b)

@@ -113,6 +113,10 @@ struct relay *relay_new(struct node *ctx, const char *name,
  * negative errno with a one-line reason in err; on failure the caller
  * stops the relay, which closes what was opened. */
 int relay_start(struct relay *r, char *err, size_t errlen);
+/* Attach a sink that is an object of the caller, not opened from a URI
+ * (an HTTP channel's viewers), after a successful relay_start: it counts
+ * as an endpoint, so its close() must end in one relay_endpoint_gone(). */
+void relay_add_sink(struct relay *r, struct sink *s);
 /* Hand one datagram from the source to every sink. The caller keeps its
  * reference. */
 void relay_deliver(struct relay *r, struct buf *b);

@@ -146,21 +146,29 @@ void service_add_relay(struct service_list *l, struct node *ctx,
 }
 
 void service_add_hub(struct service_list *l, struct node *ctx,
-		     const char *name, const struct uri *listen, size_t n,
-		     const char *acl)
+		     const struct config_hub *c)
 {
 	struct text fp = { 0 };
-	char line[URI_PATH_MAX + 8];
+	char line[URI_PATH_MAX + 128];
+	struct hub *h;
 
 	text_add(&fp, "hub");
-	text_add(&fp, name);
-	for (size_t i = 0; i < n; i++)
-		text_add(&fp, listen[i].text);
+	text_add(&fp, c->name);
+	for (size_t i = 0; i < c->nlisten; i++)
+		text_add(&fp, c->listen[i].text);
 	/* The path, not the rules: a kept hub re-reads the file itself. */
-	snprintf(line, sizeof(line), "acl=%s", acl ? acl : "");
+	snprintf(line, sizeof(line), "acl=%s", c->acl);
 	text_add(&fp, line);
-	service_add(l, &hub_ops, hub_new(ctx, name, listen, n, acl), "hub",
-		    name, &fp);
+	for (size_t i = 0; i < c->npeers; i++)
+		text_add(&fp, c->peers[i].text);
+	snprintf(line, sizeof(line), "heartbeat=%u control=%s", c->heartbeat,
+		 c->control);
+	text_add(&fp, line);
+	h = hub_new(ctx, c->name, c->listen, c->nlisten, c->acl);
+	hub_set_mesh(h, c->peers, c->npeers, c->heartbeat);
+	if (c->control[0])
+		hub_set_control(h, c->control);
+	service_add(l, &hub_ops, h, "hub", c->name, &fp);
 }
 
 void service_add_gateway(struct service_list *l, struct node *ctx,
@@ -172,7 +180,9 @@ void service_add_gateway(struct service_list *l, struct node *ctx,
 
 	text_add(&fp, "gateway");
 	text_add(&fp, spec->name);
-	text_add(&fp, spec->hub.text);
+	for (size_t i = 0; i < spec->nhubs; i++)
+		text_add(&fp, spec->hubs[i].text);
+	text_add(&fp, spec->control);
 	text_add(&fp, spec->iface);
 	text_add(&fp, spec->island);
 	snprintf(line, sizeof(line), "ttl=%d", spec->ttl);
@@ -217,6 +227,11 @@ void service_add_http(struct service_list *l, struct node *ctx,
 				 "%02x", c->allow[i].addr[k]);
 		text_add(&fp, line);
 	}
+	for (size_t i = 0; i < c->nnamed; i++) {
+		snprintf(line, sizeof(line), "channel=%s=%s", c->named[i].name,
+			 c->named[i].uri);
+		text_add(&fp, line);
+	}
 	service_add(l, &http_ops, http_new(ctx, c), "http", c->name, &fp);
 }
 
@@ -230,8 +245,7 @@ void service_add_config(struct service_list *l, struct node *ctx,
 				  r->nsinks, r->workers);
 	}
 	for (size_t i = 0; i < cfg->nhubs; i++)
-		service_add_hub(l, ctx, cfg->hubs[i].name, cfg->hubs[i].listen,
-				cfg->hubs[i].nlisten, cfg->hubs[i].acl);
+		service_add_hub(l, ctx, &cfg->hubs[i]);
 	for (size_t i = 0; i < cfg->ngateways; i++)
 		service_add_gateway(l, ctx, &cfg->gateways[i].spec);
 	for (size_t i = 0; i < cfg->nhttps; i++)

@@ -46,8 +46,7 @@ void service_add_relay(struct service_list *l, struct node *ctx,
 		       const struct uri *sinks, size_t nsinks,
 		       unsigned workers);
 void service_add_hub(struct service_list *l, struct node *ctx,
-		     const char *name, const struct uri *listen, size_t n,
-		     const char *acl);
+		     const struct config_hub *hub);
 void service_add_gateway(struct service_list *l, struct node *ctx,
 			 const struct gateway_spec *spec);
 void service_add_http(struct service_list *l, struct node *ctx,

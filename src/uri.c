@@ -153,7 +153,7 @@ int uri_parse(const char *text, struct uri *u, char *err, size_t errlen)
 			    "tls:// or srt://",
 			    text);
 	if (u->scheme == URI_UDP)
-		u->framing = FRAMING_RAW; /* datagrams; framing is for tcp */
+		u->framing = FRAMING_RAW; /* uri_settle: a udp link if framing= */
 	rest = tmp + 6;
 	if (*rest == '@') {
 		u->local = true;

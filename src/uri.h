@@ -37,9 +37,13 @@
 /* URI_UDPLINK is udp:// with framing=datagram: a session link, which
  * goes through the link table like tcp, where plain udp:// does not. */
 enum uri_scheme { URI_UDP, URI_TCP, URI_TLS, URI_SRT, URI_UDPLINK };
-/* framing= of a tcp endpoint. AUTO (the default on tcp): two mcferry
- * nodes use DATAGRAM, found by the HELLO; a plain TCP peer gets RAW. A
- * link to a hub (channel=) is always DATAGRAM: uri_parse resolves AUTO. */
+/* framing= of an endpoint. On tcp (and tls, srt) AUTO is the default:
+ * two mcferry nodes use DATAGRAM, found by the HELLO; a plain TCP peer
+ * gets RAW. A link to a hub (channel=) is always DATAGRAM: uri_parse
+ * resolves AUTO. A udp:// URI is RAW (multicast or unicast datagrams)
+ * unless framing=datagram is given, and then it is no longer URI_UDP:
+ * its scheme becomes URI_UDPLINK; any other framing= on udp:// is an
+ * error. */
 enum uri_framing { FRAMING_RAW, FRAMING_DATAGRAM, FRAMING_AUTO };
 
 #define URI_DEFAULT_CHUNK 1316
@@ -104,7 +108,8 @@ struct uri {
 	int loop;                  /* udp sink; -1 = kernel default */
 	uint32_t rcvbuf;           /* 0 = default */
 	uint32_t sndbuf;           /* 0 = default */
-	enum uri_framing framing;  /* udp: RAW; tcp: AUTO unless given */
+	enum uri_framing framing;  /* URI_UDP: RAW; URI_UDPLINK: DATAGRAM;
+				      tcp, tls, srt: AUTO unless given */
 	uint32_t chunk;
 	uint64_t queue;
 	uint64_t soft;             /* soft queue limit; 0 = queue / 2 */
@@ -123,6 +128,7 @@ struct uri {
 	struct uri_tls tls;        /* tls:// only */
 	struct uri_srt srt;        /* srt:// only */
 	uint32_t mtu;              /* udp link: largest datagram sent */
+	uint32_t cost;             /* a hub link: its cost in the mesh; 0 = 10 */
 	bool set_ttl, set_loop, set_framing, set_chunk, set_queue, set_soft;
 	uint64_t given[URI_GIVEN_WORDS]; /* bit i: row i of opt_table given */
 };

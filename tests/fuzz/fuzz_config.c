@@ -28,12 +28,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FUZZ_CHECK(gateway_spec_check(g, gerr, sizeof(gerr)) == 0);
 		FUZZ_CHECK(g->ttl >= 0 && g->ttl <= 255);
-		FUZZ_CHECK(g->hub.scheme == URI_TCP && !g->hub.local);
+		/* A hub is reached over any session link: tcp, tls, srt,
+		 * or the udp link. */
+		FUZZ_CHECK(g->hub.scheme != URI_UDP && !g->hub.local);
 	}
 	for (size_t i = 0; i < cfg.nhubs; i++) {
 		FUZZ_CHECK(cfg.hubs[i].nlisten >= 1);
 		for (size_t j = 0; j < cfg.hubs[i].nlisten; j++)
-			FUZZ_CHECK(cfg.hubs[i].listen[j].scheme == URI_TCP &&
+			FUZZ_CHECK(cfg.hubs[i].listen[j].scheme != URI_UDP &&
 				   cfg.hubs[i].listen[j].local);
 	}
 	for (size_t i = 0; i < cfg.nrelays; i++) {

@@ -44,8 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(u.loop >= -1 && u.loop <= 1);
 	FUZZ_CHECK(u.framing == FRAMING_RAW || u.framing == FRAMING_DATAGRAM ||
 		   u.framing == FRAMING_AUTO);
+	/* uri.h: udp:// is RAW unless framing=datagram made it a udp link. */
 	if (u.scheme == URI_UDP)
-		FUZZ_CHECK(u.framing == FRAMING_RAW);
+		FUZZ_CHECK(u.framing == FRAMING_RAW && !u.set_framing);
+	if (u.scheme == URI_UDPLINK)
+		FUZZ_CHECK(u.framing == FRAMING_DATAGRAM && u.set_framing &&
+			   strncmp(u.text, "udp://", 6) == 0);
 	if (u.local)
 		FUZZ_CHECK(u.host_numeric);
 	if (u.host_numeric) {

@@ -1,9 +1,11 @@
 """Fixtures for the mcferry namespace tests (see tests/README.md)."""
 
 import os
+import secrets
 
 import pytest
 
+import hubtopo as H
 import topo as T
 
 
@@ -89,3 +91,20 @@ def sanitizer_check(request, tmp_path):
     if report:
         pytest.fail("sanitizer report(s) from processes of %s:\n%s" % (
             request.node.nodeid, report), pytrace=False)
+
+
+@pytest.fixture
+def net(request, tmp_path, mcferry_bin, tools):
+    """A fresh hub topology (hubtopo.HubNet) under its own prefix ("mh" +
+    4 hex digits); removes every process (by PID) and namespace it made,
+    pass or fail. test_hub.py keeps its own copy of this fixture."""
+    t = T.Topology(tmp_path / "logs", prefix="mh" + secrets.token_hex(2))
+    n = None
+    try:
+        n = H.HubNet(t)
+        yield n
+    finally:
+        if n is not None:
+            n.close()
+        T.print_logs_if_failed(request, t)
+        t.close()

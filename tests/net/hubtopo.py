@@ -115,10 +115,11 @@ class HubNet:
         self.gw_extra = {}       # (x, k) -> the extra arguments
 
     # ---------------------------------------------------------------- mcferry
-    def start_hub(self, tag="hub", ready=True):
+    def start_hub(self, tag="hub", ready=True, extra=()):
+        """The hub on HUB_PORT with --stats 1 and `extra` arguments."""
         p = T.start_mcferry(self.hub_ns, [
-            "hub", "--listen", "tcp://@:%d" % HUB_PORT, "--stats", "1"],
-            tag=tag, ready=ready)
+            "hub", "--listen", "tcp://@:%d" % HUB_PORT, "--stats", "1"]
+            + list(extra), tag=tag, ready=ready)
         self.hub = p
         return p
 

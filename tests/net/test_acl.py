@@ -259,20 +259,6 @@ def channel_frame(ftype, ch):
                    socket.inet_aton(g) + b"\0" * 4)
 
 
-@pytest.fixture
-def net(request, tmp_path, mcferry_bin, tools):
-    t = T.Topology(tmp_path / "logs", prefix="ma" + secrets.token_hex(2))
-    n = None
-    try:
-        n = H.HubNet(t)
-        yield n
-    finally:
-        if n is not None:
-            n.close()
-        T.print_logs_if_failed(request, t)
-        t.close()
-
-
 def test_forged_origin_cannot_silence_an_island(net):
     """The red-team finding: one DATA frame per origin with sequence 2^63
     under a victim's origin used to fill the hub's duplicate window, so

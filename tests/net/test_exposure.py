@@ -28,20 +28,6 @@ HUBP = 7000
 Q = "?framing=datagram"
 
 
-@pytest.fixture
-def net(request, tmp_path, mcferry_bin, tools):
-    t = T.Topology(tmp_path / "logs", prefix="mx" + secrets.token_hex(2))
-    n = None
-    try:
-        n = H.HubNet(t)
-        yield n
-    finally:
-        if n is not None:
-            n.close()
-        T.print_logs_if_failed(request, t)
-        t.close()
-
-
 def tcp(ns, host, port, rcvbuf=None):
     with ns.entered():
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

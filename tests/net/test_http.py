@@ -12,6 +12,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -347,3 +348,194 @@ def test_status_page_in_chromium(ht, tmp_path):
     viewer.stop()
     ff.stop()
     assert node.alive()
+
+
+# --------------------------------------------------------------------------
+# named channels: /channel/NAME from any relay source
+
+class MeshTopo:
+    """A hub with a gateway exporting a live channel of island A; an http
+    node elsewhere subscribes through the hub (no multicast leaves A).
+
+        src (ffmpeg) --s0/g0 10.10.0.0/24 (island A)--> gw: mcferry gateway
+        gw --g1/h0 10.30.0.0/24--> hub: mcferry hub tcp://@:7000
+        hub --h1/n0 10.40.0.0/24--> node: mcferry http --channel
+                                          tv=tcp://10.40.0.1:7000?channel=G
+        node --n1/c0 10.20.0.0/24--> client: curl, ffprobe
+    """
+
+    def __init__(self, topo):
+        self.src = topo.netns("src")
+        self.gw = topo.netns("gw")
+        self.hub = topo.netns("hub")
+        self.node = topo.netns("node")
+        self.client = topo.netns("cli")
+        topo.veth(self.src, "s0", self.gw, "g0")
+        topo.veth(self.gw, "g1", self.hub, "h0")
+        topo.veth(self.hub, "h1", self.node, "n0")
+        topo.veth(self.node, "n1", self.client, "c0")
+        for ns, ifn, a in ((self.src, "s0", SRC), (self.gw, "g0", "10.10.0.1"),
+                           (self.gw, "g1", "10.30.0.1"),
+                           (self.hub, "h0", "10.30.0.2"),
+                           (self.hub, "h1", "10.40.0.1"),
+                           (self.node, "n0", "10.40.0.2"),
+                           (self.node, "n1", NODE),
+                           (self.client, "c0", CLIENT)):
+            T.add_addr(ns, ifn, a + "/24")
+        self.src.ip("route", "add", "224.0.0.0/4", "dev", "s0")
+        self.gw.ip("route", "add", "224.0.0.0/4", "dev", "g0")
+
+
+def test_channel_from_a_hub(topo):
+    m = MeshTopo(topo)
+    ht = HttpTopo.__new__(HttpTopo)      # cli() and http_code() want these
+    ht.client, ht.node = m.client, m.node
+    hub = T.start_mcferry(m.hub, ["hub", "--listen", "tcp://@:7000"],
+                          tag="hub")
+    T.start_mcferry(m.gw, ["gateway", "--hub", "tcp://10.30.0.2:7000",
+                           "--iface", "g0", "--island", "A", "--group", G],
+                    tag="gw")
+    hub.wait_for_log(r"\bgateway up\b")
+    node = T.start_mcferry(m.node, [
+        "http", "--listen", ":4022", "--hold", "1",
+        "--channel", "tv=tcp://10.40.0.1:7000?channel=" + G], tag="http")
+    ff = m.src.spawn(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-f", "lavfi",
+         "-i", "testsrc=size=320x240:rate=25", "-t", "40",
+         "-c:v", "mpeg2video", "-b:v", "1M", "-f", "mpegts",
+         "udp://%s?localaddr=%s&pkt_size=1316&ttl=1" % (G, SRC)], tag="ffmpeg")
+    # the playlist lists it before anyone watched
+    m3u = cli(ht, ["curl", "-s", BASE + "/playlist.m3u"]).stdout
+    assert "%s/channel/tv" % BASE in m3u, m3u
+    # curl: a TS stream (the first viewer opens the hub subscription; the
+    # gateway starts forwarding once the hub has a subscriber)
+    body = b""
+    for _ in range(5):
+        body = subprocess.run(["ip", "netns", "exec", m.client.name, "curl",
+                               "-s", "-m", "4", BASE + "/channel/tv"],
+                              stdout=subprocess.PIPE, timeout=10).stdout
+        if len(body) > 188 * 100:
+            break
+    assert_ts(body, "curl /channel/tv")
+    video = ffprobe_video(ht, BASE + "/channel/tv/")
+    assert video and video[0]["codec_name"] == "mpeg2video", video
+    assert http_code(ht, "/channel/nothing") == 404
+    assert http_code(ht, "/channel/") == 404
+    assert http_code(ht, "/channel/tv/x") == 404
+    # the last viewer gone, the source closes after the hold
+    node.wait_for_log(r"http=http channel=tv left hold=1s")
+    st = status_json(ht)
+    tv = [c for c in st["channels"] if c["channel"] == "tv"][0]
+    assert tv["named"] and not tv["joined"] and tv["in_bytes"] > 0, tv
+    assert node.log_matches(r"channel=tv opened uri=tcp://10\.40\.0\.1:7000")
+    ff.stop()
+    assert node.alive(), node.describe()
+
+
+def test_sighup_keeps_an_unchanged_relay_restarts_http(ht, tmp_path):
+    """[relay r] (the group to a listening tcp sink) and [http web] serving
+    it as /channel/r: a changed [http web] restarts on SIGHUP while a
+    viewer of the relay's sink counts every datagram across the reload."""
+    conf = tmp_path / "mesh.conf"
+    relay = ("[relay r]\nsource = udp://@%s?iface=n0\n"
+             "sink = tcp://@127.0.0.1:1601\n" % G)
+    web = ("[http web]\nlisten = :4022\nhold = %d\n"
+           "channel = r=tcp://127.0.0.1:1601\n")
+    conf.write_text(relay + web % 1)
+    node = T.start_mcferry(ht.node, ["run", str(conf)], tag="run")
+    count, size, rate = 6000, 1316, 1000
+    direct = T.start_mcrecv(ht.node, ["tcp", "127.0.0.1:1601", "--size", size,
+                                      "--expect", count, "--count", count,
+                                      "--idle", 5, "--duration", 40],
+                            tag="direct")
+    viewer = T.start_mcrecv(ht.client, ["tcp", "%s:4022" % NODE, "--size",
+                                        size, "--http", "/channel/r",
+                                        "--idle", 0, "--duration", 40],
+                            tag="viewer")
+    send = ht.src.spawn([T.MCSEND, "--count", count, "--rate", rate, "--size",
+                         size, "--iface", SRC, G], tag="mcsend")
+    def served():
+        chans = [c for c in status_json(ht)["channels"] if c["channel"] == "r"]
+        return chans and chans[0]["in_datagrams"] >= 1000
+    wait_until(served, 15, "a part of the stream served before the reload")
+    conf.write_text(relay + web % 2)
+    node.send_signal(signal.SIGHUP)
+    done = node.wait_for_log(r"reload done: (\d+) running, (\d+) stopped, "
+                             r"(\d+) started")[0]
+    assert done.groups() == ("2", "1", "1"), done.string
+    assert node.log_matches(r"http=web stopped by reload")
+    assert not node.log_matches(r"relay=r stopped"), node.describe()
+    # the http viewer was cut by the restart; a new one is served
+    res = T.mcrecv_result(viewer, timeout=10)
+    assert res["unique"] > 0, res
+    again = T.start_mcrecv(ht.client, ["tcp", "%s:4022" % NODE, "--size",
+                                       size, "--http", "/channel/r",
+                                       "--count", 200, "--duration", 10],
+                           tag="again")
+    assert T.mcrecv_result(again, timeout=15)["unique"] >= 200
+    assert send.wait(30) == 0
+    res = T.mcrecv_result(direct, timeout=30)
+    assert res["unique"] == count and res["lost"] == 0, res
+    assert node.alive(), node.describe()
+
+
+def test_run_check_http_sections(ht, tmp_path):
+    """run --check: an http listen on a relay's port, two named channels
+    listening on one port, an iface that is not there; a good file counts
+    its http services."""
+    bad = tmp_path / "bad.conf"
+    bad.write_text("[relay r]\nsource = udp://@%s\nsink = tcp://@:4022\n\n"
+                   "[http web]\nlisten = 10.20.0.1:4022\niface = nosuchif0\n"
+                   "channel = a=tcp://@:1700\nchannel = b=tcp://@:1700\n" % G)
+    p = ht.node.exec([T.MCFERRY, "run", "--check", str(bad)])
+    assert p.returncode == 2, p
+    lines = p.stderr.splitlines()
+    assert any("line 5: http=web listen listens on 10.20.0.1:4022: port 4022 "
+               "is taken by relay=r sink on line 3" in l for l in lines), lines
+    assert any("http=web channel=b source listens on [::]:1700: port 1700 "
+               "is taken by http=web channel=a source" in l for l in lines)
+    assert any("http=web iface: no interface 'nosuchif0'" in l for l in lines)
+    assert "configuration OK" not in p.stdout
+    good = tmp_path / "good.conf"
+    good.write_text("[relay r]\nsource = udp://@%s\nsink = tcp://@:1601\n\n"
+                    "[http web]\nlisten = :4022\niface = n0\n"
+                    "channel = r=tcp://127.0.0.1:1601\n\n"
+                    "[http tv]\nlisten = :4023\n" % G)
+    p = ht.node.exec([T.MCFERRY, "run", "--check", str(good)])
+    assert p.returncode == 0, p
+    assert "configuration OK (1 relays, 0 hubs, 0 gateways, 2 http)" in p.stdout
+
+
+def test_http_beside_a_relay_serves_its_metrics_and_players(ht, tmp_path):
+    """--http ADDR:PORT on a relay: one process, one loop; /metrics holds
+    the relay's counters (moving with its traffic) next to the front's,
+    and a player can watch /udp/ from the same port."""
+    relay = T.start_mcferry(ht.node, [
+        "relay", "--name", "tv", "--http", ":4022",
+        "udp://@%s?iface=n0" % G, "udp://10.20.0.2:6000"], tag="relay")
+    relay.wait_for_log(r"http=http listening uri=tcp://@:4022", timeout=5)
+    ff = ht.ffmpeg(seconds=20)
+    try:
+        def relay_in():
+            text = cli(ht, ["curl", "-s", "-m", "3", BASE + "/metrics"]).stdout
+            m = re.search(r'^mcferry_relay_in_datagrams_total\{relay="tv"\} '
+                          r'(\d+)$', text, re.M)
+            return int(m.group(1)) if m else None, text
+
+        first, text = relay_in()
+        assert first is not None, text
+        assert "mcferry_http_requests_total" in text, text
+        p = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           text=True, capture_output=True)
+        assert shutil.which("promtool") is None or p.returncode == 0, \
+            p.stdout + p.stderr
+        moved = wait_until(lambda: (relay_in()[0] or 0) > first + 50 and
+                           [relay_in()[0]], 15, "the relay's counter to move")
+        assert moved[0] > first
+        out = tmp_path / "beside.ts"
+        cli(ht, ["curl", "-s", "-m", "3", "-o", str(out),
+                 BASE + "/udp/" + G + "?iface=n0"], check=False)
+        assert_ts(out.read_bytes(), "/udp/ beside a relay")
+    finally:
+        ff.stop()
+    assert relay.alive(), relay.describe()

@@ -26,20 +26,6 @@ FT_PING = 0x03
 UNKNOWN = 4200       # more than the old table's 4096 channels
 
 
-@pytest.fixture
-def net(request, tmp_path, mcferry_bin, tools):
-    t = T.Topology(tmp_path / "logs", prefix="mk" + secrets.token_hex(2))
-    n = None
-    try:
-        n = H.HubNet(t)
-        yield n
-    finally:
-        if n is not None:
-            n.close()
-        T.print_logs_if_failed(request, t)
-        t.close()
-
-
 def data_frame(origin, seq, group, port, payload=b"x" * 32):
     """A DATA frame of an IPv4 any-source channel (docs/protocol.md)."""
     ch = bytes([4, 0]) + struct.pack(">H", port) + \

@@ -272,8 +272,13 @@ def loss_run(islands, prob, latency, uri_a, uri_b, n=2000, rate=500):
 def test_srt_recovers_loss(islands, tools, prob):
     """1 % and 5 % loss on the router: SRT retransmits everything within
     its latency."""
-    c, ra, rb = loss_run(islands, prob, 120, "srt://%s:9000" % GW_B,
-                         "srt://@:9000")
+    # 300 ms of latency: on a busy 2-core box (the whole suite running)
+    # SRT's own threads are sometimes starved long enough that the default
+    # 120 ms let a retransmission come late (2 of 2000 once); an
+    # instrumented build (make asan) is slower still.
+    lat = "?latency=%d" % (500 if T.SANITIZE else 300)
+    c, ra, rb = loss_run(islands, prob, 120, "srt://%s:9000%s" % (GW_B, lat),
+                         "srt://@:9000" + lat)
     assert (c["unique"], c["lost"], c["duplicates"], c["bad"]) == \
         (2000, 0, 0, 0), c
     retrans = sum(stats_series(
@@ -298,8 +303,10 @@ def test_srt_heavy_loss_drops_and_counts(islands, tools):
         c["lost"], c["unique"], dropped))
     assert c["duplicates"] == 0 and c["bad"] == 0
     assert c["unique"] > 1000
-    # every datagram lost is one SRT gave up on, and was counted
-    assert dropped >= c["lost"], (dropped, c)
+    # every datagram lost is one SRT gave up on, and was counted - but
+    # for the stream's last two or three: a loss with no later packet
+    # behind it leaves SRT no gap to see (one run counted 108 of 109)
+    assert dropped >= c["lost"] - 3, (dropped, c)
     assert not rb.log_matches(r"closed reason"), rb.stderr()[-2000:]
 
 
