@@ -97,7 +97,7 @@ def sanitizer_check(request, tmp_path):
 def net(request, tmp_path, mcferry_bin, tools):
     """A fresh hub topology (hubtopo.HubNet) under its own prefix ("mh" +
     4 hex digits); removes every process (by PID) and namespace it made,
-    pass or fail. test_hub.py keeps its own copy of this fixture."""
+    pass or fail."""
     t = T.Topology(tmp_path / "logs", prefix="mh" + secrets.token_hex(2))
     n = None
     try:

@@ -36,22 +36,6 @@ RESUME_BOUND = 2.0
 ROUNDS = 6           # bad-peer rounds, 0.2 s of stream apart
 
 
-@pytest.fixture
-def net(request, tmp_path, mcferry_bin, tools):
-    """A fresh HubNet under its own prefix ("mh" + 4 hex digits); removes
-    every process (by PID) and namespace it made, pass or fail."""
-    t = T.Topology(tmp_path / "logs", prefix="mh" + secrets.token_hex(2))
-    n = None
-    try:
-        n = H.HubNet(t)
-        yield n
-    finally:
-        if n is not None:
-            n.close()
-        T.print_logs_if_failed(request, t)
-        t.close()
-
-
 def others(x):
     return [y for y in ISLANDS if y != x]
 

@@ -59,20 +59,6 @@ def raw_lines(proc, regex):
     return out
 
 
-@pytest.fixture
-def net(request, tmp_path, mcferry_bin, tools):
-    t = T.Topology(tmp_path / "logs", prefix="mq" + secrets.token_hex(2))
-    n = None
-    try:
-        n = H.HubNet(t)
-        yield n
-    finally:
-        if n is not None:
-            n.close()
-        T.print_logs_if_failed(request, t)
-        t.close()
-
-
 # --------------------------------------------------------------------------
 # (d) least privilege
 
