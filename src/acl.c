@@ -13,22 +13,6 @@
 #define ACL_FIELDS_MAX 4
 #define ACL_TOKEN_MAX 320
 
-static int acl_fail(char *err, size_t errlen, size_t line, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
-
-static int acl_fail(char *err, size_t errlen, size_t line, const char *fmt,
-		    ...)
-{
-	va_list ap;
-	int n = snprintf(err, errlen, "line %zu: ", line);
-
-	va_start(ap, fmt);
-	if (n >= 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static bool acl_blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r';
@@ -44,12 +28,12 @@ static int acl_parse_identity(const char *t, size_t line, char *err,
 	size_t n = strlen(t);
 
 	if (n > ACL_IDENTITY_MAX)
-		return acl_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"identity longer than %d bytes",
 				ACL_IDENTITY_MAX);
 	for (const char *p = t; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return acl_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"identity has a control character");
 	return 0;
 }
@@ -71,13 +55,13 @@ static int acl_parse_net(const char *t, struct acl_net *net, size_t line,
 		const char *close = strchr(t, ']');
 
 		if (!close)
-			return acl_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"bad %s '%s': want [IPv6]", what, t);
 		addr = t + 1;
 		alen = (size_t)(close - addr);
 		slash = close[1] == '/' ? close + 1 : NULL;
 		if (close[1] && !slash)
-			return acl_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"bad %s '%s': junk after ']'", what, t);
 		net->family = 6;
 	} else {
@@ -86,30 +70,30 @@ static int acl_parse_net(const char *t, struct acl_net *net, size_t line,
 		net->family = 4;
 	}
 	if (alen == 0 || alen >= sizeof(buf))
-		return acl_fail(err, errlen, line, "bad %s '%s'", what, t);
+		return err_invalid_line(err, errlen, line, "bad %s '%s'", what, t);
 	memcpy(buf, addr, alen);
 	buf[alen] = '\0';
 	if (inet_pton(net->family == 4 ? AF_INET : AF_INET6, buf,
 		      net->addr) != 1)
-		return acl_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"bad %s '%s': not an IPv%u address", what, t,
 				net->family);
 	max = net->family == 4 ? 32 : 128;
 	len = max;
 	if (slash) {
 		if (slash[1] < '0' || slash[1] > '9')
-			return acl_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"bad %s '%s': want /LEN", what, t);
 		len = strtoul(slash + 1, &end, 10);
 		if (*end || len > max)
-			return acl_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"bad %s '%s': /LEN must be 0..%zu",
 					what, t, max);
 	}
 	net->len = (uint8_t)len;
 	for (size_t bit = len; bit < max; bit++)
 		if (net->addr[bit / 8] & (0x80u >> (bit % 8)))
-			return acl_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"bad %s '%s': bits set past /%lu",
 					what, t, len);
 	return 0;
@@ -146,7 +130,7 @@ static int acl_parse_ports(const char *t, struct acl_rule *r, size_t line,
 	if (acl_parse_port(t, dash ? dash : end, &r->port_lo) < 0 ||
 	    acl_parse_port(dash ? dash + 1 : t, end, &r->port_hi) < 0 ||
 	    r->port_lo > r->port_hi)
-		return acl_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"bad ports '%s': want *, N or N-M "
 				"(1..65535, N <= M)", t);
 	return 0;
@@ -176,7 +160,7 @@ static int acl_parse_channels(char *t, struct acl_rule *r, size_t line,
 	colon = strrchr(group, ':');
 	close = strchr(group, ']');
 	if (!colon || (group[0] == '[' && (!close || colon < close)))
-		return acl_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"bad channels '%s': want * or "
 				"[SOURCE@]GROUP:PORTS", group);
 	*colon = '\0';
@@ -185,7 +169,7 @@ static int acl_parse_channels(char *t, struct acl_rule *r, size_t line,
 		return rc;
 	if (r->has_source && r->source.family && r->group.family &&
 	    r->source.family != r->group.family)
-		return acl_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"source and group of different families");
 	return acl_parse_ports(colon + 1, r, line, err, errlen);
 }
@@ -200,7 +184,7 @@ static int acl_parse_action(const char *t, unsigned *actions, size_t line,
 	else if (!strcmp(t, "*"))
 		*actions = ACL_PUBLISH | ACL_SUBSCRIBE;
 	else
-		return acl_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"bad action '%s': want publish, subscribe or *",
 				t);
 	return 0;
@@ -213,7 +197,7 @@ static int acl_want(size_t n, size_t want, const char *usage, size_t line,
 {
 	if (n == want)
 		return 0;
-	return acl_fail(err, errlen, line, "%s fields: want %s",
+	return err_invalid_line(err, errlen, line, "%s fields: want %s",
 			n < want ? "too few" : "too many", usage);
 }
 
@@ -230,7 +214,7 @@ static int acl_rule_parse(char **f, size_t n, struct acl_rule *r, size_t line,
 		rc = acl_want(n, 3, "island IDENTITY ISLAND", line, err,
 			      errlen);
 		if (rc == 0 && strlen(f[2]) > ACL_ISLAND_MAX)
-			rc = acl_fail(err, errlen, line,
+			rc = err_invalid_line(err, errlen, line,
 				      "island name longer than %d bytes",
 				      ACL_ISLAND_MAX);
 	} else if (!strcmp(f[0], "allow") || !strcmp(f[0], "deny")) {
@@ -246,7 +230,7 @@ static int acl_rule_parse(char **f, size_t n, struct acl_rule *r, size_t line,
 		r->kind = ACL_PEER;
 		rc = acl_want(n, 2, "peer IDENTITY", line, err, errlen);
 	} else {
-		return acl_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"unknown rule '%.32s': want island, allow, "
 				"deny or peer", f[0]);
 	}
@@ -278,7 +262,7 @@ int acl_parse(const char *text, size_t len, struct acl *acl, char *err,
 
 		line++;
 		if (memchr(p, '\0', (size_t)(eol - p)))
-			rc = acl_fail(err, errlen, line, "NUL byte");
+			rc = err_invalid_line(err, errlen, line, "NUL byte");
 		for (q = p; rc == 0 && q < eol && *q != '#';) {
 			const char *s;
 
@@ -289,12 +273,12 @@ int acl_parse(const char *text, size_t len, struct acl *acl, char *err,
 			for (s = q; q < eol && !acl_blank(*q) && *q != '#';)
 				q++;
 			if (n == ACL_FIELDS_MAX + 1) {
-				rc = acl_fail(err, errlen, line,
+				rc = err_invalid_line(err, errlen, line,
 					      "too many fields");
 				break;
 			}
 			if ((size_t)(q - s) > ACL_TOKEN_MAX) {
-				rc = acl_fail(err, errlen, line,
+				rc = err_invalid_line(err, errlen, line,
 					      "field longer than %d bytes",
 					      ACL_TOKEN_MAX);
 				break;
@@ -308,7 +292,7 @@ int acl_parse(const char *text, size_t len, struct acl *acl, char *err,
 		if (rc < 0 || n == 0)
 			continue;
 		if (acl->n == ACL_RULES_MAX) {
-			rc = acl_fail(err, errlen, line,
+			rc = err_invalid_line(err, errlen, line,
 				      "more than %d rules", ACL_RULES_MAX);
 			break;
 		}

@@ -9,22 +9,6 @@
 
 #include "util.h"
 
-static int psk_fail(char *err, size_t errlen, size_t line, const char *fmt,
-		    ...) __attribute__((format(printf, 4, 5)));
-
-static int psk_fail(char *err, size_t errlen, size_t line, const char *fmt,
-		    ...)
-{
-	va_list ap;
-	int n = snprintf(err, errlen, "line %zu: ", line);
-
-	va_start(ap, fmt);
-	if (n >= 0 && (size_t)n < errlen)
-		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 static int hexval(char c)
 {
 	if (c >= '0' && c <= '9')
@@ -49,15 +33,15 @@ static int psk_line(const char *p, const char *end, struct tls_psk *e,
 	size_t idlen, hexlen;
 
 	if (!colon)
-		return psk_fail(err, errlen, line, "want IDENTITY:HEXKEY");
+		return err_invalid_line(err, errlen, line, "want IDENTITY:HEXKEY");
 	idlen = (size_t)(colon - p);
 	if (idlen == 0 || idlen > TLS_PSK_ID_MAX)
-		return psk_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"identity must be 1..%d characters",
 				TLS_PSK_ID_MAX);
 	for (const char *q = p; q < colon; q++)
 		if (*q <= ' ' || *q > '~')
-			return psk_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"identity has a blank or a "
 					"non-printable character");
 	memcpy(e->identity, p, idlen);
@@ -65,14 +49,14 @@ static int psk_line(const char *p, const char *end, struct tls_psk *e,
 	hexlen = (size_t)(end - colon - 1);
 	if (hexlen % 2 || hexlen / 2 < TLS_PSK_KEY_MIN ||
 	    hexlen / 2 > TLS_PSK_KEY_MAX)
-		return psk_fail(err, errlen, line,
+		return err_invalid_line(err, errlen, line,
 				"key must be %d..%d bytes as hex digits",
 				TLS_PSK_KEY_MIN, TLS_PSK_KEY_MAX);
 	for (size_t i = 0; i < hexlen / 2; i++) {
 		int hi = hexval(colon[1 + 2 * i]), lo = hexval(colon[2 + 2 * i]);
 
 		if (hi < 0 || lo < 0)
-			return psk_fail(err, errlen, line,
+			return err_invalid_line(err, errlen, line,
 					"key has a character that is not a "
 					"hex digit");
 		e->key[i] = (uint8_t)(hi << 4 | lo);
@@ -91,10 +75,10 @@ int tls_psk_parse(const char *text, size_t len, struct tls_psk_table *t,
 	t->v = NULL;
 	t->n = 0;
 	if (len > TLS_PSK_FILE_MAX)
-		return psk_fail(err, errlen, 0, "file larger than %u bytes",
+		return err_invalid_line(err, errlen, 0, "file larger than %u bytes",
 				TLS_PSK_FILE_MAX);
 	if (memchr(text, '\0', len))
-		return psk_fail(err, errlen, 1, "file has a NUL byte");
+		return err_invalid_line(err, errlen, 1, "file has a NUL byte");
 	while (rc == 0 && p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl ? nl : end, *next = nl ? nl + 1 : end;
@@ -114,11 +98,11 @@ int tls_psk_parse(const char *text, size_t len, struct tls_psk_table *t,
 		if (rc == 0 &&
 		    tls_psk_find(t, (const uint8_t *)entry.identity,
 				 strlen(entry.identity)))
-			rc = psk_fail(err, errlen, line,
+			rc = err_invalid_line(err, errlen, line,
 				      "identity '%s' given twice",
 				      entry.identity);
 		if (rc == 0 && t->n == TLS_PSK_MAX)
-			rc = psk_fail(err, errlen, line, "more than %d keys",
+			rc = err_invalid_line(err, errlen, line, "more than %d keys",
 				      TLS_PSK_MAX);
 		if (rc == 0) {
 			t->v = xrealloc(t->v, (t->n + 1) * sizeof(*t->v));
@@ -128,7 +112,7 @@ int tls_psk_parse(const char *text, size_t len, struct tls_psk_table *t,
 		p = next;
 	}
 	if (rc == 0 && t->n == 0)
-		rc = psk_fail(err, errlen, line, "no IDENTITY:HEXKEY line");
+		rc = err_invalid_line(err, errlen, line, "no IDENTITY:HEXKEY line");
 	if (rc)
 		tls_psk_free(t);
 	return rc;

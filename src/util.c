@@ -56,3 +56,16 @@ int err_invalid(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 	return -EINVAL;
 }
+
+int err_invalid_line(char *err, size_t errlen, size_t line, const char *fmt,
+		     ...)
+{
+	va_list ap;
+	int n = snprintf(err, errlen, "line %zu: ", line);
+
+	va_start(ap, fmt);
+	if (n >= 0 && (size_t)n < errlen)
+		vsnprintf(err + n, errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}

@@ -17,6 +17,9 @@ char *xstrdup(const char *s);
  * error convention of the pure parsers. */
 int err_invalid(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same, prefixed "line N: ": the line-oriented file parsers. */
+int err_invalid_line(char *err, size_t errlen, size_t line, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
 
 static inline void put_be16(uint8_t *p, uint16_t v)
 {
