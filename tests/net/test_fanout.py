@@ -135,10 +135,12 @@ def test_burst_then_silence_delivers_everything(islands, tools):
     a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
     relay = T.start_mcferry(gw_a, ["relay", "--stats", "1", "--stats-json",
                                    "udp://@%s?iface=br0" % G,
-                                   # the byte limit only: on a loaded
-                                   # box a burst may sit longer than
+                                   # the whole burst (26 MB) fits the
+                                   # queue, and the byte limit only: on
+                                   # a loaded box a client may fall the
+                                   # whole burst behind, for longer than
                                    # maxlag's default 2 s
-                                   "tcp://@:1601?queue=16777216&maxlag=0"],
+                                   "tcp://@:1601?queue=67108864&maxlag=0"],
                             tag="relay")
     lan = T.Islands.gw_lan("a")
     count, clients = 20000, 10
