@@ -140,6 +140,7 @@ struct hub {
 	bool orig_due;
 	uint64_t last_orig, last_gc;
 	uint64_t lsa_in, lsa_out, lsa_bytes_in, lsa_bytes_out, spf_runs;
+	uint64_t ctl_bytes_out;   /* LSA, DBSUM and PING frames to hubs */
 	uint64_t mesh_in, mesh_out, mesh_unknown, mesh_dups;
 	uint64_t last_change;     /* loop time the database last changed */
 	void (*on_event)(void *arg, const char *json);
@@ -322,6 +323,35 @@ static void hub_register(struct hub *h)
 	hub_stat(h, h, "mcferry_hub_subscribe_denied_total", lb,
 		 STATS_COUNTER, "JOIN frames the ACL refused.",
 		 &h->denied_subscribe);
+	hub_stat(h, h, "mcferry_hub_mesh_lsa_sent_total", lb, STATS_COUNTER,
+		 "LSA frames queued to other hubs (originated and flooded).",
+		 &h->lsa_out);
+	hub_stat(h, h, "mcferry_hub_mesh_lsa_received_total", lb,
+		 STATS_COUNTER, "LSA frames read from other hubs.", &h->lsa_in);
+	hub_stat(h, h, "mcferry_hub_mesh_lsa_sent_bytes_total", lb,
+		 STATS_COUNTER, "Bytes of the LSA frames queued to other hubs.",
+		 &h->lsa_bytes_out);
+	hub_stat(h, h, "mcferry_hub_mesh_control_sent_bytes_total", lb,
+		 STATS_COUNTER,
+		 "Bytes of LSA, DBSUM and heartbeat PING frames queued to "
+		 "other hubs (the PONG answering a PING is not counted).",
+		 &h->ctl_bytes_out);
+	hub_stat(h, h, "mcferry_hub_mesh_in_datagrams_total", lb,
+		 STATS_COUNTER, "Data frames read from other hubs.",
+		 &h->mesh_in);
+	hub_stat(h, h, "mcferry_hub_mesh_out_datagrams_total", lb,
+		 STATS_COUNTER,
+		 "Data frames queued to other hubs (children in a tree).",
+		 &h->mesh_out);
+	hub_stat(h, h, "mcferry_hub_mesh_duplicates_total", lb, STATS_COUNTER,
+		 "Data frames from other hubs dropped as already seen.",
+		 &h->mesh_dups);
+	hub_stat(h, h, "mcferry_hub_mesh_unknown_origin_dropped_total", lb,
+		 STATS_COUNTER,
+		 "Data frames from other hubs whose origin is in no LSA yet.",
+		 &h->mesh_unknown);
+	hub_stat(h, h, "mcferry_hub_mesh_spf_runs_total", lb, STATS_COUNTER,
+		 "Shortest-path trees computed.", &h->spf_runs);
 }
 
 static void hub_channel_register(struct hub *h, struct hub_channel *hc)
@@ -599,6 +629,7 @@ static void mesh_send(struct hub *h, struct conn *c, uint8_t type,
 	memcpy(out + FRAME_HDR_LEN, p, n);
 	if (conn_send_bytes(c, out, FRAME_HDR_LEN + n) == 0) {
 		conn_kick(c);
+		h->ctl_bytes_out += FRAME_HDR_LEN + n;
 		if (type == FRAME_LSA) {
 			h->lsa_out++;
 			h->lsa_bytes_out += FRAME_HDR_LEN + n;
@@ -939,8 +970,10 @@ static void hub_on_mtick(uv_timer_t *t)
 		if (now - l->last_ping >= h->hb_ms) {
 			frame_put_header(ping, FRAME_PING, 8);
 			put_be64(ping + FRAME_HDR_LEN, now);
-			if (conn_send_bytes(c, ping, sizeof(ping)) == 0)
+			if (conn_send_bytes(c, ping, sizeof(ping)) == 0) {
 				conn_kick(c);
+				h->ctl_bytes_out += sizeof(ping);
+			}
 			l->last_ping = now;
 		}
 	}
