@@ -263,3 +263,245 @@ def test_graph_cut_carrying_link(mk, name):
            silent_converge_s=figs["drop"][1],
            heal_converge_s="%.3f/%.3f" % (figs["del"][3], figs["drop"][3]),
            duplicates=c["duplicates"], lost=c["lost"], sent=sent)
+
+
+# --------------------------------------------------------------------------
+def test_partition_and_heal(mk):
+    """The ring of 6 cut in two halves, {1,2,3} and {4,5,6} (edges 3-4,
+    6-1 and the chord 1-4 closed at once): each half keeps delivering
+    inside itself without a loss; once each half dropped the other's LSAs
+    (unreachable for 5 s) nothing crosses; healed, one digest again and
+    every island gets every datagram exactly once."""
+    g, _ = ring6()
+    gws = {1: G, 3: G, 4: G, 6: G}
+    halves = ({1, 2, 3}, {4, 5, 6})
+    cut = [(3, 4), (6, 1), (1, 4)]
+    assert g.components(without=cut) == [halves[0], halves[1]]
+    n = mk(g, gws)
+    isl = sorted(gws)
+    rx = {i: n.mcrecv(i, idle=5) for i in isl}
+    w = {i: n.watch(i) for i in isl}
+    snd = {i: n.sender(i, count=0, rate=RATE) for i in isl}
+    for i in isl:
+        assert w[i].wait_for(H.Count([100 + o for o in isl if o != i], 150),
+                             10), "no traffic at island %d" % i
+    t_cut = time.monotonic()
+    for a, b in cut:
+        n.cut(a, b, "del")
+    conv = {}
+    for k, half in enumerate(halves):
+        n.wait_graph(without=cut, hubs=half, nodes=3, timeout=20)
+        conv[k] = time.monotonic() - t_cut
+    t_quiet = time.monotonic() + 0.2
+    time.sleep(1.2)      # observation window: partitioned, settled
+    for i in isl:
+        mine = halves[0] if i in halves[0] else halves[1]
+        for o in isl:
+            if o == i:
+                continue
+            _, got = max_gap(w[i], 100 + o, t_quiet)
+            if o in mine:
+                assert got > 200, (i, o, got)
+            else:
+                assert got == 0, ("crossed the partition", o, i, got)
+    t_heal = time.monotonic()
+    for a, b in cut:
+        n.heal(a, b, "del")
+    for a, b in cut:
+        n.restore_cost(a, b)
+    n.wait_graph(timeout=20)
+    hconv = time.monotonic() - t_heal
+    for i in isl:
+        for o in isl:
+            if o != i:
+                assert w[i].wait_for(H.Scan(t_heal, [100 + o]), 10), (
+                    "no traffic %d -> %d after the heal" % (o, i))
+    sent = {i: H.stop_sender(snd[i]) for i in isl}
+    res = {i: summary(H.end_mcrecv(rx[i], timeout=20)) for i in isl}
+    for i in isl:
+        c, streams = res[i]
+        mine = halves[0] if i in halves[0] else halves[1]
+        assert c["duplicates"] == 0 and c["bad"] == 0, (i, c)
+        for o in isl:
+            if o in mine:      # inside a half (and its own): no loss
+                assert streams.get(100 + o) == sent[o], (i, o, streams, sent)
+    print("partition: halves converged in %.3f / %.3f s; healed in %.3f s;"
+          " sent %s; got %s" % (conv[0], conv[1], hconv, sent,
+                                {i: r[1] for i, r in res.items()}))
+    f = deliver_exactly(n, isl, [], count=900, what="after the heal")
+    figure(topology="ring6-partition", partition_converge_s=max(conv.values()),
+           heal_converge_s=hconv, duplicates=0,
+           tx_per_datagram=f["tx_per_datagram"], tree_edges=f["tree_edges"])
+
+
+def test_hub_killed_and_restarted(mk):
+    """Hub 2 of the ring (transit between islands 1 and 3, and island 2's
+    own hub) is SIGKILLed: 1 and 3 reroute over the chord. Restarted, it
+    is a new node with a new epoch: its LSA is installed everywhere, the
+    dead one's is dropped, and traffic from island 2 and through hub 2
+    resumes; then exactly once everywhere, the per-link frames those of
+    the trees (which go through hub 2 again)."""
+    g, _ = ring6()
+    gws = {1: G, 2: G, 3: G}
+    n = mk(g, gws)
+    assert (2, 3) in n.tree(1, GROUP, "I1")
+    old = n.ctl(2, "node.info")
+    w = {i: n.watch(i) for i in (1, 3)}
+    snd = {i: n.sender(i, count=0, rate=RATE) for i in (1, 2, 3)}
+    assert w[3].wait_for(H.Count([101, 102], 200), 10), "no traffic"
+    t_kill = time.monotonic()
+    n.hubs[2].send_signal(9)
+    n.hubs[2].wait(5)
+    assert w[3].wait_for(H.Scan(t_kill + 0.05, [101]), 5), "no reroute"
+    gap, _ = max_gap(w[3], 101, t_kill - 0.5)
+    time.sleep(0.5)
+    t_start = time.monotonic()
+    peers = [M.hub_uri(b, g.cost.get((a, b))) for a, b in g.edges if a == 2]
+    n.start_hub(2, peers)
+    new = n.ctl(2, "node.info")
+    assert new["node"] != old["node"] and new["epoch"] >= old["epoch"], (
+        old, new)
+    n.refresh_nodes()
+    n.wait_forwarder(2)
+    from2 = w[1].wait_for(H.Scan(t_start, [102]), 15)
+    assert from2, "no traffic from island 2 after the restart"
+    for a, b in g.edges:
+        if 2 in (a, b):
+            n.restore_cost(a, b)
+    n.wait_graph(timeout=20)
+    conv = time.monotonic() - t_start
+    assert (2, 3) in n.tree(1, GROUP, "I1"), "the tree avoids hub 2"
+    mi = n.counter(2, MESH_IN)
+    for i in (1, 2, 3):
+        H.stop_sender(snd[i])
+    print("kill: reroute gap %.3f s; restarted: traffic from island 2 "
+          "after %.3f s, one digest (dead LSA dropped) after %.3f s; hub 2 "
+          "read %d mesh frames" % (gap, from2 - t_start, conv, mi))
+    assert mi > 0, "nothing went through the restarted hub"
+    f = deliver_exactly(n, [1, 2, 3], [], count=900, what="after restart")
+    figure(topology="ring6-hub-restart", kill_gap_s=gap,
+           resume_s=from2 - t_start, converge_s=conv,
+           tx_per_datagram=f["tx_per_datagram"], tree_edges=f["tree_edges"])
+
+
+def test_link_flapping(mk):
+    """Edge 4-5 of the ring (no tree between islands 1 and 3 uses it)
+    goes down and up once a second for 30 s: islands 1 and 3 keep
+    delivering exactly once; the LSAs stay bounded: the two ends
+    originate at most 5 a second (the rate limit), nobody else does, and
+    the LSAs sent are within what flooding those can cost."""
+    g, _ = ring6()
+    gws = {1: G, 3: G}
+    n = mk(g, gws)
+    assert (4, 5) not in n.tree(1, GROUP, "I1") | n.tree(3, GROUP, "I3")
+    seq0 = {i: n.ctl(i, "node.info")["lsa_seq"] for i in n.hubs}
+    lsa0, ctl0 = n.counters(LSA_SENT), n.counters(CTL_BYTES)
+    rcv0 = n.counters(LSA_RECV)
+    rx = {i: n.mcrecv(i, idle=5) for i in (1, 3)}
+    snd = {i: n.sender(i, count=0, rate=RATE) for i in (1, 3)}
+    t0 = time.monotonic()
+    cycles = 30
+    for k in range(cycles):
+        n.cut(4, 5, "del")
+        time.sleep(max(0.0, t0 + k + 0.5 - time.monotonic()))
+        n.heal(4, 5, "del")
+        time.sleep(max(0.0, t0 + k + 1.0 - time.monotonic()))
+    secs = time.monotonic() - t0
+    n.wait_graph(timeout=15)
+    sent = {i: H.stop_sender(snd[i]) for i in (1, 3)}
+    res = {i: summary(H.end_mcrecv(rx[i], timeout=20)) for i in (1, 3)}
+    seq1 = {i: n.ctl(i, "node.info")["lsa_seq"] for i in n.hubs}
+    lsa1, ctl1 = n.counters(LSA_SENT), n.counters(CTL_BYTES)
+    rcv1 = n.counters(LSA_RECV)
+    orig = {i: seq1[i] - seq0[i] for i in n.hubs}
+    sent_lsa = sum(lsa1[i] - lsa0[i] for i in n.hubs)
+    recv_lsa = sum(rcv1[i] - rcv0[i] for i in n.hubs)
+    ctl = {i: (ctl1[i] - ctl0[i]) / secs for i in n.hubs}
+    # Flooding: each origination crosses each link at most once each way;
+    # each new adjacency also sends at most the whole database each way.
+    bound = sum(orig.values()) * 2 * len(g.edges) + cycles * 2 * g.n
+    print("flap %d cycles in %.1f s: originated %s; LSAs sent %d, received "
+          "%d (bound %d); control B/s per hub %s; sent %s; got %s" % (
+              cycles, secs, orig, sent_lsa, recv_lsa, bound,
+              {i: round(v) for i, v in ctl.items()}, sent,
+              {i: r[1] for i, r in res.items()}))
+    for i in (1, 3):
+        c, streams = res[i]
+        assert c["duplicates"] == 0 and c["bad"] == 0, (i, c)
+        for o in (1, 3):
+            assert streams.get(100 + o) == sent[o], (i, o, streams, sent)
+    for i in (4, 5):
+        assert cycles <= orig[i] <= 5 * secs + 2, (i, orig)
+    assert all(orig[i] == 0 for i in n.hubs if i not in (4, 5)), orig
+    assert sent_lsa <= bound, (sent_lsa, bound)
+    figure(topology="ring6-flap", cycles=cycles, lsa_originated=sum(
+        orig.values()), lsa_sent=sent_lsa, lsa_received=recv_lsa,
+        lsa_sent_per_s=sent_lsa / secs,
+        control_Bps_per_node_max=max(ctl.values()), lost=sum(
+            r[0]["lost"] for r in res.values()))
+
+
+THIRD = "239.1.1.3:5000"
+CHANS = (GROUP, OTHER, THIRD)
+
+
+def test_interest_churn(mk):
+    """The full mesh of 5: island 1 sends three channels; for 10 s the
+    gateways of islands 2, 3, 4 are stopped and started again at random
+    with another set of channels (or none). At the end each island gets
+    exactly the channels it wants, every datagram of them once, and none
+    of the others."""
+    g, _ = full5()
+    allc = tuple(("--group", c) for c in CHANS)
+    gws = {1: allc, 2: G, 3: G, 4: G}
+    n = mk(g, gws)
+    rnd = random.Random(4)
+    want = {i: {GROUP} for i in (2, 3, 4)}
+    w = {(i, c): n.watch(i, c) for i in (2, 3, 4) for c in CHANS}
+    snd = [n.sender(1, ch=c, count=0, rate=RATE) for c in CHANS]
+    t0, changes = time.monotonic(), 0
+    while time.monotonic() - t0 < 10:
+        i = rnd.choice((2, 3, 4))
+        new = {c for c in CHANS if rnd.random() < 0.5}
+        if i in n.gws:
+            n.gws.pop(i).stop()
+        if new:
+            n.start_gateway(i, [i], chans=tuple(("--group", c)
+                                                for c in sorted(new)))
+        want[i] = new
+        changes += 1
+        time.sleep(rnd.uniform(0.1, 0.6))
+    print("churn: %d changes in %.1f s; final interest %s" % (
+        changes, time.monotonic() - t0, want))
+
+    def settled(infos):
+        if len({v["digest"] for v in infos.values()}) != 1:
+            return False
+        held = {}
+        for a in next(iter(infos.values()))["database"]:
+            for m in a["members"]:
+                held.setdefault(m["island"], set()).update(m["wants"])
+        return all(held.get("I%d" % i, set()) == want[i] for i in (2, 3, 4))
+    conv, _ = n.wait_db(settled, timeout=15)
+    time.sleep(0.5)      # the forwarders' multicast joins and elections
+    t1 = time.monotonic()
+    time.sleep(1.5)      # observation window
+    t2 = time.monotonic()
+    for p in snd:
+        H.stop_sender(p)
+    got = {}
+    for (i, c), wr in w.items():
+        seqs = [sq for t, sq, _ in H.seqs_of(wr.snapshot(), 101)
+                if t1 <= t <= t2]
+        got[(i, c)] = len(seqs)
+        if c in want[i]:
+            assert seqs, ("island %d wants %s and got nothing" % (i, c))
+            assert len(set(seqs)) == len(seqs), ("duplicates", i, c)
+            assert max(seqs) - min(seqs) + 1 == len(seqs), (
+                "a hole in %s at island %d" % (c, i), len(seqs))
+        else:
+            assert not seqs, ("island %d got %d of %s, not wanted" % (
+                i, len(seqs), c))
+    print("delivered in the last 1.5 s: %s" % got)
+    figure(topology="full5-churn", changes=changes, converge_s=conv,
+           delivery_equals_interest=True)
