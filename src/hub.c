@@ -827,31 +827,20 @@ static void mesh_on_lsa(struct hub *h, struct conn *c, const struct frame *f)
 struct mesh_dbsum_arg {
 	struct hub *h;
 	struct conn *c;
-	const struct spf_tree *t; /* ours, or NULL when we have no LSA */
 };
 
 static void mesh_dbsum_send(const struct lsa *a, void *arg)
 {
 	struct mesh_dbsum_arg *m = arg;
-	long i = lsdb_index(&m->h->db, a->node);
 
-	/* Not an LSA we cannot reach: it is a dead or cut-off hub's, kept
-	 * only until the garbage collector drops it. Sent, it would be
-	 * installed as new on the other side and flooded on, and every hub
-	 * would keep it 5 s more: a new adjacency once a second (a link
-	 * flapping) would keep a dead hub in the database for ever. A hub
-	 * that is alive is reachable from the peer's side, which sends it. */
-	if (m->t && i >= 0 && m->t->dist[i] == SPF_UNREACHABLE)
-		return;
 	mesh_send_lsa(m->h, m->c, a);
 }
 
 /* A new adjacency's summary: send it what it lacks (it does the same
- * with ours, so both end up with the union of what each can reach). */
+ * with ours, so both end up with the union). */
 static void mesh_on_dbsum(struct hub *h, struct conn *c, const struct frame *f)
 {
-	long me = lsdb_index(&h->db, h->node->node_id);
-	struct mesh_dbsum_arg m = { h, c, me >= 0 ? mesh_tree(h, me) : NULL };
+	struct mesh_dbsum_arg m = { h, c };
 
 	if (lsdb_summary_diff(&h->db, f->body, f->len, mesh_dbsum_send, &m) < 0)
 		conn_close(c, "bad-frame");
