@@ -25,6 +25,11 @@
 /* Heartbeat on hub-to-hub links unless --heartbeat says otherwise: a
  * link silent for 3 of them is dead. */
 #define HUB_HEARTBEAT_MS 250
+/* An LSA unreachable for HUB_LSA_GC_MS is dropped and buried (lsdb.h);
+ * buried, it is remembered for HUB_LIMBO_MS: longer than any hub holds
+ * a dead hub's LSA after the first one dropped it. */
+#define HUB_LSA_GC_MS 5000
+#define HUB_LIMBO_MS 60000
 
 /* The duplicate window: 65536 sequence numbers per origin cover more than
  * 2 s of a gateway exporting 20,000 datagrams/s. 8 KiB per origin, so
@@ -684,6 +689,56 @@ static const struct spf_tree *mesh_tree(struct hub *h, long i)
 	return &h->trees[i];
 }
 
+/* LSAs the garbage collector buried (lsdb.h, the limbo) that are
+ * reachable again, a partition healed: back into the database and
+ * flooded (a hub that came up meanwhile lacks them); the others back to
+ * the limbo, their burial time kept. Called after every install. */
+static void mesh_revive(struct hub *h)
+{
+	uint64_t *nodes, now = uv_now(h->node->loop);
+	struct spf_tree t = { 0 };
+	bool *reach;
+	size_t n, nrev = 0;
+
+	if (!h->db.nlimbo)
+		return;
+	nodes = xmalloc(h->db.nlimbo * sizeof(*nodes));
+	reach = xcalloc(h->db.nlimbo, sizeof(*reach));
+	n = lsdb_unbury(&h->db, nodes);
+	if (spf_compute(&h->db, h->node->node_id, &t) == 0)
+		for (size_t i = 0; i < n; i++) {
+			long k = lsdb_index(&h->db, nodes[i]);
+
+			reach[i] = k >= 0 && t.dist[k] != SPF_UNREACHABLE;
+		}
+	spf_tree_free(&t);
+	for (size_t i = 0; i < n; i++) {
+		struct lsa *a = lsdb_find(&h->db, nodes[i]);
+		uint8_t *buf;
+		int len;
+
+		if (!a)
+			continue;
+		if (!reach[i]) {
+			(void)lsdb_bury(&h->db, nodes[i], a->seen_ms);
+			continue;
+		}
+		a->seen_ms = now;
+		nrev++;
+		buf = xmalloc(FRAME_BODY_MAX);
+		len = lsa_encode(a, buf, FRAME_BODY_MAX);
+		if (len > 0)
+			mesh_flood(h, buf, (size_t)len, NULL);
+		free(buf);
+		log_info("hub=%s lsa node=%016llx revived reason=reachable",
+			 h->name, (unsigned long long)nodes[i]);
+	}
+	free(reach);
+	free(nodes);
+	if (nrev)
+		mesh_db_changed(h);
+}
+
 /* Our own LSA, from what is up now: adjacencies (the lower cost when
  * there are two links to one neighbour) and attached gateways and
  * relays with the channels they export and join. */
@@ -752,6 +807,7 @@ static void mesh_originate(struct hub *h)
 	mesh_db_changed(h);
 	mesh_flood(h, buf, (size_t)n, NULL);
 	free(buf);
+	mesh_revive(h);
 	h->last_orig = uv_now(h->node->loop);
 	log_debug("hub=%s lsa originated seq=%llu links=%zu members=%zu "
 		  "bytes=%d digest=%016llx",
@@ -818,6 +874,7 @@ static void mesh_on_lsa(struct hub *h, struct conn *c, const struct frame *f)
 	}
 	mesh_db_changed(h);
 	mesh_flood(h, f->body, f->len, c);
+	mesh_revive(h);
 	hub_event(h, "{\"event\":\"route.change\",\"node\":\"%016llx\","
 		     "\"seq\":%llu,\"digest\":\"%016llx\"}",
 		  (unsigned long long)a->node, (unsigned long long)a->seq,
@@ -989,15 +1046,19 @@ static void hub_on_mtick(uv_timer_t *t)
 		for (size_t i = 0; i < h->db.n; i++) {
 			if (tr->dist[i] != SPF_UNREACHABLE)
 				h->db.v[i]->seen_ms = now;
-			else if (now - h->db.v[i]->seen_ms > 5000 && ng < 16)
+			else if (now - h->db.v[i]->seen_ms > HUB_LSA_GC_MS &&
+				 ng < 16)
 				gone[ng++] = h->db.v[i]->node;
 		}
+		/* Buried, not forgotten: a peer that still holds the same
+		 * copy cannot hand it back as new (lsdb.h). */
 		for (size_t i = 0; i < ng; i++) {
-			lsdb_remove(&h->db, gone[i]);
+			lsdb_bury(&h->db, gone[i], now);
 			log_info("hub=%s lsa node=%016llx dropped "
 				 "reason=unreachable", h->name,
 				 (unsigned long long)gone[i]);
 		}
+		lsdb_limbo_expire(&h->db, now, HUB_LIMBO_MS);
 		if (ng)
 			mesh_db_changed(h);
 	}

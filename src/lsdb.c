@@ -166,14 +166,38 @@ void lsdb_init(struct lsdb *db)
 	memset(db, 0, sizeof(*db));
 }
 
+static void lsa_free(struct lsa *a)
+{
+	lsa_clear(a);
+	free(a);
+}
+
 void lsdb_exit(struct lsdb *db)
 {
-	for (size_t i = 0; i < db->n; i++) {
-		lsa_clear(db->v[i]);
-		free(db->v[i]);
-	}
+	for (size_t i = 0; i < db->n; i++)
+		lsa_free(db->v[i]);
+	for (size_t i = 0; i < db->nlimbo; i++)
+		lsa_free(db->limbo[i]);
 	free(db->v);
+	free(db->limbo);
 	memset(db, 0, sizeof(*db));
+}
+
+/* The limbo's index of node, or -1 (it is small and unsorted). */
+static long limbo_index(const struct lsdb *db, uint64_t node)
+{
+	for (size_t i = 0; i < db->nlimbo; i++)
+		if (db->limbo[i]->node == node)
+			return (long)i;
+	return -1;
+}
+
+static void limbo_drop(struct lsdb *db, size_t i)
+{
+	lsa_free(db->limbo[i]);
+	memmove(db->limbo + i, db->limbo + i + 1,
+		(db->nlimbo - i - 1) * sizeof(*db->limbo));
+	db->nlimbo--;
 }
 
 /* The index of node, or where it would go (as ~index). */
@@ -210,7 +234,7 @@ struct lsa *lsdb_find(const struct lsdb *db, uint64_t node)
 
 int lsdb_install(struct lsdb *db, struct lsa *a)
 {
-	long i = lsdb_search(db, a->node);
+	long i = lsdb_search(db, a->node), k;
 	size_t at;
 
 	if (i >= 0) {
@@ -220,6 +244,11 @@ int lsdb_install(struct lsdb *db, struct lsa *a)
 		free(db->v[i]);
 		db->v[i] = a;
 		return 1;
+	}
+	if ((k = limbo_index(db, a->node)) >= 0) {
+		if (!lsa_newer(a, db->limbo[k]))
+			return 0;
+		limbo_drop(db, (size_t)k);
 	}
 	at = (size_t)~i;
 	if (db->n == db->cap) {
@@ -246,6 +275,67 @@ int lsdb_remove(struct lsdb *db, uint64_t node)
 	return 0;
 }
 
+int lsdb_bury(struct lsdb *db, uint64_t node, uint64_t now_ms)
+{
+	long i = lsdb_search(db, node);
+	struct lsa *a;
+
+	if (i < 0)
+		return -ENOENT;
+	a = db->v[i];
+	memmove(db->v + i, db->v + i + 1,
+		(db->n - (size_t)i - 1) * sizeof(*db->v));
+	db->n--;
+	a->seen_ms = now_ms;
+	if (db->nlimbo == LSDB_LIMBO_MAX)
+		limbo_drop(db, 0);      /* buried first: the oldest */
+	if (db->nlimbo == db->caplimbo) {
+		db->caplimbo = db->caplimbo ? 2 * db->caplimbo : 8;
+		db->limbo = xrealloc(db->limbo,
+				     db->caplimbo * sizeof(*db->limbo));
+	}
+	db->limbo[db->nlimbo++] = a;
+	return 0;
+}
+
+const struct lsa *lsdb_buried(const struct lsdb *db, uint64_t node)
+{
+	long k = limbo_index(db, node);
+
+	return k < 0 ? NULL : db->limbo[k];
+}
+
+size_t lsdb_unbury(struct lsdb *db, uint64_t *nodes)
+{
+	size_t n = db->nlimbo;
+
+	/* Out of the limbo first, so lsdb_install does not find them
+	 * there. A node is never both held and buried (lsdb_install drops
+	 * the buried copy), so each goes back as new. */
+	db->nlimbo = 0;
+	for (size_t i = 0; i < n; i++) {
+		nodes[i] = db->limbo[i]->node;
+		if (lsdb_install(db, db->limbo[i]) != 1)
+			lsa_free(db->limbo[i]);
+	}
+	return n;
+}
+
+size_t lsdb_limbo_expire(struct lsdb *db, uint64_t now_ms, uint64_t max_ms)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < db->nlimbo;) {
+		if (now_ms - db->limbo[i]->seen_ms > max_ms) {
+			limbo_drop(db, i);
+			n++;
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
 uint64_t lsdb_digest(const struct lsdb *db)
 {
 	uint64_t d = 0x9e3779b97f4a7c15ull;
@@ -261,10 +351,13 @@ size_t lsdb_summary_encode(const struct lsdb *db, uint8_t *p, size_t cap)
 {
 	size_t off = 0;
 
-	for (size_t i = 0; i < db->n && off + LSA_SUM_LEN <= cap; i++) {
-		put_be64(p + off, db->v[i]->node);
-		put_be64(p + off + 8, db->v[i]->epoch);
-		put_be64(p + off + 16, db->v[i]->seq);
+	for (size_t i = 0; i < db->n + db->nlimbo && off + LSA_SUM_LEN <= cap;
+	     i++) {
+		const struct lsa *a = i < db->n ? db->v[i] : db->limbo[i - db->n];
+
+		put_be64(p + off, a->node);
+		put_be64(p + off + 8, a->epoch);
+		put_be64(p + off + 16, a->seq);
 		off += LSA_SUM_LEN;
 	}
 	return off;

@@ -61,10 +61,24 @@ struct lsa {
 	uint64_t seen_ms;        /* the caller's: when installed */
 };
 
-/* The database: every LSA held, sorted by node id. */
+/* At most this many buried LSAs (lsdb_bury); the oldest goes first. */
+#define LSDB_LIMBO_MAX 1024
+
+/* The database: every LSA held, sorted by node id; and the limbo: LSAs
+ * the garbage collector dropped (unreachable too long: a dead hub's, or
+ * one across a partition), kept for a while by (node, epoch, seq) so a
+ * peer that still holds the same copy cannot give it back as new. A dead
+ * hub's LSA would otherwise go round for ever: installed as new, flooded,
+ * dropped 5 s later at one hub and a little later at another, and handed
+ * back by the first new adjacency between the two (a link that flaps).
+ * A buried LSA counts in our summary (so nobody sends it back) but not in
+ * the digest; the caller revives it (lsdb_unbury) when it is reachable
+ * again, a partition healed. */
 struct lsdb {
 	struct lsa **v;
 	size_t n, cap;
+	struct lsa **limbo;      /* seen_ms: when buried */
+	size_t nlimbo, caplimbo;
 };
 
 /* Encode a's body into p (cap bytes). Returns its length, or -ENOSPC. */
@@ -90,15 +104,27 @@ struct lsa *lsdb_find(const struct lsdb *db, uint64_t node);
 long lsdb_index(const struct lsdb *db, uint64_t node);
 /* Offer a heap-allocated a: returns 1 when it was newer (or new) and is
  * now held (the database owns it; the old one is freed), 0 when it was
- * not (the caller still owns a). */
+ * not (the caller still owns a). Newer than a buried copy, it replaces
+ * it; the same or older, it is refused like an old one. */
 int lsdb_install(struct lsdb *db, struct lsa *a);
 /* Drop node's LSA. 0 or -ENOENT. */
 int lsdb_remove(struct lsdb *db, uint64_t node);
+/* Move node's LSA to the limbo, buried at now_ms (the oldest buried one
+ * is freed when the limbo is full). 0 or -ENOENT. */
+int lsdb_bury(struct lsdb *db, uint64_t node, uint64_t now_ms);
+/* The buried LSA of node, or NULL. */
+const struct lsa *lsdb_buried(const struct lsdb *db, uint64_t node);
+/* Move every buried LSA back into the database (their seen_ms still
+ * says when they were buried), their node ids into nodes (room for
+ * db->nlimbo). Returns how many. */
+size_t lsdb_unbury(struct lsdb *db, uint64_t *nodes);
+/* Free what was buried before now_ms - max_ms. Returns how many. */
+size_t lsdb_limbo_expire(struct lsdb *db, uint64_t now_ms, uint64_t max_ms);
 /* One 64-bit digest of the whole database: equal databases, equal
  * digests, whatever the order things arrived in. */
 uint64_t lsdb_digest(const struct lsdb *db);
 /* The summary (DBSUM body) of the database into p: LSA_SUM_LEN bytes per
- * LSA, as many as fit. Returns the length. */
+ * LSA, held then buried, as many as fit. Returns the length. */
 size_t lsdb_summary_encode(const struct lsdb *db, uint8_t *p, size_t cap);
 /* Which of our LSAs does the peer's summary (n bytes at p) lack or hold
  * an older copy of? Calls fn for each. -EINVAL for a bad length. */

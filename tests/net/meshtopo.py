@@ -251,9 +251,19 @@ class MeshNet:
                 return infos
             if time.monotonic() > deadline:
                 raise T.TopoError("mesh not converged: %s\n%s" % (
-                    {i: (v["nodes"], v["digest"]) for i, v in infos.items()},
+                    {i: (v["nodes"], v["digest"], self.db_text(v))
+                     for i, v in infos.items()},
                     self.topo.describe_procs()))
             time.sleep(0.05)
+
+    @staticmethod
+    def db_text(info):
+        """A database (routes.get) in short: name:seq>neighbour names."""
+        names = {a["node"]: a["name"] for a in info["database"]}
+        return " ".join("%s:%d>%s" % (
+            a["name"], a["seq"], ",".join(names.get(l["node"], "?")
+                                          for l in a["links"]))
+            for a in info["database"])
 
     def wait_forwarder(self, i, timeout=10.0):
         self.gws[i].wait_for_log(r"forwarder=yes", timeout=timeout)
@@ -323,8 +333,7 @@ class MeshNet:
                 return time.monotonic() - t0, infos
             if time.monotonic() - t0 > timeout:
                 raise T.TopoError("databases never matched: %s\n%s" % (
-                    {i: (v["nodes"], v["digest"],
-                         sorted(tuple(sorted(e)) for e in self.db_edges(v)))
+                    {i: (v["nodes"], v["digest"], self.db_text(v))
                      for i, v in infos.items()},
                     self.topo.describe_procs()))
             time.sleep(poll)

@@ -1,6 +1,7 @@
 /* test_lsdb.c - unit tests for src/lsdb.c: the LSA codec round-trips and
  * refuses garbage; the database keeps the newest copy per node; digests
- * agree whatever the arrival order; summaries find what a peer lacks. */
+ * agree whatever the arrival order; summaries find what a peer lacks; a
+ * buried LSA is not taken back as new, but a newer one is. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -160,6 +161,75 @@ static void test_summary_diff(void **state)
 	lsdb_exit(&theirs);
 }
 
+static void test_bury(void **state)
+{
+	struct lsdb db, peer;
+	struct lsa *same = mk(7, 3, NULL, 0), *older = mk(7, 2, NULL, 0);
+	uint64_t nodes[4], d0;
+	uint8_t sum[256];
+	size_t n;
+
+	(void)state;
+	lsdb_init(&db);
+	lsdb_install(&db, mk(1, 1, NULL, 0));
+	d0 = lsdb_digest(&db);
+	lsdb_install(&db, mk(7, 3, NULL, 0));
+	assert_int_equal(lsdb_bury(&db, 7, 1000), 0);
+	assert_int_equal(lsdb_bury(&db, 7, 1000), -ENOENT);
+	assert_null(lsdb_find(&db, 7));
+	assert_non_null(lsdb_buried(&db, 7));
+	assert_true(lsdb_digest(&db) == d0); /* not in the digest */
+	/* The same copy, or an older one, handed back: refused. */
+	assert_int_equal(lsdb_install(&db, same), 0);
+	assert_int_equal(lsdb_install(&db, older), 0);
+	lsa_clear(same);
+	lsa_clear(older);
+	free(same);
+	free(older);
+	assert_int_equal(db.n, 1);
+	/* In our summary: a peer holding the same copy does not send it. */
+	lsdb_init(&peer);
+	lsdb_install(&peer, mk(7, 3, NULL, 0));
+	n = lsdb_summary_encode(&db, sum, sizeof(sum));
+	assert_int_equal(n, 2 * LSA_SUM_LEN);
+	nsent = 0;
+	assert_int_equal(lsdb_summary_diff(&peer, sum, n, collect, NULL), 0);
+	assert_int_equal(nsent, 0);
+	/* Unburied, it is held again with its burial time. */
+	assert_int_equal(lsdb_unbury(&db, nodes), 1);
+	assert_int_equal(nodes[0], 7);
+	assert_int_equal(db.nlimbo, 0);
+	assert_int_equal(lsdb_find(&db, 7)->seen_ms, 1000);
+	/* Expiry frees what was buried long enough ago. */
+	assert_int_equal(lsdb_bury(&db, 7, 1000), 0);
+	assert_int_equal(lsdb_limbo_expire(&db, 1500, 1000), 0);
+	assert_int_equal(lsdb_limbo_expire(&db, 2001, 1000), 1);
+	assert_null(lsdb_buried(&db, 7));
+	/* A newer copy replaces a buried one. */
+	assert_int_equal(lsdb_bury(&db, 1, 3000), 0);
+	assert_int_equal(lsdb_install(&db, mk(1, 2, NULL, 0)), 1);
+	assert_null(lsdb_buried(&db, 1));
+	assert_int_equal(lsdb_find(&db, 1)->seq, 2);
+	lsdb_exit(&db);
+	lsdb_exit(&peer);
+}
+
+static void test_limbo_bounded(void **state)
+{
+	struct lsdb db;
+
+	(void)state;
+	lsdb_init(&db);
+	for (uint64_t i = 1; i <= LSDB_LIMBO_MAX + 5; i++) {
+		lsdb_install(&db, mk(i, 1, NULL, 0));
+		assert_int_equal(lsdb_bury(&db, i, i), 0);
+	}
+	assert_int_equal(db.nlimbo, LSDB_LIMBO_MAX);
+	assert_null(lsdb_buried(&db, 5));     /* the oldest went first */
+	assert_non_null(lsdb_buried(&db, 6));
+	lsdb_exit(&db);                        /* frees the limbo (ASan) */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -167,6 +237,8 @@ int main(void)
 		cmocka_unit_test(test_install_newest),
 		cmocka_unit_test(test_digest_order_free),
 		cmocka_unit_test(test_summary_diff),
+		cmocka_unit_test(test_bury),
+		cmocka_unit_test(test_limbo_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
