@@ -56,6 +56,18 @@ struct rejoin_sock *rejoin_add(struct rejoin *r, int fd,
 	return s;
 }
 
+void rejoin_remove(struct rejoin *r, int fd)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->socks[i].fd == fd) {
+			memmove(&r->socks[i], &r->socks[i + 1],
+				(r->n - i - 1) * sizeof(*r->socks));
+			r->n--;
+			return;
+		}
+	}
+}
+
 static void rejoin_on_closed(uv_handle_t *h)
 {
 	struct rejoin *r = h->data;

@@ -448,10 +448,19 @@ static void sink_tcp_close(struct sink *base)
 	}
 }
 
+/* The control API's link.list: the clients, or the one upstream link. */
+static struct conn *sink_tcp_conns(struct sink *base)
+{
+	struct sink_tcp *s = (struct sink_tcp *)base;
+
+	return s->listening ? s->clients : dialer_conn(&s->dialer);
+}
+
 static const struct sink_ops sink_tcp_ops = {
 	.push = sink_tcp_push,
 	.flush = sink_tcp_flush,
 	.close = sink_tcp_close,
+	.conns = sink_tcp_conns,
 };
 
 int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,

@@ -231,7 +231,7 @@ static void test_errors_name_line(void **state)
 	parse_bad("source = udp://@:5000\n", 1,
 		  "'source' outside a [relay NAME] section");
 	parse_bad("[relay a]\nsource = udp://@:5000\ndest = udp://10.0.0.1:1\n",
-		  3, "unknown key 'dest': want source, sink or workers");
+		  3, "unknown key 'dest': want source, sink, workers or control");
 	parse_bad("[relay a]\nsource = udp://@:5000\n = udp://10.0.0.1:1\n", 3,
 		  "unknown key ''");
 	parse_bad("[relay a]\nsource udp://@:5000\n", 2,
