@@ -127,7 +127,8 @@ static void link_srt_cleanup(void)
 
 static void link_srt_startup(void)
 {
-	OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL);
+	if (!OPENSSL_init_crypto(OPENSSL_INIT_LOAD_CONFIG, NULL))
+		fatal(1, "srt: cannot start libcrypto");
 	srt_startup();
 	srt_setloglevel(LOG_CRIT);
 	atexit(link_srt_cleanup);
