@@ -385,13 +385,17 @@ static void link_srt_close(struct link *l)
 	uv_close((uv_handle_t *)&t->closer, link_srt_on_closed);
 }
 
-/* The peer's address, as the log lines show it. */
+/* The peer's address, as the log lines show it. libsrt 1.5.1 answers a
+ * caller's srt_getpeername with success and no address (len 0): the
+ * address it was given to connect to (link_srt_connect) stays then. */
 static void link_srt_peer(struct link_srt *t)
 {
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
 
-	if (srt_getpeername(t->sock, (struct sockaddr *)&ss, &len) == 0)
+	memset(&ss, 0, sizeof(ss));
+	if (srt_getpeername(t->sock, (struct sockaddr *)&ss, &len) == 0 &&
+	    len > 0 && (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
 		addr_format((struct sockaddr *)&ss, t->base.peer,
 			    sizeof(t->base.peer));
 }
