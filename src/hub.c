@@ -40,6 +40,10 @@
 /* Kernel send buffer per link unless sndbuf= says otherwise: with the
  * queue, what one link can hold (a peer that stops reading). */
 #define HUB_LINK_SNDBUF (256 * 1024)
+/* Star path: writes to a link are gathered for at most HUB_PACE_MS, or
+ * until HUB_PACE_BYTES wait (hub_on_read_end). */
+#define HUB_PACE_MS 1
+#define HUB_PACE_BYTES (16 * 1024)
 /* The largest --acl file read. */
 #define HUB_ACL_MAX_BYTES (1u << 20)
 
@@ -117,6 +121,7 @@ struct hub {
 	uint64_t refused_channels; /* JOIN/EXPORT over a cap */
 	uint64_t refused_logged, refused_at;
 	struct conn *kicks;       /* links with data queued since a kick */
+	uv_timer_t pace;          /* the gathered kick of h->kicks */
 	/* Trust (docs/security.md): the --acl file, if any, and what it
 	 * and the origin binding refused. */
 	char *acl_path;           /* NULL: no ACL, open */
@@ -1317,11 +1322,10 @@ static void hub_on_frame(struct conn *c, const struct frame *f)
 	}
 }
 
-/* Write to the links this read queued data for (hub_route lists them),
- * not to every link: a read costs its destinations, not N. */
-static void hub_on_read_end(struct conn *from)
+/* Write to the links reads queued data for (hub_route lists them), not
+ * to every link: a read costs its destinations, not N. */
+static void hub_kick_all(struct hub *h)
 {
-	struct hub *h = link_of(from)->hub;
 	struct conn *c;
 
 	while ((c = h->kicks)) {
@@ -1332,6 +1336,37 @@ static void hub_on_read_end(struct conn *from)
 		l->kick = false;
 		conn_kick(c);
 	}
+}
+
+static void hub_on_pace(uv_timer_t *t)
+{
+	hub_kick_all(t->data);
+}
+
+/* A read ends: a link with HUB_PACE_BYTES waiting is written now; the
+ * others within HUB_PACE_MS, with what the reads of every link queued
+ * meanwhile, so a destination gets one write for many reads (a read is
+ * often one TCP segment of a few datagrams). */
+static void hub_on_read_end(struct conn *from)
+{
+	struct hub *h = link_of(from)->hub;
+	struct conn **pp = &h->kicks;
+
+	while (*pp) {
+		struct conn *c = *pp;
+		struct hub_link *l = link_of(c);
+
+		if (c->q.bytes < HUB_PACE_BYTES && h->pace.loop) {
+			pp = &l->kick_next;
+			continue;
+		}
+		*pp = l->kick_next;
+		l->kick_next = NULL;
+		l->kick = false;
+		conn_kick(c);
+	}
+	if (h->kicks && !uv_is_active((uv_handle_t *)&h->pace) && !h->closing)
+		uv_timer_start(&h->pace, hub_on_pace, HUB_PACE_MS, 0);
 }
 
 static void hub_on_hello(struct conn *c)
@@ -1715,6 +1750,9 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 	uv_timer_init(loop, &h->mtick);
 	h->mtick.data = h;
 	h->handles++;
+	uv_timer_init(loop, &h->pace);
+	h->pace.data = h;
+	h->handles++;
 	uv_timer_start(&h->mtick, hub_on_mtick, h->hb_ms / 5 ? h->hb_ms / 5 : 1,
 		       h->hb_ms / 5 ? h->hb_ms / 5 : 1);
 	/* A mesh of one from the start: our LSA, then whatever comes. */
@@ -1763,6 +1801,8 @@ void hub_stop(struct hub *h)
 		uv_close((uv_handle_t *)&h->orig, hub_on_timer_closed);
 		uv_close((uv_handle_t *)&h->mtick, hub_on_timer_closed);
 	}
+	if (h->pace.loop)
+		uv_close((uv_handle_t *)&h->pace, hub_on_timer_closed);
 	for (struct hub_peer *p = h->peers; p; p = p->next)
 		dialer_stop(&p->d);
 	control_close(h->ctl);
