@@ -55,7 +55,8 @@
  * queue then buys every viewer delay and spreads their positions over a
  * working set the copies into the kernel miss the cache on, and sheds no
  * less. Until that stops, a client is behind at SINK_TCP_OVERLOAD_LAG_MS
- * (or maxlag=, if lower). One viewer's hiccup never counts as overload. */
+ * (or maxlag=, if lower; maxlag=0, bytes only, keeps no time bound even
+ * then). One viewer's hiccup never counts as overload. */
 #define SINK_TCP_OVERLOAD_LAG_MS 40
 #define SINK_TCP_OVERLOAD_MIN_CLIENTS 4
 #define SINK_TCP_OVERLOAD_WINDOW_MS 1000
@@ -245,8 +246,8 @@ static uint64_t sink_tcp_lag(const struct conn *c, uint64_t now)
 /* The lag (ms) at which a client is behind now, 0: no limit. */
 static uint64_t sink_tcp_maxlag(const struct sink_tcp *s)
 {
-	if (s->overloaded &&
-	    (!s->maxlag || s->maxlag > SINK_TCP_OVERLOAD_LAG_MS))
+	/* maxlag=0 (bytes only) opts out of every time bound. */
+	if (s->overloaded && s->maxlag > SINK_TCP_OVERLOAD_LAG_MS)
 		return SINK_TCP_OVERLOAD_LAG_MS;
 	return s->maxlag;
 }
