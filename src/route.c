@@ -129,7 +129,7 @@ uint64_t route_topology_digest(const struct lsdb *db)
 
 static size_t pow2_at_least(size_t n)
 {
-	size_t p = 2;
+	size_t p = 1;
 
 	while (p < n)
 		p <<= 1;

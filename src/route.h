@@ -93,7 +93,8 @@ size_t route_keep(const struct lsdb *db, const bool *usable,
 uint64_t route_topology_digest(const struct lsdb *db);
 
 /* An empty cache of about origins and routes entries (rounded up to
- * powers of two, at least 2 each). Allocates nothing yet. */
+ * powers of two, at least one set of ROUTE_CACHE_WAYS each). Allocates
+ * nothing yet. */
 void route_cache_init(struct route_cache *rc, size_t origins, size_t routes);
 void route_cache_exit(struct route_cache *rc);
 /* The entry of origin for generation gen (nonzero). On a hit *hit is true
