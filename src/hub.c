@@ -2340,8 +2340,9 @@ static void hub_ctl_lsa(const struct lsa *a, struct stats_text *t)
 }
 
 /* routes.get: the database and its digest; with root= (a node id in hex)
- * the tree of that root, and with channel= too, pruned to where the
- * channel is wanted (by islands other than island=, default none). */
+ * the tree of that root, and with channel= too, pruned to the hubs of
+ * the forwarders of the islands (other than island=, default none) that
+ * want the channel, as the data path prunes it. */
 static int hub_ctl_routes(struct hub *h, const struct control_req *r,
 			  struct stats_text *t, char *err, size_t errlen)
 {
@@ -2372,21 +2373,16 @@ static int hub_ctl_routes(struct hub *h, const struct control_req *r,
 	if (chs && channel_parse(chs, &ch, err, errlen) < 0)
 		return -1;
 	{
+		const bool *reach = mesh_reach(h);
 		const struct spf_tree *tr = mesh_tree(h, ri);
 		bool *keep = xcalloc(h->db.n + 1, sizeof(*keep));
 
-		for (size_t i = 0; i < h->db.n; i++) {
-			const struct lsa *a = h->db.v[i];
-
-			keep[i] = !chs;
-			for (size_t k = 0; chs && k < a->nmembers && !keep[i]; k++)
-				keep[i] = (!island ||
-					   strcmp(a->members[k].island, island)) &&
-					  lsa_member_has(&a->members[k], &ch,
-							 false);
-		}
-		if (chs)
+		/* What the data path uses (mesh_route): pruned to the hubs
+		 * of the other islands' forwarders. */
+		if (chs) {
+			route_keep(&h->db, reach, &ch, island, keep);
 			spf_prune(tr, keep);
+		}
 		control_printf(t, ",\"root\":\"%016llx\",\"tree\":[",
 			       (unsigned long long)h->db.v[ri]->node);
 		for (size_t i = 0, first = 1; i < h->db.n; i++) {
