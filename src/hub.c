@@ -313,6 +313,11 @@ static uint64_t hub_channels_count(const void *arg)
 	return ((const struct hub *)arg)->chans.count;
 }
 
+static uint64_t hub_reconverging(const void *arg)
+{
+	return ((const struct hub *)arg)->conv_pending;
+}
+
 static void hub_register(struct hub *h)
 {
 	const char *const lb[] = { "hub", h->name, NULL };
@@ -326,6 +331,12 @@ static void hub_register(struct hub *h)
 				  lb, STATS_GAUGE,
 				  "Channels some link joined or exported.",
 				  hub_channels_count, h);
+	if (rc == 0)
+		rc = stats_add_fn(&h->node->stats, h, "mcferry_hub_reconverging",
+				  lb, STATS_GAUGE,
+				  "1 while the topology changed less than "
+				  "500 ms ago (routes may still move).",
+				  hub_reconverging, h);
 	if (rc < 0)
 		fatal(1, "hub=%s cannot register its counters: %s", h->name,
 		      strerror(-rc));

@@ -288,6 +288,12 @@ def test_reconverged_event(mk):
     its trigger, and the database's digest."""
     n = mk(3, (1, 3))
     start(n)
+    # the start's own episode (links coming up) is over first
+    deadline = time.monotonic() + 10
+    while (hub_stat(n, 1, "mcferry_hub_reconverging") or
+           hub_stat(n, 1, "mcferry_hub_reconvergences_total") < 1):
+        assert time.monotonic() < deadline, "h1 never settled"
+        time.sleep(0.05)
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10)
     s.connect(n.ctl_path(1))
