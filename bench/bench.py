@@ -1187,8 +1187,20 @@ class Bench:
                         tag="hub.send%d.%d" % (i, k))
             hrss = 0
             hc1, gc1, h1 = hc0, dict(gc0), h0
+            # Ingest drops at the gateways' own UDP sockets (their exported
+            # channels, bound to the group's port): /proc/net/udp of each
+            # gateway namespace, last sample while the gateway runs.
+            gin = {i: 0 for i in gwp}
+
+            def gw_ingest():
+                for i in gwp:
+                    d = PS.udp_sockets(gwp[i].pid, UPORT)
+                    if d is not None:
+                        gin[i] = sum(d.values())
+
             end = time.monotonic() + hsecs + 30
             while time.monotonic() < end and any(p.alive() for p, _r in recvs.values()):
+                gw_ingest()
                 hrss = max(hrss, PS.status_kb(hubp.pid, "VmRSS") or 0)
                 hc1 = PS.cpu_ticks(hubp.pid)
                 gc1 = {i: PS.cpu_ticks(gwp[i].pid) for i in gwp}
@@ -1228,6 +1240,7 @@ class Bench:
             for p in mcf:
                 if not p.alive():
                     self.note("hub: mcferry pid %d exited during the run" % p.pid)
+            gw_ingest()
             # mcferry prints a last stats line when it shuts down
             for p in mcf:
                 p.send_signal(signal.SIGTERM)
@@ -1240,13 +1253,15 @@ class Bench:
             hin = stat_sum(hlog, "mcferry_hub_channel_in_datagrams_total")
             hout = stat_sum(hlog, "mcferry_hub_channel_out_datagrams_total")
             gc = " / ".join(fmt(gcpu[i], "%.1f") for i in (1, 2, 3))
+            gi = " / ".join("%d" % gin[i] for i in (1, 2, 3))
             log("  sent(to A)=%d unique=%d loss=%.2f%% hub_cpu=%s%% gw_cpu=%s%% hub "
-                "in=%d out=%d drops=%d gw drops=%d host_busy=%s%%" % (
+                "in=%d out=%d drops=%d gw drops=%d gw ingest drops=%s host_busy=%s%%" % (
                     hsent, huniq, hloss, fmt(hcpu, "%.1f"), gc, hin, hout, hdrop,
-                    gdrop, fmt(hhost, "%.0f")))
+                    gdrop, gi, fmt(hhost, "%.0f")))
             self.note("hub: hub stats in=%d out=%d datagrams (expected %d in, %d out), "
-                      "hub drops=%d, gateway drops=%d" % (
-                          hin, hout, 3 * nstr * hcount, 6 * nstr * hcount, hdrop, gdrop))
+                      "hub drops=%d, gateway drops=%d, gateway ingest drops %s" % (
+                          hin, hout, 3 * nstr * hcount, 6 * nstr * hcount, hdrop, gdrop,
+                          gi))
             self.mcferry_log_notes("hub.hub", hlog)
             for i in gwp:
                 self.mcferry_log_notes("hub.gw%d" % i, gwp[i].stderr())
@@ -1262,10 +1277,11 @@ class Bench:
                 ["channels", "Mbit/s into hub", "loss % (I1 receivers)",
                  "p50 µs (median of receivers)", "p99 µs (worst receiver)",
                  "hub CPU %", "gateway CPU % I1 / I2 / I3", "hub RSS MiB",
-                 "hub drops", "gateway drops", "host busy %"],
+                 "hub drops", "gateway drops", "gateway ingest drops I1 / I2 / I3",
+                 "host busy %"],
                 [[3 * nstr, 30 * nstr, "%.2f" % hloss, fmt(median(p50s), "%.0f"),
                   fmt(maxof(p99s), "%.0f"), fmt(hcpu, "%.1f"), gc,
-                  "%.1f" % (hrss / 1024), hdrop, gdrop, fmt(hhost, "%.0f")]])
+                  "%.1f" % (hrss / 1024), hdrop, gdrop, gi, fmt(hhost, "%.0f")]])
         finally:
             for p in mcf:
                 self.stop(p, 3)

@@ -23,6 +23,12 @@
 #include "util.h"
 
 #define GATEWAY_MAX_BATCHES 16
+/* Export writes to the hub are gathered: after a batch the link is kicked
+ * within GATEWAY_PACE_MS (at once when GATEWAY_PACE_BYTES wait), so the
+ * datagrams of every channel read meanwhile go in one write and one TCP
+ * segment train, not one per datagram, and the hub wakes once for them. */
+#define GATEWAY_PACE_MS 1
+#define GATEWAY_PACE_BYTES (16 * 1024)
 /* Retry the hub at least this often: an island is cut off while its link
  * is down, and one connection attempt per second is cheap, so flows come
  * back within about a second of the hub's return however long it was
@@ -75,6 +81,7 @@ struct gateway {
 	struct udp_rx *rx;
 	struct rejoin rejoin;    /* renews memberships an interface lost */
 	bool rejoining;          /* rejoin started */
+	uv_timer_t pace;         /* export: the gathered kick of the links */
 	int efd[2];              /* emitters: [0] IPv4, [1] IPv6, or -1 */
 	struct sockaddr_storage eaddr[2];
 	struct emitter_set own;      /* this gateway's re-multicast sources */
@@ -196,13 +203,31 @@ static void gateway_on_datagram(void *ctx, struct buf *b,
 		gc->exported++;
 }
 
+static void gateway_on_pace(uv_timer_t *t)
+{
+	struct gateway *g = t->data;
+
+	for (size_t i = 0; i < g->nhubs; i++) {
+		struct conn *c = g->hubs[i].used ? dialer_conn(&g->hubs[i].dialer)
+						 : NULL;
+
+		if (c)
+			conn_kick(c);
+	}
+}
+
 static void gateway_on_batch(void *ctx)
 {
 	struct gw_channel *gc = ctx;
-	struct conn *c = gateway_out_link(gc->gw, gc);
+	struct gateway *g = gc->gw;
+	struct conn *c = gateway_out_link(g, gc);
 
-	if (c)
+	if (!c)
+		return;
+	if (c->q.bytes >= GATEWAY_PACE_BYTES || !g->pace.loop)
 		conn_kick(c);
+	else if (!uv_is_active((uv_handle_t *)&g->pace) && !g->stopping)
+		uv_timer_start(&g->pace, gateway_on_pace, GATEWAY_PACE_MS, 0);
 }
 
 static void gateway_on_readable(uv_poll_t *p, int status, int events)
@@ -577,6 +602,11 @@ static void gateway_on_rejoin_closed(void *data)
 	gateway_release(data);
 }
 
+static void gateway_on_pace_closed(uv_handle_t *h)
+{
+	gateway_release(h->data);
+}
+
 static void gateway_on_poll_closed(uv_handle_t *h)
 {
 	struct gw_channel *gc = h->data;
@@ -849,6 +879,9 @@ int gateway_start(struct gateway *g, char *err, size_t errlen)
 	rejoin_start(&g->rejoin, g->node->loop, "gateway", g->spec.name);
 	g->rejoining = true;
 	g->handles++;
+	uv_timer_init(g->node->loop, &g->pace);
+	g->pace.data = g;
+	g->handles++;
 	g->rx = xmalloc(sizeof(*g->rx));
 	udp_rx_init(g->rx, &g->node->pool);
 	for (size_t i = 0; i < g->nchans; i++)
@@ -908,6 +941,8 @@ void gateway_stop(struct gateway *g)
 	}
 	if (g->rejoining)
 		rejoin_close(&g->rejoin, gateway_on_rejoin_closed, g);
+	if (g->pace.loop)
+		uv_close((uv_handle_t *)&g->pace, gateway_on_pace_closed);
 	for (size_t i = 0; i < g->nhubs; i++)
 		dialer_stop(&g->hubs[i].dialer);
 	log_info("gateway=%s stopped", g->spec.name);
