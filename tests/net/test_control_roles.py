@@ -187,13 +187,17 @@ def test_gateway_channel_add_del(net, tmp_path):
 
     r = ctl(pa["b"], "channel.add", **{"import": G2})
     assert r["ok"] and r["added"] is True and r["channel"] == G2, r
+    t_add = time.monotonic()
     r = ctl(pa["a"], "channel.add", export=G2)
     assert r["ok"] and r["added"] is True, r
     r = ctl(pa["a"], "channel.add", export=G2)
     assert r["ok"] and r["added"] is False, r          # idempotent
     assert "239.1.1.7" in igmp_groups(gwa_ns)
+    first = w.wait_for(H.Scan(t_add, [H.STREAM["a"]]), 10)
     assert w.wait_for(H.Count([H.STREAM["a"]], 200), 10), (
         "no G2 traffic after channel.add\n" + net.topo.describe_procs())
+    print("first G2 datagram on island b %.3f s after channel.add"
+          % (first - t_add))
     ev.wait_event(lambda e: e.get("event") == "channel.change"
                   and e["channel"] == G2 and e["added"])
     ev.wait_event(lambda e: e.get("event") == "forwarder.change"
