@@ -39,13 +39,10 @@ struct rejoin {
 void rejoin_start(struct rejoin *r, uv_loop_t *loop, const char *kind,
 		  const char *name);
 /* Keep fd joined to join's group; what and detail name it in log lines
- * (the strings must outlive r). Returns the socket's slot, whose fd the
- * owner sets to -1 when it closes the socket. */
-struct rejoin_sock *rejoin_add(struct rejoin *r, int fd,
-			       const struct uri *join, const char *what,
-			       const char *detail);
-/* Forget fd (its owner closes it now: a channel deleted at run time);
- * slots returned by rejoin_add are not valid after this. */
+ * (the strings and join must outlive r, or the rejoin_remove of fd). */
+void rejoin_add(struct rejoin *r, int fd, const struct uri *join,
+		const char *what, const char *detail);
+/* Forget fd (its owner closes it now: a channel deleted at run time). */
 void rejoin_remove(struct rejoin *r, int fd);
 /* Stop; on_closed(data) runs once the timer has closed. */
 void rejoin_close(struct rejoin *r, void (*on_closed)(void *data),
