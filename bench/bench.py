@@ -37,6 +37,7 @@ import resource
 import shutil
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -245,6 +246,18 @@ class Bench:
                 self.binaries[kind] = os.environ.get(pe["env"]) or None
         self.before = os.environ.get("BENCH_BEFORE") or None
         self.alt = os.environ.get("BENCH_ALT") or None
+        # Diagnostics (bench/README.md, "Where the time goes"): perf record
+        # of the relay while data flows, the TCP queues on both sides, the
+        # clients' receive buffer.
+        self.perf_dir = os.environ.get("BENCH_PERF") or None
+        self.queues = os.environ.get("BENCH_QUEUES", "0") == "1"
+        self.recv_rcvbuf = os.environ.get("BENCH_RECV_RCVBUF") or None
+        if self.recv_rcvbuf and not self.recv_rcvbuf.isdigit():
+            sys.exit("bench: BENCH_RECV_RCVBUF must be a byte count")
+        if self.perf_dir:
+            if not shutil.which("perf"):
+                sys.exit("bench: BENCH_PERF needs perf on PATH")
+            os.makedirs(self.perf_dir, exist_ok=True)
         self.rows = self.fan_rows()
 
     # -- notes
@@ -471,6 +484,8 @@ class Bench:
                 "--ready-file", ready, "--json"]
         if pe["http"]:
             args += ["--http", "/udp/%s:%d" % (GROUP, UPORT)]
+        if self.recv_rcvbuf:
+            args += ["--rcvbuf", self.recv_rcvbuf]
         recv = self.c.spawn(args, tag=tag + ".recv")
         ok = self.wait_until(lambda: os.path.exists(ready), 40, recv)
         if not ok and not recv.alive():
@@ -524,6 +539,18 @@ class Bench:
         sw0 = PS.tree_syscw(relay.pid)
         rc0 = PS.cpu_ticks(recv.pid)
         h0 = PS.host_cpu()
+        perf = None
+        if self.perf_dir and not pe["forks"]:
+            # perf runs in the root namespace and follows the relay by PID
+            # (every thread) until the data has gone through, then SIGINT.
+            pf = os.path.join(self.perf_dir, tag + ".perf.data")
+            perf = subprocess.Popen(
+                ["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
+                 str(relay.pid), "-o", pf], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(self.perf_dir, tag + ".perf.err"), "w"))
+            time.sleep(0.3)  # attached before the first datagram
+        qs = []  # (relay's sndq bytes per client, clients' rcvq bytes per client)
         t0 = time.monotonic()
         send = self.s.spawn([T.MCSEND, "--count", count, "--rate", pps,
                              "--size", SIZE, "--ttl", 1, "--iface", IF_S, "--quiet"]
@@ -551,8 +578,20 @@ class Bench:
                 if i % 10 == 5:
                     pssmax = max(pssmax, PS.tree_pss(relay.pid))
             udp_sample()
+            if self.queues and send.alive():
+                a = PS.tcp_queues(relay.pid, TPORT, True)
+                b = PS.tcp_queues(recv.pid, TPORT, False)
+                if a and b and a[0] and b[0]:
+                    qs.append((a[1] / a[0], b[2] / b[0]))
             time.sleep(0.1)
             i += 1
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            try:
+                perf.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                perf.kill()
+                perf.wait()
         if not self.wait_proc(send, 5):
             self.note("%s: mcsend had to be stopped" % tag)
         if not self.wait_proc(recv, 5):
@@ -626,6 +665,22 @@ class Bench:
             and not pe["forks"] else None
         R["CPUGB"] = (R["CPU"] / R["GBPS"] if R["CPU"] is not None and R["GBPS"]
                       else None)
+        # TCP queues while data flowed, as time at the per-client delivered
+        # rate (Little's law): the relay's unacknowledged send queue and the
+        # clients' unread receive queue, mean over the samples.
+        R["SNDQ"] = R["RCVQ"] = None
+        pcr = js["bytes"] / win / n if n and win else 0
+        if qs and pcr:
+            R["SNDQ"] = 1000.0 * statistics.mean(q[0] for q in qs) / pcr
+            R["RCVQ"] = 1000.0 * statistics.mean(q[1] for q in qs) / pcr
+            log("  tcp queues per client (mean/max of %d samples): relay sndq "
+                "%.0f/%.0f KiB, clients' rcvq %.0f/%.0f KiB; %.1f / %.1f ms at "
+                "%.2f Mbit/s per client" % (
+                    len(qs), statistics.mean(q[0] for q in qs) / 1024,
+                    max(q[0] for q in qs) / 1024,
+                    statistics.mean(q[1] for q in qs) / 1024,
+                    max(q[1] for q in qs) / 1024, R["SNDQ"], R["RCVQ"],
+                    pcr * 8 / 1e6))
         if base == "mcferry":
             rlog = relay.stderr()
             R["DROPS"] = stat_field(rlog, "drops")
@@ -721,7 +776,8 @@ class Bench:
         for cfg in configs:
             if cfg in V:
                 med[cfg] = {k: median(col(cfg, k)) for k in
-                            ("GBPS", "DELIV", "P50", "P99", "CPU", "CPUGB", "WPD", "RSS",
+                            ("GBPS", "DELIV", "P50", "P99", "SNDQ", "RCVQ", "CPU",
+                             "CPUGB", "WPD", "RSS",
                              "RCPU", "HOST", "L_IN", "L_SKIP", "L_CUT", "L_NEVER")}
                 med[cfg]["LOSS"] = maxof(col(cfg, "LOSS"))
         # The 1-client row of each relay kind is the RSS baseline.
@@ -733,7 +789,7 @@ class Bench:
         for cfg in configs:
             kind, mb, n = cfg
             if cfg not in V:
-                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 21)
+                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 23)
                 continue
             M = med[cfg]
             perc = "-"
@@ -749,6 +805,7 @@ class Bench:
                          fmt(M["WPD"], "%.3f"),
                          "%.1f" % (M["RSS"] / 1024), perc,
                          fmt(M["P50"], "%.0f"), fmt(M["P99"], "%.0f"),
+                         fmt(M["SNDQ"], "%.1f"), fmt(M["RCVQ"], "%.1f"),
                          "-" if drops is None else drops,
                          "-" if cuts is None else cuts,
                          "-" if epis is None else epis,
@@ -780,7 +837,9 @@ class Bench:
                                            ratio(mc, cfg, "WPD"),
                                            ratio(mc, cfg, "RSS"), "-",
                                            ratio(mc, cfg, "P50"),
-                                           ratio(mc, cfg, "P99")] + ["-"] * 6)
+                                           ratio(mc, cfg, "P99"),
+                                           ratio(mc, cfg, "SNDQ"),
+                                           ratio(mc, cfg, "RCVQ")] + ["-"] * 6)
         return table(
             "1. Fan-out: multicast -> relay -> N TCP clients",
             "%d-byte datagrams, %g s per run; each row: median of %d run(s), "
@@ -793,13 +852,17 @@ class Bench:
             "relay closed, never = the rest (still queued when mcrecv gave up). "
             "CPU/Gbit = relay CPU %% per delivered Gbit/s; writes/dgram = the "
             "relay's write system calls (/proc/PID/io syscw) per delivered "
-            "copy. Ratio rows: "
+            "copy. sndq / rcvq ms (BENCH_QUEUES=1): the relay's unacknowledged "
+            "TCP send queue and the clients' unread receive queue per client "
+            "while data flowed (/proc/net/tcp, mean), as time at the delivered "
+            "rate per client. Ratio rows: "
             "medians, < 1 = mcferry used less." % (SIZE, m["secs"], m["repeat"]),
             ["relay", "Mbit/s in", "clients", "delivered Gbit/s", "delivered %",
              "loss %", "ingest %", "skipped %", "cut-off %", "never %",
              "relay CPU %", "CPU/Gbit", "writes/dgram", "relay RSS MiB",
              "RSS/client KiB",
-             "p50 µs", "p99 µs", "drops", "cutoffs", "skip episodes",
+             "p50 µs", "p99 µs", "sndq ms", "rcvq ms", "drops", "cutoffs",
+             "skip episodes",
              "ingest drops", "mcrecv CPU %", "host busy %"], rows)
 
     def soak(self):

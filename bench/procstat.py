@@ -79,6 +79,41 @@ def tree_syscw(pid):
     return total
 
 
+def tree_syscr(pid):
+    """Read system calls (read, readv, recvmsg, ...: syscr of /proc/PID/io)
+    of PID and its live children; None if it is gone."""
+    total = None
+    for p in [pid] + children(pid):
+        t = _read("/proc/%d/io" % p)
+        m = t and re.search(r"^syscr: (\d+)", t, re.M)
+        if m:
+            total = (total or 0) + int(m.group(1))
+    return total
+
+
+def tcp_queues(pid, port, local):
+    """(sockets, sum of tx_queue, sum of rx_queue) in bytes over the
+    established TCP sockets of PID's namespace (/proc/net/tcp) whose local
+    (LOCAL true) or remote port is PORT; None if PID is gone. tx_queue is
+    what the socket's owner wrote that the peer has not acknowledged,
+    rx_queue what arrived that its owner has not read yet. IPv4 peers of
+    a dual-stack socket are in tcp6."""
+    s = _read("/proc/%d/net/tcp" % pid)
+    if s is None:
+        return None
+    s6 = _read("/proc/%d/net/tcp6" % pid) or ""
+    n = tx = rx = 0
+    for line in s.splitlines()[1:] + s6.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 5 or f[3] != "01":
+            continue
+        if int(f[1 if local else 2].split(":")[1], 16) != port:
+            continue
+        t, r = f[4].split(":")
+        n, tx, rx = n + 1, tx + int(t, 16), rx + int(r, 16)
+    return n, tx, rx
+
+
 def status_kb(pid, field):
     """VmRSS / VmHWM of PID in kB."""
     s = _read("/proc/%d/status" % pid)
