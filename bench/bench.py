@@ -52,6 +52,10 @@ import procstat as PS   # noqa: E402
 T = None         # tests/net/topo.py, imported once MCFERRY_BUILD is set
 
 SIZE = 1316
+# Kernel memory a 1316-byte datagram from a veth is charged in a UDP
+# receive queue (skb truesize; measured on this machine, Linux 6.18: 2304 bytes), to
+# turn /proc/net/udp's rx_queue into datagrams.
+UDP_TRUESIZE = 2304
 IDLE = 2
 GROUP, GROUP2 = "239.9.9.9", "239.9.9.10"
 UPORT, TPORT = 5000, 7000
@@ -121,6 +125,12 @@ def nums(vals):
 def median(vals):
     v = nums(vals)
     return statistics.median(v) if v else None
+
+
+def pctl(vals, q):
+    """The Q-th percentile (nearest rank) of VALS."""
+    v = sorted(nums(vals))
+    return v[min(len(v) - 1, max(0, int(round(q / 100.0 * len(v))) - 1))] if v else None
 
 
 def maxof(vals):
@@ -537,6 +547,8 @@ class Bench:
         udp_sample()
         cpu0 = PS.tree_ticks(relay.pid)
         sw0 = PS.tree_syscw(relay.pid)
+        rd0 = PS.run_delay_ns(relay.pid)
+        rrd0 = PS.run_delay_ns(recv.pid)
         rc0 = PS.cpu_ticks(recv.pid)
         h0 = PS.host_cpu()
         perf = None
@@ -550,7 +562,9 @@ class Bench:
                 stdout=subprocess.DEVNULL,
                 stderr=open(os.path.join(self.perf_dir, tag + ".perf.err"), "w"))
             time.sleep(0.3)  # attached before the first datagram
-        qs = []  # (relay's sndq bytes per client, clients' rcvq bytes per client)
+        # BENCH_QUEUES: the relay's UDP receive queue (bytes charged), and
+        # per client socket the relay's send and the client's receive queue
+        qu, qsnd, qrcv = [], [], []
         t0 = time.monotonic()
         send = self.s.spawn([T.MCSEND, "--count", count, "--rate", pps,
                              "--size", SIZE, "--ttl", 1, "--iface", IF_S, "--quiet"]
@@ -560,7 +574,7 @@ class Bench:
         # until the receiver ends (all data in, every client closed, or IDLE
         # s idle); hard limit secs + 35 (mcrecv's own --duration is secs + 30).
         rssmax = pssmax = 0
-        rc1 = h1 = cpu1 = None
+        rc1 = h1 = cpu1 = rrd1 = None
         i = 0
         next_mark = 10
         while recv.alive() and i < (secs + 35) * 10:
@@ -573,16 +587,18 @@ class Bench:
             rcv = PS.cpu_ticks(recv.pid)
             if rcv is not None:
                 rc1, h1 = rcv, PS.host_cpu()
+                rrd1 = PS.run_delay_ns(recv.pid)
             if pe["forks"]:
                 cpu1 = PS.tree_ticks(relay.pid)
                 if i % 10 == 5:
                     pssmax = max(pssmax, PS.tree_pss(relay.pid))
             udp_sample()
             if self.queues and send.alive():
-                a = PS.tcp_queues(relay.pid, TPORT, True)
-                b = PS.tcp_queues(recv.pid, TPORT, False)
-                if a and b and a[0] and b[0]:
-                    qs.append((a[1] / a[0], b[2] / b[0]))
+                u = PS.udp_rx_queue(relay.pid, UPORT)
+                if u is not None:
+                    qu.append(u)
+                qsnd += [t for t, _r in PS.tcp_queues(relay.pid, TPORT, True) or []]
+                qrcv += [r for _t, r in PS.tcp_queues(recv.pid, TPORT, False) or []]
             time.sleep(0.1)
             i += 1
         if perf is not None:
@@ -598,6 +614,7 @@ class Bench:
             self.note("%s: mcrecv had to be stopped" % tag)
         udp_sample()
         sw1 = PS.tree_syscw(relay.pid)
+        rd1 = PS.run_delay_ns(relay.pid)
         if not pe["forks"]:
             cpu1 = PS.tree_ticks(relay.pid)
             rssmax = max(rssmax, PS.status_kb(relay.pid, "VmHWM") or 0)
@@ -665,22 +682,34 @@ class Bench:
             and not pe["forks"] else None
         R["CPUGB"] = (R["CPU"] / R["GBPS"] if R["CPU"] is not None and R["GBPS"]
                       else None)
-        # TCP queues while data flowed, as time at the per-client delivered
-        # rate (Little's law): the relay's unacknowledged send queue and the
-        # clients' unread receive queue, mean over the samples.
-        R["SNDQ"] = R["RCVQ"] = None
+        # Time the relay was runnable but had no CPU (schedstat), in % of
+        # the window: a relay below 100 % CPU that still falls behind was
+        # waiting for the machine, not for its sockets, when this is high.
+        R["RUNQ"] = (100.0 * (rd1 - rd0) / 1e9 / win
+                     if rd0 is not None and rd1 is not None and not pe["forks"]
+                     else None)
+        # Queues while data flowed, as time (Little's law): the relay's UDP
+        # receive queue at the input rate (bytes charged / UDP_TRUESIZE per
+        # datagram), the relay's unacknowledged TCP send queue and the
+        # clients' unread receive queue at the delivered rate per client.
+        R["UDPQ"] = R["SNDQ"] = R["RCVQ"] = None
         pcr = js["bytes"] / win / n if n and win else 0
-        if qs and pcr:
-            R["SNDQ"] = 1000.0 * statistics.mean(q[0] for q in qs) / pcr
-            R["RCVQ"] = 1000.0 * statistics.mean(q[1] for q in qs) / pcr
-            log("  tcp queues per client (mean/max of %d samples): relay sndq "
-                "%.0f/%.0f KiB, clients' rcvq %.0f/%.0f KiB; %.1f / %.1f ms at "
-                "%.2f Mbit/s per client" % (
-                    len(qs), statistics.mean(q[0] for q in qs) / 1024,
-                    max(q[0] for q in qs) / 1024,
-                    statistics.mean(q[1] for q in qs) / 1024,
-                    max(q[1] for q in qs) / 1024, R["SNDQ"], R["RCVQ"],
-                    pcr * 8 / 1e6))
+
+        def q_ms(b, rate):
+            return 1000.0 * b / rate
+
+        if qu and pps:
+            R["UDPQ"] = q_ms(statistics.mean(qu) / UDP_TRUESIZE, pps)
+        if qsnd and qrcv and pcr:
+            R["SNDQ"] = q_ms(statistics.mean(qsnd), pcr)
+            R["RCVQ"] = q_ms(statistics.mean(qrcv), pcr)
+            log("  queues as ms, mean / p99 / max over samples: relay udp rxq "
+                "%.1f / %.1f / %.1f (%d samples); per client socket (%.2f Mbit/s): "
+                "relay sndq %.1f / %.1f / %.1f, clients' rcvq %.1f / %.1f / %.1f" % (
+                    R["UDPQ"] or 0, q_ms(pctl(qu, 99) / UDP_TRUESIZE, pps),
+                    q_ms(max(qu) / UDP_TRUESIZE, pps), len(qu), pcr * 8 / 1e6,
+                    R["SNDQ"], q_ms(pctl(qsnd, 99), pcr), q_ms(max(qsnd), pcr),
+                    R["RCVQ"], q_ms(pctl(qrcv, 99), pcr), q_ms(max(qrcv), pcr)))
         if base == "mcferry":
             rlog = relay.stderr()
             R["DROPS"] = stat_field(rlog, "drops")
@@ -733,10 +762,12 @@ class Bench:
                       "generator/machine, not only by the relay" % (tag, R["RCPU"]))
         log("  sent=%d in %gs window=%.3fs unique=%d bytes=%d relay_cpu=%s%% "
             "recv_cpu=%s%% host_busy=%s%% rss=%dkB p50=%sus p99=%sus "
-            "ingest_drops=%s stop=%s" % (
+            "ingest_drops=%s runq_wait=%s%% recv_runq_wait=%s%% stop=%s" % (
                 sent, ssecs, win, uniq, js["bytes"], fmt(R["CPU"], "%.1f"),
                 fmt(R["RCPU"], "%.1f"), fmt(R["HOST"], "%.0f"), rssmax,
-                R["P50"], R["P99"], drops, stopr))
+                R["P50"], R["P99"], drops, fmt(R["RUNQ"], "%.1f"),
+                fmt(100.0 * (rrd1 - rrd0) / 1e9 / win if rrd0 is not None and rrd1
+                    is not None else None, "%.1f"), stopr))
         return R
 
     def fanout(self):
@@ -776,7 +807,8 @@ class Bench:
         for cfg in configs:
             if cfg in V:
                 med[cfg] = {k: median(col(cfg, k)) for k in
-                            ("GBPS", "DELIV", "P50", "P99", "SNDQ", "RCVQ", "CPU",
+                            ("GBPS", "DELIV", "P50", "P99", "UDPQ", "SNDQ", "RCVQ",
+                             "RUNQ", "CPU",
                              "CPUGB", "WPD", "RSS",
                              "RCPU", "HOST", "L_IN", "L_SKIP", "L_CUT", "L_NEVER")}
                 med[cfg]["LOSS"] = maxof(col(cfg, "LOSS"))
@@ -789,7 +821,7 @@ class Bench:
         for cfg in configs:
             kind, mb, n = cfg
             if cfg not in V:
-                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 23)
+                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 25)
                 continue
             M = med[cfg]
             perc = "-"
@@ -801,11 +833,12 @@ class Bench:
                          fmt(M["LOSS"], "%.2f"), fmt(M["L_IN"], "%.2f"),
                          fmt(M["L_SKIP"], "%.2f"), fmt(M["L_CUT"], "%.2f"),
                          fmt(M["L_NEVER"], "%.2f"),
-                         fmt(M["CPU"], "%.1f"), fmt(M["CPUGB"], "%.1f"),
-                         fmt(M["WPD"], "%.3f"),
+                         fmt(M["CPU"], "%.1f"), fmt(M["RUNQ"], "%.1f"),
+                         fmt(M["CPUGB"], "%.1f"), fmt(M["WPD"], "%.3f"),
                          "%.1f" % (M["RSS"] / 1024), perc,
                          fmt(M["P50"], "%.0f"), fmt(M["P99"], "%.0f"),
-                         fmt(M["SNDQ"], "%.1f"), fmt(M["RCVQ"], "%.1f"),
+                         fmt(M["UDPQ"], "%.1f"), fmt(M["SNDQ"], "%.1f"),
+                         fmt(M["RCVQ"], "%.1f"),
                          "-" if drops is None else drops,
                          "-" if cuts is None else cuts,
                          "-" if epis is None else epis,
@@ -832,12 +865,13 @@ class Bench:
                 rows.append([mc[0] + "/" + kind, mb, n, ratio(mc, cfg, "GBPS"),
                              "-", "%s vs %s" % (fmt(med[mc]["LOSS"], "%.2f"),
                                                 fmt(med[cfg]["LOSS"], "%.2f"))]
-                            + ["-"] * 4 + [ratio(mc, cfg, "CPU"),
+                            + ["-"] * 4 + [ratio(mc, cfg, "CPU"), ratio(mc, cfg, "RUNQ"),
                                            ratio(mc, cfg, "CPUGB"),
                                            ratio(mc, cfg, "WPD"),
                                            ratio(mc, cfg, "RSS"), "-",
                                            ratio(mc, cfg, "P50"),
                                            ratio(mc, cfg, "P99"),
+                                           ratio(mc, cfg, "UDPQ"),
                                            ratio(mc, cfg, "SNDQ"),
                                            ratio(mc, cfg, "RCVQ")] + ["-"] * 6)
         return table(
@@ -852,16 +886,20 @@ class Bench:
             "relay closed, never = the rest (still queued when mcrecv gave up). "
             "CPU/Gbit = relay CPU %% per delivered Gbit/s; writes/dgram = the "
             "relay's write system calls (/proc/PID/io syscw) per delivered "
-            "copy. sndq / rcvq ms (BENCH_QUEUES=1): the relay's unacknowledged "
-            "TCP send queue and the clients' unread receive queue per client "
-            "while data flowed (/proc/net/tcp, mean), as time at the delivered "
-            "rate per client. Ratio rows: "
+            "copy. runq wait = time the relay was runnable without a CPU "
+            "(/proc/PID/task/*/schedstat), %% of the window. udp rxq / sndq / rcvq ms (BENCH_QUEUES=1): means while data "
+            "flowed of the relay's UDP receive queue (/proc/net/udp, at the "
+            "input rate), its unacknowledged TCP send queue and the clients' "
+            "unread receive queue per client (/proc/net/tcp, at the delivered "
+            "rate per client), as time. Ratio rows: "
             "medians, < 1 = mcferry used less." % (SIZE, m["secs"], m["repeat"]),
             ["relay", "Mbit/s in", "clients", "delivered Gbit/s", "delivered %",
              "loss %", "ingest %", "skipped %", "cut-off %", "never %",
-             "relay CPU %", "CPU/Gbit", "writes/dgram", "relay RSS MiB",
+             "relay CPU %", "runq wait %", "CPU/Gbit", "writes/dgram",
+             "relay RSS MiB",
              "RSS/client KiB",
-             "p50 µs", "p99 µs", "sndq ms", "rcvq ms", "drops", "cutoffs",
+             "p50 µs", "p99 µs", "udp rxq ms", "sndq ms", "rcvq ms", "drops",
+             "cutoffs",
              "skip episodes",
              "ingest drops", "mcrecv CPU %", "host busy %"], rows)
 
