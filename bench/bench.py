@@ -56,6 +56,10 @@ SIZE = 1316
 # receive queue (skb truesize; measured on this machine, Linux 6.18: 2304 bytes), to
 # turn /proc/net/udp's rx_queue into datagrams.
 UDP_TRUESIZE = 2304
+# The hub table's median rows: format of each cell after the label (None:
+# not a number, no median).
+HUB_MEDIAN_FMT = ["%d", "%d", "%.2f", "%.0f", "%.0f", "%.1f", "%.0f", "%.0f",
+                  "%.1f", None, "%.1f", "%d", "%d", None, "%.0f"]
 IDLE = 2
 GROUP, GROUP2 = "239.9.9.9", "239.9.9.10"
 UPORT, TPORT = 5000, 7000
@@ -125,6 +129,14 @@ def nums(vals):
 def median(vals):
     v = nums(vals)
     return statistics.median(v) if v else None
+
+
+def num(cell):
+    """A table cell as a number (None for "-" or text)."""
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return None
 
 
 def pctl(vals, q):
@@ -1208,6 +1220,9 @@ class Bench:
     # and imports the other islands' channels; island 1 receives and counts.
 
     def hub(self):
+        """The hub table: BENCH_HUB_REPEAT runs (default 1) of mcferry, and
+        as many of BENCH_BEFORE's binary when it is set, interleaved (the
+        order rotates per repetition) on the same namespaces."""
         m = self.m
         nstr, hsecs = m["hub_streams"], m["hub_secs"]
         t = self.t
@@ -1227,11 +1242,57 @@ class Bench:
         hcount = int(hpps * hsecs)
         log("hub: 3 islands x %d streams x 10 Mbit/s (%dpps) for %gs"
             % (nstr, hpps, hsecs))
-        failed = "### 4. Hub\n\nfailed (see notes)\n"
+        runs = [("mcferry", None)]
+        if self.before:
+            runs.append(("mcferry-before", self.before))
+        reps = int(os.environ.get("BENCH_HUB_REPEAT", "1"))
+        res = {}
+        for rep in range(reps):
+            k = rep % len(runs)
+            for label, binary in runs[k:] + runs[:k]:
+                log("hub run %d/%d: %s" % (rep + 1, reps, label))
+                r = self.hub_once(h, gw, hosts, nstr, hsecs, hpps, hcount,
+                                  label, binary)
+                if r is not None:
+                    res.setdefault(label, []).append(r)
+        if not res:
+            return "### 4. Hub\n\nfailed (see notes)\n"
+        rows = []
+        for label, _b in runs:
+            for r in res.get(label, []):
+                rows.append([label] + r)
+            if len(res.get(label, [])) > 1:
+                rows.append([label + " (median)"] + [
+                    fmt(median([num(x[c]) for x in res[label]]), f) if f else "-"
+                    for c, f in enumerate(HUB_MEDIAN_FMT)])
+        return table(
+            "4. Hub: 3 islands, %d channels of 10 Mbit/s" % (3 * nstr),
+            "Each island's gateway exports its own %d channels and imports the "
+            "other %d; each island sends %d streams of 10 Mbit/s (%d pps × %g s, "
+            "%d B); island I1 receives the %d channels of I2 and I3. Hub: %d "
+            "Mbit/s in, %d Mbit/s out. One row per run (mcferry-before: "
+            "BENCH_BEFORE's binary, interleaved); reads/s and writes/s are the "
+            "hub's read and write system calls (/proc/PID/io syscr, syscw); "
+            "runq wait = time the hub was runnable without a CPU." % (
+                nstr, 2 * nstr, nstr, hpps, hsecs, SIZE, 2 * nstr, 30 * nstr,
+                60 * nstr),
+            ["hub", "channels", "Mbit/s into hub", "loss % (I1 receivers)",
+             "p50 µs (median of receivers)", "p99 µs (worst receiver)",
+             "hub CPU %", "hub reads/s", "hub writes/s", "hub runq wait %",
+             "gateway CPU % I1 / I2 / I3", "hub RSS MiB",
+             "hub drops", "gateway drops", "gateway ingest drops I1 / I2 / I3",
+             "host busy %"], rows)
+
+    def hub_once(self, h, gw, hosts, nstr, hsecs, hpps, hcount, label, binary):
+        """One hub run with the hub binary BINARY (None: this build); the
+        table row's cells after the label, or None if it failed."""
+        failed = None
         mcf = []
         try:
-            hubp = self.start_mcferry("hub.hub", h, ["hub", "--stats", 1, "--listen",
-                                                     "tcp://@:%d" % TPORT])
+            tag = "hub.%s" % label
+            hubp = self.start_mcferry(tag + ".hub", h, ["hub", "--stats", 1, "--listen",
+                                                        "tcp://@:%d" % TPORT],
+                                      binary=binary)
             if hubp is None:
                 return failed
             mcf.append(hubp)
@@ -1242,7 +1303,7 @@ class Bench:
                     for k in range(1, nstr + 1):
                         args += ["--export" if j == i else "--import",
                                  "239.10.%d.%d:%d" % (j, k, UPORT)]
-                p = self.start_mcferry("hub.gw%d" % i, gw[i], [
+                p = self.start_mcferry(tag + ".gw%d" % i, gw[i], [
                     "gateway", "--stats", 1, "--hub", "tcp://10.92.%d.1:%d" % (i, TPORT),
                     "--iface", "lan0", "--island", "I%d" % i] + args)
                 if p is None:
@@ -1264,18 +1325,20 @@ class Bench:
             recvs = {}
             for j in (2, 3):
                 for k in range(1, nstr + 1):
-                    ready = self.ready_file("hub.recv%d.%d" % (j, k))
+                    ready = self.ready_file(tag + ".recv%d.%d" % (j, k))
                     recvs[(j, k)] = (hosts[1].spawn([
                         T.MCRECV, "udp", "239.10.%d.%d:%d" % (j, k, UPORT),
                         "--iface", "lan0", "--expect", hcount, "--count", hcount,
                         "--idle", IDLE, "--duration", hsecs + 25, "--json",
-                        "--ready-file", ready], tag="hub.recv%d.%d" % (j, k)), ready)
+                        "--ready-file", ready], tag=tag + ".recv%d.%d" % (j, k)), ready)
             for (j, k), (p, ready) in recvs.items():
                 if not self.wait_until(lambda: os.path.exists(ready), 10, p):
                     self.hfail("hub: mcrecv for 239.10.%d.%d did not start" % (j, k))
                     return failed
             time.sleep(0.5)
             hc0 = PS.cpu_ticks(hubp.pid)
+            hr0, hw0 = PS.tree_syscr(hubp.pid), PS.tree_syscw(hubp.pid)
+            hq0 = PS.run_delay_ns(hubp.pid)
             gc0 = {i: PS.cpu_ticks(gwp[i].pid) for i in gwp}
             h0 = PS.host_cpu()
             sends = {}
@@ -1285,9 +1348,10 @@ class Bench:
                         T.MCSEND, "--count", hcount, "--rate", hpps, "--size", SIZE,
                         "--ttl", 1, "--iface", "lan0", "--stream", i * 100 + k,
                         "--quiet", "239.10.%d.%d:%d" % (i, k, UPORT)],
-                        tag="hub.send%d.%d" % (i, k))
+                        tag=tag + ".send%d.%d" % (i, k))
             hrss = 0
             hc1, gc1, h1 = hc0, dict(gc0), h0
+            hr1, hw1, hq1 = hr0, hw0, hq0
             # Ingest drops at the gateways' own UDP sockets (their exported
             # channels, bound to the group's port): /proc/net/udp of each
             # gateway namespace, last sample while the gateway runs.
@@ -1304,6 +1368,8 @@ class Bench:
                 gw_ingest()
                 hrss = max(hrss, PS.status_kb(hubp.pid, "VmRSS") or 0)
                 hc1 = PS.cpu_ticks(hubp.pid)
+                hr1, hw1 = PS.tree_syscr(hubp.pid), PS.tree_syscw(hubp.pid)
+                hq1 = PS.run_delay_ns(hubp.pid)
                 gc1 = {i: PS.cpu_ticks(gwp[i].pid) for i in gwp}
                 h1 = PS.host_cpu()
                 time.sleep(0.1)
@@ -1338,6 +1404,10 @@ class Bench:
             hcpu = PS.pct(hc0, hc1, hwin)
             gcpu = {i: PS.pct(gc0[i], gc1[i], hwin) for i in gwp}
             hhost = PS.host_busy(h0, h1)
+            hrps = (hr1 - hr0) / hwin if hr0 is not None and hr1 is not None else None
+            hwps = (hw1 - hw0) / hwin if hw0 is not None and hw1 is not None else None
+            hrq = (100.0 * (hq1 - hq0) / 1e9 / hwin
+                   if hq0 is not None and hq1 is not None else None)
             for p in mcf:
                 if not p.alive():
                     self.note("hub: mcferry pid %d exited during the run" % p.pid)
@@ -1363,26 +1433,17 @@ class Bench:
                       "hub drops=%d, gateway drops=%d, gateway ingest drops %s" % (
                           hin, hout, 3 * nstr * hcount, 6 * nstr * hcount, hdrop, gdrop,
                           gi))
-            self.mcferry_log_notes("hub.hub", hlog)
+            self.mcferry_log_notes(tag + ".hub", hlog)
             for i in gwp:
-                self.mcferry_log_notes("hub.gw%d" % i, gwp[i].stderr())
+                self.mcferry_log_notes(tag + ".gw%d" % i, gwp[i].stderr())
             if not ok:
                 return failed
-            return table(
-                "4. Hub: 3 islands, %d channels of 10 Mbit/s" % (3 * nstr),
-                "Each island's gateway exports its own %d channels and imports the "
-                "other %d; each island sends %d streams of 10 Mbit/s (%d pps × %g s, "
-                "%d B); island I1 receives the %d channels of I2 and I3. Hub: %d "
-                "Mbit/s in, %d Mbit/s out." % (nstr, 2 * nstr, nstr, hpps, hsecs, SIZE,
-                                               2 * nstr, 30 * nstr, 60 * nstr),
-                ["channels", "Mbit/s into hub", "loss % (I1 receivers)",
-                 "p50 µs (median of receivers)", "p99 µs (worst receiver)",
-                 "hub CPU %", "gateway CPU % I1 / I2 / I3", "hub RSS MiB",
-                 "hub drops", "gateway drops", "gateway ingest drops I1 / I2 / I3",
-                 "host busy %"],
-                [[3 * nstr, 30 * nstr, "%.2f" % hloss, fmt(median(p50s), "%.0f"),
-                  fmt(maxof(p99s), "%.0f"), fmt(hcpu, "%.1f"), gc,
-                  "%.1f" % (hrss / 1024), hdrop, gdrop, gi, fmt(hhost, "%.0f")]])
+            log("  %s: hub reads/s=%s writes/s=%s runq_wait=%s%%" % (
+                label, fmt(hrps, "%.0f"), fmt(hwps, "%.0f"), fmt(hrq, "%.1f")))
+            return [3 * nstr, 30 * nstr, "%.2f" % hloss, fmt(median(p50s), "%.0f"),
+                    fmt(maxof(p99s), "%.0f"), fmt(hcpu, "%.1f"), fmt(hrps, "%.0f"),
+                    fmt(hwps, "%.0f"), fmt(hrq, "%.1f"), gc,
+                    "%.1f" % (hrss / 1024), hdrop, gdrop, gi, fmt(hhost, "%.0f")]
         finally:
             for p in mcf:
                 self.stop(p, 3)
