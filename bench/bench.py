@@ -36,10 +36,12 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -58,7 +60,7 @@ SIZE = 1316
 UDP_TRUESIZE = 2304
 # The hub table's median rows: format of each cell after the label (None:
 # not a number, no median).
-HUB_MEDIAN_FMT = ["%d", "%d", "%.2f", "%.0f", "%.0f", "%.1f", "%.0f", "%.0f",
+HUB_MEDIAN_FMT = ["%d", "%d", "%.2f", "%.0f", "%.0f", "%.0f", "%.1f", "%.0f", "%.0f",
                   "%.1f", None, "%.1f", "%d", "%d", None, "%.0f"]
 IDLE = 2
 GROUP, GROUP2 = "239.9.9.9", "239.9.9.10"
@@ -1245,6 +1247,10 @@ class Bench:
         runs = [("mcferry", None)]
         if self.before:
             runs.append(("mcferry-before", self.before))
+        if self.alt:
+            runs.append(("mcferry-alt", self.alt))
+        if os.environ.get("BENCH_HUB_FLOOD", "0") == "1":
+            runs += [(label + "+flood", b) for label, b in runs]
         reps = int(os.environ.get("BENCH_HUB_REPEAT", "1"))
         res = {}
         for rep in range(reps):
@@ -1252,7 +1258,7 @@ class Bench:
             for label, binary in runs[k:] + runs[:k]:
                 log("hub run %d/%d: %s" % (rep + 1, reps, label))
                 r = self.hub_once(h, gw, hosts, nstr, hsecs, hpps, hcount,
-                                  label, binary)
+                                  label, binary, gw[1] if "+flood" in label else None)
                 if r is not None:
                     res.setdefault(label, []).append(r)
         if not res:
@@ -1270,24 +1276,58 @@ class Bench:
             "Each island's gateway exports its own %d channels and imports the "
             "other %d; each island sends %d streams of 10 Mbit/s (%d pps × %g s, "
             "%d B); island I1 receives the %d channels of I2 and I3. Hub: %d "
-            "Mbit/s in, %d Mbit/s out. One row per run (mcferry-before: "
-            "BENCH_BEFORE's binary, interleaved); reads/s and writes/s are the "
+            "Mbit/s in, %d Mbit/s out. One row per run (mcferry-before, "
+            "mcferry-alt: BENCH_BEFORE's, BENCH_ALT's hub, interleaved; the "
+            "gateways are always this build's); reads/s and writes/s are the "
             "hub's read and write system calls (/proc/PID/io syscr, syscw); "
-            "runq wait = time the hub was runnable without a CPU." % (
+            "runq wait = time the hub was runnable without a CPU. +flood "
+            "(BENCH_HUB_FLOOD=1): a fourth link floods the hub with PINGs, as "
+            "fast as one Python thread sends them, for the whole run, reading "
+            "its PONGs." % (
                 nstr, 2 * nstr, nstr, hpps, hsecs, SIZE, 2 * nstr, 30 * nstr,
                 60 * nstr),
             ["hub", "channels", "Mbit/s into hub", "loss % (I1 receivers)",
              "p50 µs (median of receivers)", "p99 µs (worst receiver)",
-             "hub CPU %", "hub reads/s", "hub writes/s", "hub runq wait %",
+             "max µs (worst receiver)", "hub CPU %", "hub reads/s", "hub writes/s", "hub runq wait %",
              "gateway CPU % I1 / I2 / I3", "hub RSS MiB",
              "hub drops", "gateway drops", "gateway ingest drops I1 / I2 / I3",
              "host busy %"], rows)
 
-    def hub_once(self, h, gw, hosts, nstr, hsecs, hpps, hcount, label, binary):
+    def hub_once(self, h, gw, hosts, nstr, hsecs, hpps, hcount, label, binary,
+                 flood_ns=None):
         """One hub run with the hub binary BINARY (None: this build); the
-        table row's cells after the label, or None if it failed."""
+        table row's cells after the label, or None if it failed. FLOOD_NS:
+        a namespace from which a fourth link floods the hub with PINGs
+        while the data flows."""
         failed = None
         mcf = []
+        fl = dict(stop=False, sent=0, pongs=0, err=None)
+        fthreads = []
+
+        def flood(sock):
+            block = b"".join(T.ping(i) for i in range(4096))   # 64 KiB
+            try:
+                sock.sendall(T.hello(role=3, island=b"flood"))
+                while not fl["stop"]:
+                    sock.sendall(block)
+                    fl["sent"] += len(block)
+            except OSError as e:
+                if not fl["stop"]:
+                    fl["err"] = str(e)
+
+        def drain(sock):
+            sock.settimeout(0.5)
+            while not fl["stop"]:
+                try:
+                    d = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not d:
+                    return
+                fl["pongs"] += len(d)
+
         try:
             tag = "hub.%s" % label
             hubp = self.start_mcferry(tag + ".hub", h, ["hub", "--stats", 1, "--listen",
@@ -1341,6 +1381,13 @@ class Bench:
             hq0 = PS.run_delay_ns(hubp.pid)
             gc0 = {i: PS.cpu_ticks(gwp[i].pid) for i in gwp}
             h0 = PS.host_cpu()
+            if flood_ns is not None:
+                fs = flood_ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+                fs.connect(("10.92.1.1", TPORT))
+                fthreads = [threading.Thread(target=f, args=(fs,), daemon=True)
+                            for f in (flood, drain)]
+                for th in fthreads:
+                    th.start()
             sends = {}
             for i in (1, 2, 3):
                 for k in range(1, nstr + 1):
@@ -1349,6 +1396,7 @@ class Bench:
                         "--ttl", 1, "--iface", "lan0", "--stream", i * 100 + k,
                         "--quiet", "239.10.%d.%d:%d" % (i, k, UPORT)],
                         tag=tag + ".send%d.%d" % (i, k))
+            t_fl = time.monotonic()
             hrss = 0
             hc1, gc1, h1 = hc0, dict(gc0), h0
             hr1, hw1, hq1 = hr0, hw0, hq0
@@ -1373,6 +1421,16 @@ class Bench:
                 gc1 = {i: PS.cpu_ticks(gwp[i].pid) for i in gwp}
                 h1 = PS.host_cpu()
                 time.sleep(0.1)
+            if fthreads:
+                fl["stop"] = True
+                fs.shutdown(socket.SHUT_RDWR)
+                for th in fthreads:
+                    th.join(5)
+                fs.close()
+                log("  flood: %.0f MiB of PINGs (%.0f MiB/s), %d bytes of PONGs "
+                    "back%s" % (fl["sent"] / 2**20, fl["sent"] / 2**20 / max(
+                        time.monotonic() - t_fl, 0.1), fl["pongs"],
+                        ", ended: " + fl["err"] if fl["err"] else ""))
             for p in sends.values():
                 if not self.wait_proc(p, 5):
                     self.note("hub: an mcsend had to be stopped")
@@ -1380,7 +1438,7 @@ class Bench:
                 if not self.wait_proc(p, 5):
                     self.note("hub: an mcrecv had to be stopped")
             hsent = huniq = 0
-            p50s, p99s = [], []
+            p50s, p99s, pmaxs = [], [], []
             ok = True
             for (j, k), (p, _r) in recvs.items():
                 s = kv(sends[(j, k)].stdout(), "sent")
@@ -1398,6 +1456,7 @@ class Bench:
                 huniq += js["unique"]
                 p50s.append(js["latency_us"]["p50"])
                 p99s.append(js["latency_us"]["p99"])
+                pmaxs.append(js["latency_us"].get("max"))
             smax = max([kv(p.stdout(), "seconds") or 0 for p in sends.values()])
             hwin = max(smax, hsecs)
             hloss = 100.0 * (hsent - huniq) / hsent if hsent else 0.0
@@ -1441,7 +1500,8 @@ class Bench:
             log("  %s: hub reads/s=%s writes/s=%s runq_wait=%s%%" % (
                 label, fmt(hrps, "%.0f"), fmt(hwps, "%.0f"), fmt(hrq, "%.1f")))
             return [3 * nstr, 30 * nstr, "%.2f" % hloss, fmt(median(p50s), "%.0f"),
-                    fmt(maxof(p99s), "%.0f"), fmt(hcpu, "%.1f"), fmt(hrps, "%.0f"),
+                    fmt(maxof(p99s), "%.0f"), fmt(maxof(pmaxs), "%.0f"),
+                    fmt(hcpu, "%.1f"), fmt(hrps, "%.0f"),
                     fmt(hwps, "%.0f"), fmt(hrq, "%.1f"), gc,
                     "%.1f" % (hrss / 1024), hdrop, gdrop, gi, fmt(hhost, "%.0f")]
         finally:
