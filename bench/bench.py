@@ -1457,6 +1457,12 @@ class Bench:
                 p50s.append(js["latency_us"]["p50"])
                 p99s.append(js["latency_us"]["p99"])
                 pmaxs.append(js["latency_us"].get("max"))
+            short = ["239.10.%d.%d sent %s" % (i, k, kv(p.stdout(), "sent"))
+                     for (i, k), p in sorted(sends.items())
+                     if kv(p.stdout(), "sent") != hcount]
+            if short:
+                self.note("hub: senders that did not send all %d datagrams: %s"
+                          % (hcount, ", ".join(short)))
             smax = max([kv(p.stdout(), "seconds") or 0 for p in sends.values()])
             hwin = max(smax, hsecs)
             hloss = 100.0 * (hsent - huniq) / hsent if hsent else 0.0
