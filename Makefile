@@ -50,7 +50,7 @@ asan: all
 # (-close_fd_mask=2: fuzz_conn logs at debug level so every log format
 # runs); libFuzzer and sanitizer reports still print.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= frame uri config conn psk http acl
+FUZZ_TARGETS ?= frame uri config conn conn_msg psk http acl
 fuzz:
 	command -v clang >/dev/null || (apt-get update -qq && apt-get install -y -qq clang)
 	[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true

@@ -36,9 +36,12 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,6 +54,14 @@ import procstat as PS   # noqa: E402
 T = None         # tests/net/topo.py, imported once MCFERRY_BUILD is set
 
 SIZE = 1316
+# Kernel memory a 1316-byte datagram from a veth is charged in a UDP
+# receive queue (skb truesize; measured on this machine, Linux 6.18: 2304 bytes), to
+# turn /proc/net/udp's rx_queue into datagrams.
+UDP_TRUESIZE = 2304
+# The hub table's median rows: format of each cell after the label (None:
+# not a number, no median).
+HUB_MEDIAN_FMT = ["%d", "%d", "%.2f", "%.0f", "%.0f", "%.0f", "%.1f", "%.0f", "%.0f",
+                  "%.1f", None, "%.1f", "%d", "%d", None, "%.0f"]
 IDLE = 2
 GROUP, GROUP2 = "239.9.9.9", "239.9.9.10"
 UPORT, TPORT = 5000, 7000
@@ -120,6 +131,20 @@ def nums(vals):
 def median(vals):
     v = nums(vals)
     return statistics.median(v) if v else None
+
+
+def num(cell):
+    """A table cell as a number (None for "-" or text)."""
+    try:
+        return float(cell)
+    except (TypeError, ValueError):
+        return None
+
+
+def pctl(vals, q):
+    """The Q-th percentile (nearest rank) of VALS."""
+    v = sorted(nums(vals))
+    return v[min(len(v) - 1, max(0, int(round(q / 100.0 * len(v))) - 1))] if v else None
 
 
 def maxof(vals):
@@ -245,6 +270,18 @@ class Bench:
                 self.binaries[kind] = os.environ.get(pe["env"]) or None
         self.before = os.environ.get("BENCH_BEFORE") or None
         self.alt = os.environ.get("BENCH_ALT") or None
+        # Diagnostics (bench/README.md, "Where the time goes"): perf record
+        # of the relay while data flows, the TCP queues on both sides, the
+        # clients' receive buffer.
+        self.perf_dir = os.environ.get("BENCH_PERF") or None
+        self.queues = os.environ.get("BENCH_QUEUES", "0") == "1"
+        self.recv_rcvbuf = os.environ.get("BENCH_RECV_RCVBUF") or None
+        if self.recv_rcvbuf and not self.recv_rcvbuf.isdigit():
+            sys.exit("bench: BENCH_RECV_RCVBUF must be a byte count")
+        if self.perf_dir:
+            if not shutil.which("perf"):
+                sys.exit("bench: BENCH_PERF needs perf on PATH")
+            os.makedirs(self.perf_dir, exist_ok=True)
         self.rows = self.fan_rows()
 
     # -- notes
@@ -471,6 +508,8 @@ class Bench:
                 "--ready-file", ready, "--json"]
         if pe["http"]:
             args += ["--http", "/udp/%s:%d" % (GROUP, UPORT)]
+        if self.recv_rcvbuf:
+            args += ["--rcvbuf", self.recv_rcvbuf]
         recv = self.c.spawn(args, tag=tag + ".recv")
         ok = self.wait_until(lambda: os.path.exists(ready), 40, recv)
         if not ok and not recv.alive():
@@ -522,8 +561,24 @@ class Bench:
         udp_sample()
         cpu0 = PS.tree_ticks(relay.pid)
         sw0 = PS.tree_syscw(relay.pid)
+        rd0 = PS.run_delay_ns(relay.pid)
+        rrd0 = PS.run_delay_ns(recv.pid)
         rc0 = PS.cpu_ticks(recv.pid)
         h0 = PS.host_cpu()
+        perf = None
+        if self.perf_dir and not pe["forks"]:
+            # perf runs in the root namespace and follows the relay by PID
+            # (every thread) until the data has gone through, then SIGINT.
+            pf = os.path.join(self.perf_dir, tag + ".perf.data")
+            perf = subprocess.Popen(
+                ["perf", "record", "-q", "-e", "cpu-clock", "-g", "-p",
+                 str(relay.pid), "-o", pf], stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=open(os.path.join(self.perf_dir, tag + ".perf.err"), "w"))
+            time.sleep(0.3)  # attached before the first datagram
+        # BENCH_QUEUES: the relay's UDP receive queue (bytes charged), and
+        # per client socket the relay's send and the client's receive queue
+        qu, qsnd, qrcv = [], [], []
         t0 = time.monotonic()
         send = self.s.spawn([T.MCSEND, "--count", count, "--rate", pps,
                              "--size", SIZE, "--ttl", 1, "--iface", IF_S, "--quiet"]
@@ -533,7 +588,7 @@ class Bench:
         # until the receiver ends (all data in, every client closed, or IDLE
         # s idle); hard limit secs + 35 (mcrecv's own --duration is secs + 30).
         rssmax = pssmax = 0
-        rc1 = h1 = cpu1 = None
+        rc1 = h1 = cpu1 = rrd1 = None
         i = 0
         next_mark = 10
         while recv.alive() and i < (secs + 35) * 10:
@@ -546,19 +601,34 @@ class Bench:
             rcv = PS.cpu_ticks(recv.pid)
             if rcv is not None:
                 rc1, h1 = rcv, PS.host_cpu()
+                rrd1 = PS.run_delay_ns(recv.pid)
             if pe["forks"]:
                 cpu1 = PS.tree_ticks(relay.pid)
                 if i % 10 == 5:
                     pssmax = max(pssmax, PS.tree_pss(relay.pid))
             udp_sample()
+            if self.queues and send.alive():
+                u = PS.udp_rx_queue(relay.pid, UPORT)
+                if u is not None:
+                    qu.append(u)
+                qsnd += [t for t, _r in PS.tcp_queues(relay.pid, TPORT, True) or []]
+                qrcv += [r for _t, r in PS.tcp_queues(recv.pid, TPORT, False) or []]
             time.sleep(0.1)
             i += 1
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            try:
+                perf.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                perf.kill()
+                perf.wait()
         if not self.wait_proc(send, 5):
             self.note("%s: mcsend had to be stopped" % tag)
         if not self.wait_proc(recv, 5):
             self.note("%s: mcrecv had to be stopped" % tag)
         udp_sample()
         sw1 = PS.tree_syscw(relay.pid)
+        rd1 = PS.run_delay_ns(relay.pid)
         if not pe["forks"]:
             cpu1 = PS.tree_ticks(relay.pid)
             rssmax = max(rssmax, PS.status_kb(relay.pid, "VmHWM") or 0)
@@ -626,6 +696,34 @@ class Bench:
             and not pe["forks"] else None
         R["CPUGB"] = (R["CPU"] / R["GBPS"] if R["CPU"] is not None and R["GBPS"]
                       else None)
+        # Time the relay was runnable but had no CPU (schedstat), in % of
+        # the window: a relay below 100 % CPU that still falls behind was
+        # waiting for the machine, not for its sockets, when this is high.
+        R["RUNQ"] = (100.0 * (rd1 - rd0) / 1e9 / win
+                     if rd0 is not None and rd1 is not None and not pe["forks"]
+                     else None)
+        # Queues while data flowed, as time (Little's law): the relay's UDP
+        # receive queue at the input rate (bytes charged / UDP_TRUESIZE per
+        # datagram), the relay's unacknowledged TCP send queue and the
+        # clients' unread receive queue at the delivered rate per client.
+        R["UDPQ"] = R["SNDQ"] = R["RCVQ"] = None
+        pcr = js["bytes"] / win / n if n and win else 0
+
+        def q_ms(b, rate):
+            return 1000.0 * b / rate
+
+        if qu and pps:
+            R["UDPQ"] = q_ms(statistics.mean(qu) / UDP_TRUESIZE, pps)
+        if qsnd and qrcv and pcr:
+            R["SNDQ"] = q_ms(statistics.mean(qsnd), pcr)
+            R["RCVQ"] = q_ms(statistics.mean(qrcv), pcr)
+            log("  queues as ms, mean / p99 / max over samples: relay udp rxq "
+                "%.1f / %.1f / %.1f (%d samples); per client socket (%.2f Mbit/s): "
+                "relay sndq %.1f / %.1f / %.1f, clients' rcvq %.1f / %.1f / %.1f" % (
+                    R["UDPQ"] or 0, q_ms(pctl(qu, 99) / UDP_TRUESIZE, pps),
+                    q_ms(max(qu) / UDP_TRUESIZE, pps), len(qu), pcr * 8 / 1e6,
+                    R["SNDQ"], q_ms(pctl(qsnd, 99), pcr), q_ms(max(qsnd), pcr),
+                    R["RCVQ"], q_ms(pctl(qrcv, 99), pcr), q_ms(max(qrcv), pcr)))
         if base == "mcferry":
             rlog = relay.stderr()
             R["DROPS"] = stat_field(rlog, "drops")
@@ -678,10 +776,12 @@ class Bench:
                       "generator/machine, not only by the relay" % (tag, R["RCPU"]))
         log("  sent=%d in %gs window=%.3fs unique=%d bytes=%d relay_cpu=%s%% "
             "recv_cpu=%s%% host_busy=%s%% rss=%dkB p50=%sus p99=%sus "
-            "ingest_drops=%s stop=%s" % (
+            "ingest_drops=%s runq_wait=%s%% recv_runq_wait=%s%% stop=%s" % (
                 sent, ssecs, win, uniq, js["bytes"], fmt(R["CPU"], "%.1f"),
                 fmt(R["RCPU"], "%.1f"), fmt(R["HOST"], "%.0f"), rssmax,
-                R["P50"], R["P99"], drops, stopr))
+                R["P50"], R["P99"], drops, fmt(R["RUNQ"], "%.1f"),
+                fmt(100.0 * (rrd1 - rrd0) / 1e9 / win if rrd0 is not None and rrd1
+                    is not None else None, "%.1f"), stopr))
         return R
 
     def fanout(self):
@@ -721,7 +821,9 @@ class Bench:
         for cfg in configs:
             if cfg in V:
                 med[cfg] = {k: median(col(cfg, k)) for k in
-                            ("GBPS", "DELIV", "P50", "P99", "CPU", "CPUGB", "WPD", "RSS",
+                            ("GBPS", "DELIV", "P50", "P99", "UDPQ", "SNDQ", "RCVQ",
+                             "RUNQ", "CPU",
+                             "CPUGB", "WPD", "RSS",
                              "RCPU", "HOST", "L_IN", "L_SKIP", "L_CUT", "L_NEVER")}
                 med[cfg]["LOSS"] = maxof(col(cfg, "LOSS"))
         # The 1-client row of each relay kind is the RSS baseline.
@@ -733,7 +835,7 @@ class Bench:
         for cfg in configs:
             kind, mb, n = cfg
             if cfg not in V:
-                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 21)
+                rows.append([kind, mb, n, "failed (see notes)"] + ["-"] * 25)
                 continue
             M = med[cfg]
             perc = "-"
@@ -745,10 +847,12 @@ class Bench:
                          fmt(M["LOSS"], "%.2f"), fmt(M["L_IN"], "%.2f"),
                          fmt(M["L_SKIP"], "%.2f"), fmt(M["L_CUT"], "%.2f"),
                          fmt(M["L_NEVER"], "%.2f"),
-                         fmt(M["CPU"], "%.1f"), fmt(M["CPUGB"], "%.1f"),
-                         fmt(M["WPD"], "%.3f"),
+                         fmt(M["CPU"], "%.1f"), fmt(M["RUNQ"], "%.1f"),
+                         fmt(M["CPUGB"], "%.1f"), fmt(M["WPD"], "%.3f"),
                          "%.1f" % (M["RSS"] / 1024), perc,
                          fmt(M["P50"], "%.0f"), fmt(M["P99"], "%.0f"),
+                         fmt(M["UDPQ"], "%.1f"), fmt(M["SNDQ"], "%.1f"),
+                         fmt(M["RCVQ"], "%.1f"),
                          "-" if drops is None else drops,
                          "-" if cuts is None else cuts,
                          "-" if epis is None else epis,
@@ -775,12 +879,15 @@ class Bench:
                 rows.append([mc[0] + "/" + kind, mb, n, ratio(mc, cfg, "GBPS"),
                              "-", "%s vs %s" % (fmt(med[mc]["LOSS"], "%.2f"),
                                                 fmt(med[cfg]["LOSS"], "%.2f"))]
-                            + ["-"] * 4 + [ratio(mc, cfg, "CPU"),
+                            + ["-"] * 4 + [ratio(mc, cfg, "CPU"), ratio(mc, cfg, "RUNQ"),
                                            ratio(mc, cfg, "CPUGB"),
                                            ratio(mc, cfg, "WPD"),
                                            ratio(mc, cfg, "RSS"), "-",
                                            ratio(mc, cfg, "P50"),
-                                           ratio(mc, cfg, "P99")] + ["-"] * 6)
+                                           ratio(mc, cfg, "P99"),
+                                           ratio(mc, cfg, "UDPQ"),
+                                           ratio(mc, cfg, "SNDQ"),
+                                           ratio(mc, cfg, "RCVQ")] + ["-"] * 6)
         return table(
             "1. Fan-out: multicast -> relay -> N TCP clients",
             "%d-byte datagrams, %g s per run; each row: median of %d run(s), "
@@ -793,13 +900,21 @@ class Bench:
             "relay closed, never = the rest (still queued when mcrecv gave up). "
             "CPU/Gbit = relay CPU %% per delivered Gbit/s; writes/dgram = the "
             "relay's write system calls (/proc/PID/io syscw) per delivered "
-            "copy. Ratio rows: "
+            "copy. runq wait = time the relay was runnable without a CPU "
+            "(/proc/PID/task/*/schedstat), %% of the window. udp rxq / sndq / rcvq ms (BENCH_QUEUES=1): means while data "
+            "flowed of the relay's UDP receive queue (/proc/net/udp, at the "
+            "input rate), its unacknowledged TCP send queue and the clients' "
+            "unread receive queue per client (/proc/net/tcp, at the delivered "
+            "rate per client), as time. Ratio rows: "
             "medians, < 1 = mcferry used less." % (SIZE, m["secs"], m["repeat"]),
             ["relay", "Mbit/s in", "clients", "delivered Gbit/s", "delivered %",
              "loss %", "ingest %", "skipped %", "cut-off %", "never %",
-             "relay CPU %", "CPU/Gbit", "writes/dgram", "relay RSS MiB",
+             "relay CPU %", "runq wait %", "CPU/Gbit", "writes/dgram",
+             "relay RSS MiB",
              "RSS/client KiB",
-             "p50 µs", "p99 µs", "drops", "cutoffs", "skip episodes",
+             "p50 µs", "p99 µs", "udp rxq ms", "sndq ms", "rcvq ms", "drops",
+             "cutoffs",
+             "skip episodes",
              "ingest drops", "mcrecv CPU %", "host busy %"], rows)
 
     def soak(self):
@@ -1107,6 +1222,9 @@ class Bench:
     # and imports the other islands' channels; island 1 receives and counts.
 
     def hub(self):
+        """The hub table: BENCH_HUB_REPEAT runs (default 1) of mcferry, and
+        as many of BENCH_BEFORE's binary when it is set, interleaved (the
+        order rotates per repetition) on the same namespaces."""
         m = self.m
         nstr, hsecs = m["hub_streams"], m["hub_secs"]
         t = self.t
@@ -1126,11 +1244,95 @@ class Bench:
         hcount = int(hpps * hsecs)
         log("hub: 3 islands x %d streams x 10 Mbit/s (%dpps) for %gs"
             % (nstr, hpps, hsecs))
-        failed = "### 4. Hub\n\nfailed (see notes)\n"
+        runs = [("mcferry", None)]
+        if self.before:
+            runs.append(("mcferry-before", self.before))
+        if self.alt:
+            runs.append(("mcferry-alt", self.alt))
+        if os.environ.get("BENCH_HUB_FLOOD", "0") == "1":
+            runs += [(label + "+flood", b) for label, b in runs]
+        reps = int(os.environ.get("BENCH_HUB_REPEAT", "1"))
+        res = {}
+        for rep in range(reps):
+            k = rep % len(runs)
+            for label, binary in runs[k:] + runs[:k]:
+                log("hub run %d/%d: %s" % (rep + 1, reps, label))
+                r = self.hub_once(h, gw, hosts, nstr, hsecs, hpps, hcount,
+                                  label, binary, gw[1] if "+flood" in label else None)
+                if r is not None:
+                    res.setdefault(label, []).append(r)
+        if not res:
+            return "### 4. Hub\n\nfailed (see notes)\n"
+        rows = []
+        for label, _b in runs:
+            for r in res.get(label, []):
+                rows.append([label] + r)
+            if len(res.get(label, [])) > 1:
+                rows.append([label + " (median)"] + [
+                    fmt(median([num(x[c]) for x in res[label]]), f) if f else "-"
+                    for c, f in enumerate(HUB_MEDIAN_FMT)])
+        return table(
+            "4. Hub: 3 islands, %d channels of 10 Mbit/s" % (3 * nstr),
+            "Each island's gateway exports its own %d channels and imports the "
+            "other %d; each island sends %d streams of 10 Mbit/s (%d pps × %g s, "
+            "%d B); island I1 receives the %d channels of I2 and I3. Hub: %d "
+            "Mbit/s in, %d Mbit/s out. One row per run (mcferry-before, "
+            "mcferry-alt: BENCH_BEFORE's, BENCH_ALT's hub, interleaved; the "
+            "gateways are always this build's); reads/s and writes/s are the "
+            "hub's read and write system calls (/proc/PID/io syscr, syscw); "
+            "runq wait = time the hub was runnable without a CPU. +flood "
+            "(BENCH_HUB_FLOOD=1): a fourth link floods the hub with PINGs, as "
+            "fast as one Python thread sends them, for the whole run, reading "
+            "its PONGs." % (
+                nstr, 2 * nstr, nstr, hpps, hsecs, SIZE, 2 * nstr, 30 * nstr,
+                60 * nstr),
+            ["hub", "channels", "Mbit/s into hub", "loss % (I1 receivers)",
+             "p50 µs (median of receivers)", "p99 µs (worst receiver)",
+             "max µs (worst receiver)", "hub CPU %", "hub reads/s", "hub writes/s", "hub runq wait %",
+             "gateway CPU % I1 / I2 / I3", "hub RSS MiB",
+             "hub drops", "gateway drops", "gateway ingest drops I1 / I2 / I3",
+             "host busy %"], rows)
+
+    def hub_once(self, h, gw, hosts, nstr, hsecs, hpps, hcount, label, binary,
+                 flood_ns=None):
+        """One hub run with the hub binary BINARY (None: this build); the
+        table row's cells after the label, or None if it failed. FLOOD_NS:
+        a namespace from which a fourth link floods the hub with PINGs
+        while the data flows."""
+        failed = None
         mcf = []
+        fl = dict(stop=False, sent=0, pongs=0, err=None)
+        fthreads = []
+
+        def flood(sock):
+            block = b"".join(T.ping(i) for i in range(4096))   # 64 KiB
+            try:
+                sock.sendall(T.hello(role=3, island=b"flood"))
+                while not fl["stop"]:
+                    sock.sendall(block)
+                    fl["sent"] += len(block)
+            except OSError as e:
+                if not fl["stop"]:
+                    fl["err"] = str(e)
+
+        def drain(sock):
+            sock.settimeout(0.5)
+            while not fl["stop"]:
+                try:
+                    d = sock.recv(65536)
+                except socket.timeout:
+                    continue
+                except OSError:
+                    return
+                if not d:
+                    return
+                fl["pongs"] += len(d)
+
         try:
-            hubp = self.start_mcferry("hub.hub", h, ["hub", "--stats", 1, "--listen",
-                                                     "tcp://@:%d" % TPORT])
+            tag = "hub.%s" % label
+            hubp = self.start_mcferry(tag + ".hub", h, ["hub", "--stats", 1, "--listen",
+                                                        "tcp://@:%d" % TPORT],
+                                      binary=binary)
             if hubp is None:
                 return failed
             mcf.append(hubp)
@@ -1141,7 +1343,7 @@ class Bench:
                     for k in range(1, nstr + 1):
                         args += ["--export" if j == i else "--import",
                                  "239.10.%d.%d:%d" % (j, k, UPORT)]
-                p = self.start_mcferry("hub.gw%d" % i, gw[i], [
+                p = self.start_mcferry(tag + ".gw%d" % i, gw[i], [
                     "gateway", "--stats", 1, "--hub", "tcp://10.92.%d.1:%d" % (i, TPORT),
                     "--iface", "lan0", "--island", "I%d" % i] + args)
                 if p is None:
@@ -1163,20 +1365,29 @@ class Bench:
             recvs = {}
             for j in (2, 3):
                 for k in range(1, nstr + 1):
-                    ready = self.ready_file("hub.recv%d.%d" % (j, k))
+                    ready = self.ready_file(tag + ".recv%d.%d" % (j, k))
                     recvs[(j, k)] = (hosts[1].spawn([
                         T.MCRECV, "udp", "239.10.%d.%d:%d" % (j, k, UPORT),
                         "--iface", "lan0", "--expect", hcount, "--count", hcount,
                         "--idle", IDLE, "--duration", hsecs + 25, "--json",
-                        "--ready-file", ready], tag="hub.recv%d.%d" % (j, k)), ready)
+                        "--ready-file", ready], tag=tag + ".recv%d.%d" % (j, k)), ready)
             for (j, k), (p, ready) in recvs.items():
                 if not self.wait_until(lambda: os.path.exists(ready), 10, p):
                     self.hfail("hub: mcrecv for 239.10.%d.%d did not start" % (j, k))
                     return failed
             time.sleep(0.5)
             hc0 = PS.cpu_ticks(hubp.pid)
+            hr0, hw0 = PS.tree_syscr(hubp.pid), PS.tree_syscw(hubp.pid)
+            hq0 = PS.run_delay_ns(hubp.pid)
             gc0 = {i: PS.cpu_ticks(gwp[i].pid) for i in gwp}
             h0 = PS.host_cpu()
+            if flood_ns is not None:
+                fs = flood_ns.socket(socket.AF_INET, socket.SOCK_STREAM)
+                fs.connect(("10.92.1.1", TPORT))
+                fthreads = [threading.Thread(target=f, args=(fs,), daemon=True)
+                            for f in (flood, drain)]
+                for th in fthreads:
+                    th.start()
             sends = {}
             for i in (1, 2, 3):
                 for k in range(1, nstr + 1):
@@ -1184,16 +1395,42 @@ class Bench:
                         T.MCSEND, "--count", hcount, "--rate", hpps, "--size", SIZE,
                         "--ttl", 1, "--iface", "lan0", "--stream", i * 100 + k,
                         "--quiet", "239.10.%d.%d:%d" % (i, k, UPORT)],
-                        tag="hub.send%d.%d" % (i, k))
+                        tag=tag + ".send%d.%d" % (i, k))
+            t_fl = time.monotonic()
             hrss = 0
             hc1, gc1, h1 = hc0, dict(gc0), h0
+            hr1, hw1, hq1 = hr0, hw0, hq0
+            # Ingest drops at the gateways' own UDP sockets (their exported
+            # channels, bound to the group's port): /proc/net/udp of each
+            # gateway namespace, last sample while the gateway runs.
+            gin = {i: 0 for i in gwp}
+
+            def gw_ingest():
+                for i in gwp:
+                    d = PS.udp_sockets(gwp[i].pid, UPORT)
+                    if d is not None:
+                        gin[i] = sum(d.values())
+
             end = time.monotonic() + hsecs + 30
             while time.monotonic() < end and any(p.alive() for p, _r in recvs.values()):
+                gw_ingest()
                 hrss = max(hrss, PS.status_kb(hubp.pid, "VmRSS") or 0)
                 hc1 = PS.cpu_ticks(hubp.pid)
+                hr1, hw1 = PS.tree_syscr(hubp.pid), PS.tree_syscw(hubp.pid)
+                hq1 = PS.run_delay_ns(hubp.pid)
                 gc1 = {i: PS.cpu_ticks(gwp[i].pid) for i in gwp}
                 h1 = PS.host_cpu()
                 time.sleep(0.1)
+            if fthreads:
+                fl["stop"] = True
+                fs.shutdown(socket.SHUT_RDWR)
+                for th in fthreads:
+                    th.join(5)
+                fs.close()
+                log("  flood: %.0f MiB of PINGs (%.0f MiB/s), %d bytes of PONGs "
+                    "back%s" % (fl["sent"] / 2**20, fl["sent"] / 2**20 / max(
+                        time.monotonic() - t_fl, 0.1), fl["pongs"],
+                        ", ended: " + fl["err"] if fl["err"] else ""))
             for p in sends.values():
                 if not self.wait_proc(p, 5):
                     self.note("hub: an mcsend had to be stopped")
@@ -1201,7 +1438,7 @@ class Bench:
                 if not self.wait_proc(p, 5):
                     self.note("hub: an mcrecv had to be stopped")
             hsent = huniq = 0
-            p50s, p99s = [], []
+            p50s, p99s, pmaxs = [], [], []
             ok = True
             for (j, k), (p, _r) in recvs.items():
                 s = kv(sends[(j, k)].stdout(), "sent")
@@ -1219,15 +1456,27 @@ class Bench:
                 huniq += js["unique"]
                 p50s.append(js["latency_us"]["p50"])
                 p99s.append(js["latency_us"]["p99"])
+                pmaxs.append(js["latency_us"].get("max"))
+            short = ["239.10.%d.%d sent %s" % (i, k, kv(p.stdout(), "sent"))
+                     for (i, k), p in sorted(sends.items())
+                     if kv(p.stdout(), "sent") != hcount]
+            if short:
+                self.note("hub: senders that did not send all %d datagrams: %s"
+                          % (hcount, ", ".join(short)))
             smax = max([kv(p.stdout(), "seconds") or 0 for p in sends.values()])
             hwin = max(smax, hsecs)
             hloss = 100.0 * (hsent - huniq) / hsent if hsent else 0.0
             hcpu = PS.pct(hc0, hc1, hwin)
             gcpu = {i: PS.pct(gc0[i], gc1[i], hwin) for i in gwp}
             hhost = PS.host_busy(h0, h1)
+            hrps = (hr1 - hr0) / hwin if hr0 is not None and hr1 is not None else None
+            hwps = (hw1 - hw0) / hwin if hw0 is not None and hw1 is not None else None
+            hrq = (100.0 * (hq1 - hq0) / 1e9 / hwin
+                   if hq0 is not None and hq1 is not None else None)
             for p in mcf:
                 if not p.alive():
                     self.note("hub: mcferry pid %d exited during the run" % p.pid)
+            gw_ingest()
             # mcferry prints a last stats line when it shuts down
             for p in mcf:
                 p.send_signal(signal.SIGTERM)
@@ -1240,32 +1489,27 @@ class Bench:
             hin = stat_sum(hlog, "mcferry_hub_channel_in_datagrams_total")
             hout = stat_sum(hlog, "mcferry_hub_channel_out_datagrams_total")
             gc = " / ".join(fmt(gcpu[i], "%.1f") for i in (1, 2, 3))
+            gi = " / ".join("%d" % gin[i] for i in (1, 2, 3))
             log("  sent(to A)=%d unique=%d loss=%.2f%% hub_cpu=%s%% gw_cpu=%s%% hub "
-                "in=%d out=%d drops=%d gw drops=%d host_busy=%s%%" % (
+                "in=%d out=%d drops=%d gw drops=%d gw ingest drops=%s host_busy=%s%%" % (
                     hsent, huniq, hloss, fmt(hcpu, "%.1f"), gc, hin, hout, hdrop,
-                    gdrop, fmt(hhost, "%.0f")))
+                    gdrop, gi, fmt(hhost, "%.0f")))
             self.note("hub: hub stats in=%d out=%d datagrams (expected %d in, %d out), "
-                      "hub drops=%d, gateway drops=%d" % (
-                          hin, hout, 3 * nstr * hcount, 6 * nstr * hcount, hdrop, gdrop))
-            self.mcferry_log_notes("hub.hub", hlog)
+                      "hub drops=%d, gateway drops=%d, gateway ingest drops %s" % (
+                          hin, hout, 3 * nstr * hcount, 6 * nstr * hcount, hdrop, gdrop,
+                          gi))
+            self.mcferry_log_notes(tag + ".hub", hlog)
             for i in gwp:
-                self.mcferry_log_notes("hub.gw%d" % i, gwp[i].stderr())
+                self.mcferry_log_notes(tag + ".gw%d" % i, gwp[i].stderr())
             if not ok:
                 return failed
-            return table(
-                "4. Hub: 3 islands, %d channels of 10 Mbit/s" % (3 * nstr),
-                "Each island's gateway exports its own %d channels and imports the "
-                "other %d; each island sends %d streams of 10 Mbit/s (%d pps × %g s, "
-                "%d B); island I1 receives the %d channels of I2 and I3. Hub: %d "
-                "Mbit/s in, %d Mbit/s out." % (nstr, 2 * nstr, nstr, hpps, hsecs, SIZE,
-                                               2 * nstr, 30 * nstr, 60 * nstr),
-                ["channels", "Mbit/s into hub", "loss % (I1 receivers)",
-                 "p50 µs (median of receivers)", "p99 µs (worst receiver)",
-                 "hub CPU %", "gateway CPU % I1 / I2 / I3", "hub RSS MiB",
-                 "hub drops", "gateway drops", "host busy %"],
-                [[3 * nstr, 30 * nstr, "%.2f" % hloss, fmt(median(p50s), "%.0f"),
-                  fmt(maxof(p99s), "%.0f"), fmt(hcpu, "%.1f"), gc,
-                  "%.1f" % (hrss / 1024), hdrop, gdrop, fmt(hhost, "%.0f")]])
+            log("  %s: hub reads/s=%s writes/s=%s runq_wait=%s%%" % (
+                label, fmt(hrps, "%.0f"), fmt(hwps, "%.0f"), fmt(hrq, "%.1f")))
+            return [3 * nstr, 30 * nstr, "%.2f" % hloss, fmt(median(p50s), "%.0f"),
+                    fmt(maxof(p99s), "%.0f"), fmt(maxof(pmaxs), "%.0f"),
+                    fmt(hcpu, "%.1f"), fmt(hrps, "%.0f"),
+                    fmt(hwps, "%.0f"), fmt(hrq, "%.1f"), gc,
+                    "%.1f" % (hrss / 1024), hdrop, gdrop, gi, fmt(hhost, "%.0f")]
         finally:
             for p in mcf:
                 self.stop(p, 3)

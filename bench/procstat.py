@@ -79,6 +79,71 @@ def tree_syscw(pid):
     return total
 
 
+def tree_syscr(pid):
+    """Read system calls (read, readv, recvmsg, ...: syscr of /proc/PID/io)
+    of PID and its live children; None if it is gone."""
+    total = None
+    for p in [pid] + children(pid):
+        t = _read("/proc/%d/io" % p)
+        m = t and re.search(r"^syscr: (\d+)", t, re.M)
+        if m:
+            total = (total or 0) + int(m.group(1))
+    return total
+
+
+def tcp_queues(pid, port, local):
+    """[(tx_queue, rx_queue)] in bytes of the established TCP sockets of
+    PID's namespace (/proc/net/tcp and tcp6: IPv4 peers of a dual-stack
+    socket are in tcp6) whose local (LOCAL true) or remote port is PORT;
+    None if PID is gone. tx_queue is what the socket's owner wrote that the
+    peer has not acknowledged, rx_queue what arrived that its owner has not
+    read yet (payload bytes)."""
+    s = _read("/proc/%d/net/tcp" % pid)
+    if s is None:
+        return None
+    s6 = _read("/proc/%d/net/tcp6" % pid) or ""
+    out = []
+    for line in s.splitlines()[1:] + s6.splitlines()[1:]:
+        f = line.split()
+        if len(f) < 5 or f[3] != "01":
+            continue
+        if int(f[1 if local else 2].split(":")[1], 16) != port:
+            continue
+        t, r = f[4].split(":")
+        out.append((int(t, 16), int(r, 16)))
+    return out
+
+
+def udp_rx_queue(pid, port):
+    """Sum of rx_queue of the UDP sockets bound to PORT in PID's namespace
+    (/proc/net/udp): kernel memory charged for unread datagrams, their
+    skb truesize, not their payload; None if PID is gone."""
+    s = _read("/proc/%d/net/udp" % pid)
+    if s is None:
+        return None
+    q = 0
+    for line in s.splitlines()[1:]:
+        f = line.split()
+        if len(f) >= 13 and int(f[1].split(":")[1], 16) == port:
+            q += int(f[4].split(":")[1], 16)
+    return q
+
+
+def run_delay_ns(pid):
+    """Time PID's threads spent runnable but waiting for a CPU, ns (second
+    field of /proc/PID/task/*/schedstat); None if it is gone."""
+    total = None
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return None
+    for t in tasks:
+        f = (_read("/proc/%d/task/%s/schedstat" % (pid, t)) or "").split()
+        if len(f) >= 2:
+            total = (total or 0) + int(f[1])
+    return total
+
+
 def status_kb(pid, field):
     """VmRSS / VmHWM of PID in kB."""
     s = _read("/proc/%d/status" % pid)

@@ -209,7 +209,91 @@ size_t check_ports(const char *path, const struct config *cfg, FILE *out)
 	return bad;
 }
 
+/* ---- control sockets (pure) ------------------------------------------- */
+
+struct ctl_use {
+	const char *path;
+	int line;
+	char what[96];
+};
+
+static void ctl_add(struct ctl_use **v, size_t *n, const char *path, int line,
+		    const char *kind, const char *name)
+{
+	struct ctl_use *u;
+
+	if (!path[0])
+		return;
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	u = &(*v)[(*n)++];
+	u->path = path;
+	u->line = line;
+	snprintf(u->what, sizeof(u->what), "%s=%s", kind, name);
+}
+
+size_t check_controls(const char *path, const struct config *cfg, FILE *out)
+{
+	struct ctl_use *v = NULL;
+	size_t n = 0, bad = 0;
+
+	for (size_t i = 0; i < cfg->nrelays; i++) {
+		const struct config_relay *r = &cfg->relays[i];
+
+		ctl_add(&v, &n, r->control,
+			r->control_line ? r->control_line : r->line, "relay",
+			r->name);
+	}
+	for (size_t i = 0; i < cfg->nhubs; i++) {
+		const struct config_hub *h = &cfg->hubs[i];
+
+		ctl_add(&v, &n, h->control,
+			h->control_line ? h->control_line : h->line, "hub",
+			h->name);
+	}
+	for (size_t i = 0; i < cfg->ngateways; i++) {
+		const struct config_gateway *g = &cfg->gateways[i];
+
+		ctl_add(&v, &n, g->spec.control,
+			g->control_line ? g->control_line : g->line, "gateway",
+			g->spec.name);
+	}
+	for (size_t i = 1; i < n; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(v[i].path, v[j].path))
+				continue;
+			report(out, path, v[i].line,
+			       "%s control=%s: the control socket of %s on "
+			       "line %d already (one socket per service)",
+			       v[i].what, v[i].path, v[j].what, v[j].line);
+			bad++;
+			break;
+		}
+	}
+	free(v);
+	return bad;
+}
+
 /* ---- this host: interfaces, groups, files ----------------------------- */
+
+/* The directory a control socket goes into must be there. */
+static size_t check_control_dir(const char *path, int line, const char *what,
+				const char *sock, FILE *out)
+{
+	char dir[108];
+	const char *slash = strrchr(sock, '/');
+	struct stat st;
+
+	if (!sock[0] || !slash)
+		return 0; /* "" or relative to the working directory */
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - sock), sock);
+	if (!dir[0])
+		strcpy(dir, "/");
+	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	report(out, path, line, "%s control=%s: no directory '%s'", what, sock,
+	       dir);
+	return 1;
+}
 
 static size_t check_iface(const char *path, int line, const char *iface,
 			  const char *what, FILE *out)
@@ -297,7 +381,7 @@ static size_t check_uri(const char *path, int line, const struct uri *u,
 
 size_t check_config(const char *path, const struct config *cfg, FILE *out)
 {
-	size_t bad = check_ports(path, cfg, out);
+	size_t bad = check_ports(path, cfg, out) + check_controls(path, cfg, out);
 	char what[128];
 
 	for (size_t i = 0; i < cfg->nrelays; i++) {
@@ -310,6 +394,10 @@ size_t check_config(const char *path, const struct config *cfg, FILE *out)
 		for (size_t j = 0; j < r->nsinks; j++)
 			bad += check_uri(path, line_of(r->sink_lines, j, r->line),
 					 &r->sinks[j], what, out);
+		snprintf(what, sizeof(what), "relay=%s", r->name);
+		bad += check_control_dir(path, r->control_line ? r->control_line
+							       : r->line,
+					 what, r->control, out);
 	}
 	for (size_t i = 0; i < cfg->nhubs; i++) {
 		const struct config_hub *h = &cfg->hubs[i];
@@ -318,6 +406,10 @@ size_t check_config(const char *path, const struct config *cfg, FILE *out)
 		for (size_t j = 0; j < h->nlisten; j++)
 			bad += check_uri(path, line_of(h->listen_lines, j, h->line),
 					 &h->listen[j], what, out);
+		snprintf(what, sizeof(what), "hub=%s", h->name);
+		bad += check_control_dir(path, h->control_line ? h->control_line
+							       : h->line,
+					 what, h->control, out);
 	}
 	for (size_t i = 0; i < cfg->ngateways; i++) {
 		const struct config_gateway *g = &cfg->gateways[i];
@@ -328,6 +420,10 @@ size_t check_config(const char *path, const struct config *cfg, FILE *out)
 		snprintf(what, sizeof(what), "gateway=%s iface", g->spec.name);
 		bad += check_iface(path, g->iface_line ? g->iface_line : g->line,
 				   g->spec.iface, what, out);
+		snprintf(what, sizeof(what), "gateway=%s", g->spec.name);
+		bad += check_control_dir(path, g->control_line ? g->control_line
+							       : g->line,
+					 what, g->spec.control, out);
 	}
 	for (size_t i = 0; i < cfg->nhttps; i++) {
 		const struct config_http *h = &cfg->https[i];

@@ -13,7 +13,9 @@
  *     a group, loop= loops multicast back);
  *   - a file that cannot be read (ca=, cert=, key=, crl=, psk-file=), and
  *     a secret (key=, psk-file=) that group or others may read, which the
- *     start would refuse.
+ *     start would refuse;
+ *   - two services on one control socket path (control =), and a
+ *     control path whose directory does not exist.
  *
  * Each problem is one line "FILE: line N: reason\n"; every problem of the
  * file is reported, not only the first.
@@ -43,6 +45,10 @@ bool check_bind_overlap(const struct check_bind *a, const struct check_bind *b);
 /* The port clashes of cfg (loaded from path), one line each to out; the
  * number of problems. Pure but for out. */
 size_t check_ports(const char *path, const struct config *cfg, FILE *out);
+
+/* The control = clashes of cfg: one path given to two services. Pure but
+ * for out; the number of problems. */
+size_t check_controls(const char *path, const struct config *cfg, FILE *out);
 
 /* Every check above, one line per problem to out; the number of problems.
  * Looks at this host's interfaces and files. */

@@ -179,10 +179,14 @@ static void section_keys(unsigned at, char *buf, size_t len)
 static void note_line(struct config *cfg, enum section sec,
 		      const struct opt *o, int line)
 {
+	bool control = !strcmp(o->name, "control");
+
 	if (sec == SEC_RELAY) {
 		struct config_relay *r = &cfg->relays[cfg->nrelays - 1];
 
-		if (!strcmp(o->name, "source"))
+		if (control)
+			r->control_line = line;
+		else if (!strcmp(o->name, "source"))
 			r->source_line = line;
 		else if (!strcmp(o->name, "sink")) {
 			r->sink_lines = xrealloc(r->sink_lines, r->nsinks *
@@ -192,13 +196,20 @@ static void note_line(struct config *cfg, enum section sec,
 	} else if (sec == SEC_HUB) {
 		struct config_hub *h = &cfg->hubs[cfg->nhubs - 1];
 
-		h->listen_lines = xrealloc(h->listen_lines,
-					   h->nlisten * sizeof(*h->listen_lines));
-		h->listen_lines[h->nlisten - 1] = line;
+		if (control) {
+			h->control_line = line;
+		} else if (!strcmp(o->name, "listen")) {
+			h->listen_lines = xrealloc(h->listen_lines,
+						   h->nlisten *
+							   sizeof(*h->listen_lines));
+			h->listen_lines[h->nlisten - 1] = line;
+		}
 	} else if (sec == SEC_GATEWAY) {
 		struct config_gateway *g = &cfg->gateways[cfg->ngateways - 1];
 
-		if (!strcmp(o->name, "hub"))
+		if (control)
+			g->control_line = line;
+		else if (!strcmp(o->name, "hub"))
 			g->hub_line = line;
 		else if (!strcmp(o->name, "iface"))
 			g->iface_line = line;
@@ -309,6 +320,12 @@ int config_parse(const char *text, size_t len, struct config *cfg, char *err,
 					sizeof(e)))
 				rc = config_fail(err, errlen, r->line,
 						 "relay '%s': %s", r->name, e);
+			else if (r->control[0])
+				rc = config_fail(err, errlen, r->control_line,
+						 "relay '%s': control needs "
+						 "workers = 1 (the workers run "
+						 "on threads of their own)",
+						 r->name);
 		}
 	}
 	for (size_t i = 0; rc == 0 && i < cfg->nhubs; i++)

@@ -6,6 +6,7 @@
  *   source = URI
  *   sink = URI           (one or more)
  *   workers = N          (optional, see shard.h)
+ *   control = PATH       (optional; workers = 1 only)
  *   [hub] or [hub NAME]
  *   listen = URI         (one or more)
  *   acl = FILE           (optional, see acl.h)
@@ -16,7 +17,8 @@
  *   iface = NAME|ADDR
  *   island = NAME        (optional)
  *   ttl = N              (optional)
- *   group|export|import = CHANNEL   (one or more)
+ *   group|export|import = CHANNEL   (one or more; none with control)
+ *   control = PATH       (optional)
  *   [http NAME]
  *   listen = ADDR:PORT
  *   iface, hold, max-viewers, max-channel-viewers, allow (one or more),
@@ -48,8 +50,10 @@ struct config_relay {
 	struct uri *sinks;
 	size_t nsinks;
 	unsigned workers;         /* 1 unless set */
+	char control[108];        /* control socket; "" = none */
 	int source_line;          /* file lines of source and of each sink */
 	int *sink_lines;          /* (0 and NULL on the command line) */
+	int control_line;         /* and of control */
 };
 
 struct config_hub {
@@ -63,12 +67,13 @@ struct config_hub {
 	uint32_t heartbeat;       /* ms between pings on hub links */
 	char control[108];        /* control socket; "" = none */
 	int *listen_lines;        /* file line of each listen */
+	int control_line;         /* file line of control */
 };
 
 struct config_gateway {
 	int line;
 	struct gateway_spec spec;
-	int hub_line, iface_line;             /* file lines of the keys */
+	int hub_line, iface_line, control_line; /* file lines of the keys */
 	int chan_lines[GATEWAY_MAX_CHANNELS]; /* of spec.chans[i] */
 };
 

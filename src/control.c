@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -207,6 +209,57 @@ const char *control_arg(const struct control_req *r, const char *key)
 		if (!strcmp(r->args[i].key, key))
 			return r->args[i].val;
 	return NULL;
+}
+
+int control_args_check(const struct control_req *r,
+		       const struct control_argdef *defs, size_t n, char *err,
+		       size_t errlen)
+{
+	for (size_t i = 0; i < r->nargs; i++) {
+		const struct control_arg *a = &r->args[i];
+		size_t k;
+
+		for (k = 0; k < n && strcmp(defs[k].key, a->key); k++)
+			;
+		if (k == n) {
+			size_t len;
+
+			if (n == 0) {
+				snprintf(err, errlen, "%s: unknown argument "
+					 "'%s' (it takes none)", r->op, a->key);
+				return -1;
+			}
+			len = (size_t)snprintf(err, errlen, "%s: unknown "
+					       "argument '%s' (want", r->op,
+					       a->key);
+			for (k = 0; k < n && len < errlen; k++)
+				len += (size_t)snprintf(err + len, errlen - len,
+							"%s %s", k ? "," : "",
+							defs[k].key);
+			if (len < errlen)
+				snprintf(err + len, errlen - len, ")");
+			return -1;
+		}
+		if (defs[k].type == 'x' ? a->type == 'b'
+					: a->type != defs[k].type) {
+			static const char *const what[] = {
+				['s'] = "a string", ['n'] = "a number",
+				['b'] = "a boolean", ['x'] = "a string or a number",
+			};
+
+			snprintf(err, errlen, "%s: %s must be %s", r->op, a->key,
+				 what[(unsigned char)defs[k].type]);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(r->args[j].key, a->key)) {
+				snprintf(err, errlen, "%s: %s given twice", r->op,
+					 a->key);
+				return -1;
+			}
+		}
+	}
+	return 0;
 }
 
 void control_json_str(struct stats_text *t, const char *s)
@@ -466,20 +519,59 @@ static void control_on_connection(uv_stream_t *srv, int status)
 		      control_on_read);
 }
 
+/* Is a process listening on the unix socket at path? */
+static bool control_socket_live(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool live;
+
+	if (fd < 0 || strlen(path) >= sizeof(sa.sun_path)) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+	       errno == EAGAIN;
+	close(fd);
+	return live;
+}
+
+static void control_on_server_closed(uv_handle_t *h)
+{
+	control_release(h->data);
+}
+
 struct control *control_open(struct node *node, const char *path,
 			     control_fn *fn, void *arg, char *err,
 			     size_t errlen)
 {
-	struct control *c = xcalloc(1, sizeof(*c));
+	struct control *c;
 	struct stat st;
 	int rc;
 
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+		/* A socket left by a process that is gone is replaced; one
+		 * somebody answers on (another service of this file, or
+		 * another process) is not taken from it. */
+		if (control_socket_live(path)) {
+			snprintf(err, errlen, "control socket '%s' is in use "
+				 "(another service or process listens there)",
+				 path);
+			return NULL;
+		}
+		unlink(path);
+	} else if (lstat(path, &st) == 0) {
+		snprintf(err, errlen, "control socket '%s': a file that is not "
+			 "a socket is there", path);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
 	c->node = node;
 	c->fn = fn;
 	c->arg = arg;
 	snprintf(c->path, sizeof(c->path), "%s", path);
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-		unlink(path);
 	uv_pipe_init(node->loop, &c->server, 0);
 	c->server.data = c;
 	c->handles = 1;
@@ -492,12 +584,14 @@ struct control *control_open(struct node *node, const char *path,
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot listen on control socket '%s': %s",
 			 path, uv_strerror(rc));
+		/* A bound socket file is ours: remove it. The handle frees
+		 * c once it has closed. */
+		if (rc != UV_EADDRINUSE && lstat(path, &st) == 0 &&
+		    S_ISSOCK(st.st_mode))
+			unlink(path);
 		c->closing = true;
-		uv_close((uv_handle_t *)&c->server, NULL);
-		/* Freed by hand: the close callback is NULL, and nothing
-		 * else holds c. The handle is closing; free after a turn. */
-		c->handles = 0;
-		return NULL; /* leaks c (startup failure: the process exits) */
+		uv_close((uv_handle_t *)&c->server, control_on_server_closed);
+		return NULL;
 	}
 	log_info("control socket=%s listening", path);
 	return c;
@@ -510,11 +604,6 @@ void control_event(struct control *c, const char *json)
 	for (struct control_client *k = c->clients; k; k = k->next)
 		if (k->subscribed)
 			control_send(k, json, strlen(json));
-}
-
-static void control_on_server_closed(uv_handle_t *h)
-{
-	control_release(h->data);
 }
 
 void control_close(struct control *c)

@@ -46,6 +46,19 @@ int control_parse(const char *line, size_t n, struct control_req *r,
 		  char *err, size_t errlen);
 /* The value of argument key, or NULL. */
 const char *control_arg(const struct control_req *r, const char *key);
+
+/* One argument an op takes: its key and type ('s' a string, 'n' a
+ * number, 'b' a boolean, 'x' a string or a number). */
+struct control_argdef {
+	const char *key;
+	char type;
+};
+
+/* Check r's args against defs (n of them): 0, or -1 with "OP: unknown
+ * argument 'K' (want A, B)" or "OP: K must be a string" in err (pure). */
+int control_args_check(const struct control_req *r,
+		       const struct control_argdef *defs, size_t n, char *err,
+		       size_t errlen);
 /* Append s to t as a JSON string (quotes and escapes). */
 void control_json_str(struct stats_text *t, const char *s);
 /* Append printf output to t. */
@@ -59,12 +72,14 @@ typedef int control_fn(void *arg, const struct control_req *r,
 
 struct control;
 
-/* Listen on path (a stale socket there is replaced). NULL with a reason
- * in err. */
+/* Listen on path. A stale socket there (nobody answers on it) is
+ * replaced; a live one (another service or process listens) is refused.
+ * NULL with a reason in err. */
 struct control *control_open(struct node *node, const char *path,
 			     control_fn *fn, void *arg, char *err,
 			     size_t errlen);
-/* Send one event line (a JSON object) to every subscribed client. */
+/* Send one event line (a JSON object) to every subscribed client; c may
+ * be NULL (no socket: nothing to do). */
 void control_event(struct control *c, const char *json);
 /* Close the socket and every client; frees itself when they are closed;
  * removes the socket file. */

@@ -3,7 +3,9 @@
  * object, or key=value words (digits make a number, true/false a
  * boolean, the rest a string). With --dot a routes.get reply is printed
  * as a Graphviz digraph of the tree instead. Exit 0 when the reply says
- * ok, 1 when it does not or the node cannot be reached, 2 for usage. */
+ * ok, 1 when it does not or the node cannot be reached, 2 for usage.
+ * events.subscribe prints the reply, then each event line as it comes,
+ * until the node closes the socket or ctl is interrupted. */
 #include "ctl.h"
 
 #include <errno.h>
@@ -52,14 +54,58 @@ static void ctl_dot(const char *reply)
 	printf("}\n");
 }
 
+int ctl_request(int n, const char *const *args, struct stats_text *req,
+		char *err, size_t errlen)
+{
+	stats_text_puts(req, "{\"id\":1,\"op\":");
+	control_json_str(req, args[0]);
+	stats_text_puts(req, ",\"args\":");
+	if (n == 2 && args[1][0] == '{') {
+		/* One JSON object, sent as it is: the node checks it. */
+		if (strchr(args[1], '\n')) {
+			snprintf(err, errlen, "bad argument: a newline in the "
+				 "JSON object");
+			return -1;
+		}
+		stats_text_puts(req, args[1]);
+		stats_text_puts(req, "}\n");
+		return 0;
+	}
+	stats_text_puts(req, "{");
+	for (int i = 1; i < n; i++) {
+		const char *eq = strchr(args[i], '=');
+		char key[64];
+
+		if (!eq || eq == args[i] ||
+		    (size_t)(eq - args[i]) >= sizeof(key)) {
+			snprintf(err, errlen, "bad argument '%s': want KEY=VALUE "
+				 "or one JSON object", args[i]);
+			return -1;
+		}
+		memcpy(key, args[i], (size_t)(eq - args[i]));
+		key[eq - args[i]] = '\0';
+		if (i > 1)
+			stats_text_puts(req, ",");
+		control_json_str(req, key);
+		stats_text_puts(req, ":");
+		if (all_digits(eq + 1) || !strcmp(eq + 1, "true") ||
+		    !strcmp(eq + 1, "false"))
+			stats_text_puts(req, eq + 1);
+		else
+			control_json_str(req, eq + 1);
+	}
+	stats_text_puts(req, "}}\n");
+	return 0;
+}
+
 int ctl_main(int argc, char **argv)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stats_text req = { 0 };
-	bool dot = false, json_args = false;
-	char *reply = NULL;
+	bool dot = false, follow;
+	char *reply = NULL, err[256];
 	size_t len = 0, cap = 0;
-	int fd, n = 0, rc = 1;
+	int fd = -1, n = 0, rc = 1;
 	const char *args[32];
 
 	for (int i = 2; i < argc; i++) {
@@ -73,42 +119,14 @@ int ctl_main(int argc, char **argv)
 		return 2;
 	}
 	strcpy(sa.sun_path, args[0]);
-	stats_text_puts(&req, "{\"id\":1,\"op\":");
-	control_json_str(&req, args[1]);
-	stats_text_puts(&req, ",\"args\":");
-	if (n == 3 && args[2][0] == '{') {
-		stats_text_puts(&req, args[2]);
-		json_args = true;
+	if (ctl_request(n - 1, args + 1, &req, err, sizeof(err)) < 0) {
+		fprintf(stderr, "mcferry: ctl: %s\n", err);
+		stats_text_free(&req);
+		return 2;
 	}
-	if (!json_args) {
-		stats_text_puts(&req, "{");
-		for (int i = 2; i < n; i++) {
-			const char *eq = strchr(args[i], '=');
-			char key[64];
-
-			if (!eq || eq == args[i] ||
-			    (size_t)(eq - args[i]) >= sizeof(key)) {
-				fprintf(stderr, "mcferry: ctl: bad argument '%s': "
-					"want KEY=VALUE or one JSON object\n",
-					args[i]);
-				stats_text_free(&req);
-				return 2;
-			}
-			memcpy(key, args[i], (size_t)(eq - args[i]));
-			key[eq - args[i]] = '\0';
-			if (i > 2)
-				stats_text_puts(&req, ",");
-			control_json_str(&req, key);
-			stats_text_puts(&req, ":");
-			if (all_digits(eq + 1) || !strcmp(eq + 1, "true") ||
-			    !strcmp(eq + 1, "false"))
-				stats_text_puts(&req, eq + 1);
-			else
-				control_json_str(&req, eq + 1);
-		}
-		stats_text_puts(&req, "}");
-	}
-	stats_text_puts(&req, "}\n");
+	/* events.subscribe: the reply, then every event line as it comes,
+	 * until the node closes the socket (or ctl is interrupted). */
+	follow = !strcmp(args[1], "events.subscribe");
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "mcferry: ctl: cannot connect to '%s': %s\n",
@@ -146,6 +164,15 @@ int ctl_main(int argc, char **argv)
 	else
 		fputs(reply, stdout);
 	rc = strstr(reply, "\"ok\":true") ? 0 : 1;
+	if (follow && rc == 0) {
+		ssize_t r;
+
+		fflush(stdout);
+		while ((r = read(fd, reply, cap - 1)) > 0) {
+			fwrite(reply, 1, (size_t)r, stdout);
+			fflush(stdout);
+		}
+	}
 out:
 	if (fd >= 0)
 		close(fd);

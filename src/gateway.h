@@ -15,6 +15,13 @@
  * A gateway never re-exports what it or another gateway of its island
  * re-multicast: it drops datagrams whose source address and port are one
  * of the island's emitters, which the gateways announce through the hub.
+ *
+ * With --control PATH (spec.control) it answers the control API
+ * (control.h, docs/mesh.md): node.info, link.list, link.add and link.del
+ * of its hubs, channel.list, channel.add and channel.del, and events
+ * (link.up, link.down, forwarder.change, channel.change). A change made
+ * there lasts until the process ends or a reload restarts the gateway
+ * (a changed section); an unchanged section keeps it.
  */
 #ifndef MCFERRY_GATEWAY_H
 #define MCFERRY_GATEWAY_H
@@ -63,7 +70,13 @@ int gateway_spec_set_hub(struct gateway_spec *s, const char *uri, char *err,
  * a reason in err. */
 int gateway_spec_add(struct gateway_spec *s, const char *kind,
 		     const char *arg, char *err, size_t errlen);
-/* Check that hub, iface and at least one channel are there. */
+/* Parse one channel as the row kind ("group", "export" or "import";
+ * an import may be "G:P=LG:LP") takes it, into c (pure; the same words
+ * as the command line). 0 or -EINVAL with a reason in err. */
+int gateway_chan_parse(const char *kind, const char *text,
+		       struct gateway_chan_spec *c, char *err, size_t errlen);
+/* Check that hub and iface are there, and a channel unless a control
+ * socket may add them. */
 int gateway_spec_check(const struct gateway_spec *s, char *err, size_t errlen);
 
 struct gateway;

@@ -36,16 +36,42 @@ int gateway_spec_add(struct gateway_spec *s, const char *kind,
 	return opt_set(o, s, arg, err, errlen);
 }
 
+int gateway_chan_parse(const char *kind, const char *text,
+		       struct gateway_chan_spec *c, char *err, size_t errlen)
+{
+	const struct opt *o = NULL;
+	union opt_value v;
+
+	if (!strcmp(kind, "group") || !strcmp(kind, "export") ||
+	    !strcmp(kind, "import"))
+		o = opt_find(kind, AT_CONF_GATEWAY);
+	if (!o) {
+		snprintf(err, errlen, "unknown channel kind '%s'", kind);
+		return -EINVAL;
+	}
+	if (opt_parse(o, text, &v, err, errlen) < 0)
+		return -EINVAL;
+	*c = (struct gateway_chan_spec){
+		.ch = v.chan.ch,
+		.local = v.chan.local,
+		.do_export = strcmp(kind, "import") != 0,
+		.do_import = strcmp(kind, "export") != 0,
+	};
+	return 0;
+}
+
 int gateway_spec_check(const struct gateway_spec *s, char *err, size_t errlen)
 {
 	if (!s->has_hub)
 		snprintf(err, errlen, "gateway '%s' needs a hub", s->name);
 	else if (!s->iface[0])
 		snprintf(err, errlen, "gateway '%s' needs an iface", s->name);
-	else if (s->nchans == 0)
+	else if (s->nchans == 0 && !s->control[0])
+		/* With a control socket the channels may all come later
+		 * (channel.add). */
 		snprintf(err, errlen,
-			 "gateway '%s' needs a group, export or import",
-			 s->name);
+			 "gateway '%s' needs a group, export or import (or a "
+			 "control socket to add them at run time)", s->name);
 	else
 		return 0;
 	return -EINVAL;

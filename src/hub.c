@@ -15,6 +15,7 @@
 #include "dedup.h"
 #include "dialer.h"
 #include "lsdb.h"
+#include "route.h"
 #include "spf.h"
 #include "election.h"
 #include "listener.h"
@@ -45,12 +46,29 @@
 /* Kernel send buffer per link unless sndbuf= says otherwise: with the
  * queue, what one link can hold (a peer that stops reading). */
 #define HUB_LINK_SNDBUF (256 * 1024)
+/* Star path: writes to a link are gathered for at most HUB_PACE_MS, or
+ * until HUB_PACE_BYTES wait (hub_on_read_end). */
+#define HUB_PACE_MS 1
+#define HUB_PACE_BYTES (16 * 1024)
 /* The largest --acl file read. */
 #define HUB_ACL_MAX_BYTES (1u << 20)
+/* A frame from a hub that is not our parent in its origin's tree is
+ * dropped once our topology has not changed for this long; before that,
+ * trees may be in flux (the sender may know a newer or older database),
+ * so it is accepted, counted, and the duplicate window catches copies. */
+#define HUB_ROUTE_SETTLE_MS 1000
+/* The routing tables are stable again (the reconverged event) when the
+ * topology has not changed for this long: more than the 200 ms between
+ * two LSAs of one hub, so a change and its echoes are one episode. */
+#define HUB_RECONVERGE_QUIET_MS 500
+/* The route cache: origins and (root, channel, island) routes. */
+#define HUB_ROUTE_ORIGINS 2048
+#define HUB_ROUTE_ROUTES 2048
 
 struct hub_df {
 	char island[FRAME_ISLAND_MAX + 1];
 	struct conn *df;          /* designated forwarder, or NULL */
+	uint64_t winner;          /* its node id, or another hub's gateway's */
 };
 
 /* A channel some link JOINed or EXPORTed: the data of its entry in
@@ -122,6 +140,7 @@ struct hub {
 	uint64_t refused_channels; /* JOIN/EXPORT over a cap */
 	uint64_t refused_logged, refused_at;
 	struct conn *kicks;       /* links with data queued since a kick */
+	uv_timer_t pace;          /* the gathered kick of h->kicks */
 	/* Trust (docs/security.md): the --acl file, if any, and what it
 	 * and the origin binding refused. */
 	char *acl_path;           /* NULL: no ACL, open */
@@ -148,6 +167,26 @@ struct hub {
 	uint64_t ctl_bytes_out;   /* LSA, DBSUM and PING frames to hubs */
 	uint64_t mesh_in, mesh_out, mesh_unknown, mesh_dups;
 	uint64_t last_change;     /* loop time the database last changed */
+	/* Drops by reason (docs/metrics.md), beside hop_drops. */
+	uint64_t dup_drops, no_interest_drops;
+	uint64_t not_on_tree_drops, not_on_tree_accepted;
+	/* The route cache (route.h), valid while its generation rgen holds:
+	 * bumped with the database and when a hub link comes, goes or
+	 * drains. reach[i]: is db index i reachable from us (reach_gen). */
+	struct route_cache rc;
+	uint64_t rgen, reach_gen;
+	bool *reach;
+	uint64_t change_node;     /* whose LSA the last change was */
+	/* Reconvergence (the reconverged event): a topology change opens an
+	 * episode at the trigger's time; QUIET ms after its last change the
+	 * episode closes with gap = last change - trigger. */
+	uint64_t topo_digest, last_topo_change;
+	const char *trig_kind;    /* a local trigger not yet in the database */
+	uint64_t trig_at, trig_node;
+	bool conv_pending;
+	const char *conv_kind;
+	uint64_t conv_start, conv_last, conv_changes, conv_node;
+	uint64_t reconvergences, last_gap_ms;
 	void (*on_event)(void *arg, const char *json);
 	void *event_arg;
 	char *control_path;       /* --control, or NULL */
@@ -285,6 +324,11 @@ static uint64_t hub_channels_count(const void *arg)
 	return ((const struct hub *)arg)->chans.count;
 }
 
+static uint64_t hub_reconverging(const void *arg)
+{
+	return ((const struct hub *)arg)->conv_pending;
+}
+
 static void hub_register(struct hub *h)
 {
 	const char *const lb[] = { "hub", h->name, NULL };
@@ -298,6 +342,12 @@ static void hub_register(struct hub *h)
 				  lb, STATS_GAUGE,
 				  "Channels some link joined or exported.",
 				  hub_channels_count, h);
+	if (rc == 0)
+		rc = stats_add_fn(&h->node->stats, h, "mcferry_hub_reconverging",
+				  lb, STATS_GAUGE,
+				  "1 while the topology changed less than "
+				  "500 ms ago (routes may still move).",
+				  hub_reconverging, h);
 	if (rc < 0)
 		fatal(1, "hub=%s cannot register its counters: %s", h->name,
 		      strerror(-rc));
@@ -328,35 +378,71 @@ static void hub_register(struct hub *h)
 	hub_stat(h, h, "mcferry_hub_subscribe_denied_total", lb,
 		 STATS_COUNTER, "JOIN frames the ACL refused.",
 		 &h->denied_subscribe);
-	hub_stat(h, h, "mcferry_hub_mesh_lsa_sent_total", lb, STATS_COUNTER,
-		 "LSA frames queued to other hubs (originated and flooded).",
-		 &h->lsa_out);
-	hub_stat(h, h, "mcferry_hub_mesh_lsa_received_total", lb,
-		 STATS_COUNTER, "LSA frames read from other hubs.", &h->lsa_in);
-	hub_stat(h, h, "mcferry_hub_mesh_lsa_sent_bytes_total", lb,
-		 STATS_COUNTER, "Bytes of the LSA frames queued to other hubs.",
-		 &h->lsa_bytes_out);
-	hub_stat(h, h, "mcferry_hub_mesh_control_sent_bytes_total", lb,
+	/* The mesh: drops by reason, transmissions, the route cache. */
+	hub_stat(h, h, "mcferry_hub_duplicate_dropped_datagrams_total", lb,
 		 STATS_COUNTER,
-		 "Bytes of LSA, DBSUM and heartbeat PING frames queued to "
-		 "other hubs (the PONG answering a PING is not counted).",
-		 &h->ctl_bytes_out);
+		 "Data frames dropped as already seen (origin, sequence), "
+		 "from gateways and hubs.", &h->dup_drops);
+	hub_stat(h, h, "mcferry_hub_not_on_tree_dropped_datagrams_total", lb,
+		 STATS_COUNTER,
+		 "Data frames from a hub that is not our parent in the "
+		 "origin's tree, dropped (topology settled).",
+		 &h->not_on_tree_drops);
+	hub_stat(h, h, "mcferry_hub_not_on_tree_accepted_datagrams_total", lb,
+		 STATS_COUNTER,
+		 "Data frames from a hub that is not our parent in the "
+		 "origin's tree, accepted during a route change.",
+		 &h->not_on_tree_accepted);
+	hub_stat(h, h, "mcferry_hub_no_interest_dropped_datagrams_total", lb,
+		 STATS_COUNTER,
+		 "New data frames that went nowhere: no island's forwarder "
+		 "here and no child in the pruned tree wants them.",
+		 &h->no_interest_drops);
+	hub_stat(h, h, "mcferry_hub_unknown_origin_dropped_datagrams_total",
+		 lb, STATS_COUNTER,
+		 "Data frames from a hub whose origin is in no LSA (its "
+		 "island is unknown).", &h->mesh_unknown);
 	hub_stat(h, h, "mcferry_hub_mesh_in_datagrams_total", lb,
-		 STATS_COUNTER, "Data frames read from other hubs.",
+		 STATS_COUNTER, "Data frames received from other hubs.",
 		 &h->mesh_in);
 	hub_stat(h, h, "mcferry_hub_mesh_out_datagrams_total", lb,
 		 STATS_COUNTER,
-		 "Data frames queued to other hubs (children in a tree).",
+		 "Data frames queued to other hubs (one per tree edge).",
 		 &h->mesh_out);
-	hub_stat(h, h, "mcferry_hub_mesh_duplicates_total", lb, STATS_COUNTER,
-		 "Data frames from other hubs dropped as already seen.",
-		 &h->mesh_dups);
-	hub_stat(h, h, "mcferry_hub_mesh_unknown_origin_dropped_total", lb,
+	hub_stat(h, h, "mcferry_hub_lsa_in_total", lb, STATS_COUNTER,
+		 "LSA frames received.", &h->lsa_in);
+	hub_stat(h, h, "mcferry_hub_lsa_out_total", lb, STATS_COUNTER,
+		 "LSA frames sent.", &h->lsa_out);
+	hub_stat(h, h, "mcferry_hub_lsa_out_bytes_total", lb, STATS_COUNTER,
+		 "Bytes of the LSA frames sent.", &h->lsa_bytes_out);
+	hub_stat(h, h, "mcferry_hub_mesh_control_out_bytes_total", lb,
 		 STATS_COUNTER,
-		 "Data frames from other hubs whose origin is in no LSA yet.",
-		 &h->mesh_unknown);
-	hub_stat(h, h, "mcferry_hub_mesh_spf_runs_total", lb, STATS_COUNTER,
+		 "Bytes of LSA, DBSUM and heartbeat PING frames sent to other "
+		 "hubs (the PONG answering a PING is not counted).",
+		 &h->ctl_bytes_out);
+	hub_stat(h, h, "mcferry_hub_spf_runs_total", lb, STATS_COUNTER,
 		 "Shortest-path trees computed.", &h->spf_runs);
+	hub_stat(h, h, "mcferry_hub_route_cache_hits_total", lb,
+		 STATS_COUNTER, "Route lookups the cache answered.",
+		 &h->rc.hits);
+	hub_stat(h, h, "mcferry_hub_route_cache_misses_total", lb,
+		 STATS_COUNTER,
+		 "Route lookups computed from the database (and cached).",
+		 &h->rc.misses);
+	hub_stat(h, h, "mcferry_hub_route_cache_evictions_total", lb,
+		 STATS_COUNTER,
+		 "Current route cache entries pushed out by others.",
+		 &h->rc.evictions);
+	hub_stat(h, h, "mcferry_hub_route_cache_entries", lb, STATS_GAUGE,
+		 "Route cache entries of the current generation.",
+		 &h->rc.entries);
+	hub_stat(h, h, "mcferry_hub_reconvergences_total", lb,
+		 STATS_COUNTER,
+		 "Topology changes after which the routes settled again.",
+		 &h->reconvergences);
+	hub_stat(h, h, "mcferry_hub_last_reconverge_gap_ms", lb, STATS_GAUGE,
+		 "The last reconvergence's time from trigger to last tree "
+		 "change.", &h->last_gap_ms);
 }
 
 static void hub_channel_register(struct hub *h, struct hub_channel *hc)
@@ -495,6 +581,27 @@ static void hub_send_forwarder(struct conn *c, const struct channel *ch,
 		conn_kick(c);
 }
 
+/* Room for n election candidates. */
+static void hub_cand_reserve(struct hub *h, size_t n)
+{
+	if (n <= h->candcap)
+		return;
+	h->candcap = h->candcap ? 2 * h->candcap : 8;
+	if (h->candcap < n)
+		h->candcap = n;
+	h->cand = xrealloc(h->cand, h->candcap * sizeof(*h->cand));
+	h->cand_conn = xrealloc(h->cand_conn,
+				h->candcap * sizeof(*h->cand_conn));
+}
+
+/* Is c one of our gateways (or relays) of island that wants hc? */
+static bool hub_local_cand(const struct conn *c, const struct hub_channel *hc,
+			   const char *island)
+{
+	return link_ready(c) && !link_of((struct conn *)c)->mesh &&
+	       !strcmp(c->peer_hello.island, island) && link_wants(c, hc);
+}
+
 /* The island's gateways that want the channel, by election_pick: the
  * rendezvous winner among their node ids, or NULL. */
 static struct conn *hub_pick(struct hub *h, struct hub_channel *hc,
@@ -504,16 +611,9 @@ static struct conn *hub_pick(struct hub *h, struct hub_channel *hc,
 	int i;
 
 	for (struct conn *c = h->links; c; c = c->next) {
-		if (!link_ready(c) || strcmp(c->peer_hello.island, island) ||
-		    !link_wants(c, hc))
+		if (!hub_local_cand(c, hc, island))
 			continue;
-		if (n == h->candcap) {
-			h->candcap = h->candcap ? 2 * h->candcap : 8;
-			h->cand = xrealloc(h->cand,
-					   h->candcap * sizeof(*h->cand));
-			h->cand_conn = xrealloc(h->cand_conn, h->candcap *
-						sizeof(*h->cand_conn));
-		}
+		hub_cand_reserve(h, n + 1);
 		h->cand[n] = c->peer_hello.node_id;
 		h->cand_conn[n++] = c;
 	}
@@ -521,42 +621,149 @@ static struct conn *hub_pick(struct hub *h, struct hub_channel *hc,
 	return i < 0 ? NULL : h->cand_conn[i];
 }
 
-/* Choose the designated forwarder of (island, channel). Sticky: the
- * current one stays while it is up and wants the channel (a returning
- * gateway stands by, so a flow does not move twice for one failure);
- * only when there is none does election_pick choose among the island's
- * gateways that want it. */
+static const bool *mesh_reach(struct hub *h);
+
+/* Does our own held LSA (mine) list node as exporting or wanting ch? */
+static bool hub_advertised(const struct lsa *mine, uint64_t node,
+			   const struct channel *ch)
+{
+	for (size_t k = 0; k < mine->nmembers; k++)
+		if (mine->members[k].node == node)
+			return lsa_member_has(&mine->members[k], ch, true) ||
+			       lsa_member_has(&mine->members[k], ch, false);
+	return false;
+}
+
+/* The mesh-wide election of (island, channel) (docs/mesh.md, "One
+ * forwarder per island"). When the database holds a candidate of the
+ * island on another hub we can reach, *mesh is set and the winner among
+ * those and our own gateways goes to *winner; the result is our link to
+ * it (a dual-homed winner is ours too), or NULL when it is another hub's
+ * gateway. Our own gateway is a candidate once our held LSA lists it
+ * (what the other hubs see), so that a newcomer takes over when the hub
+ * that loses the channel can know it; a gone one is out at once. *mesh
+ * false: no other hub has a candidate, the star's rule applies. */
+static struct conn *hub_pick_mesh(struct hub *h, struct hub_channel *hc,
+				  const char *island, bool *mesh,
+				  uint64_t *winner)
+{
+	const struct channel *ch = &hc->e->ch;
+	const struct lsa *mine;
+	uint64_t remote;
+	size_t n = 0;
+	long me;
+	int i;
+
+	*mesh = false;
+	if (h->db.n <= 1 || (me = lsdb_index(&h->db, h->node->node_id)) < 0)
+		return NULL;
+	if (!election_mesh(&h->db, mesh_reach(h), me, island, ch, NULL, 0,
+			   &remote))
+		return NULL;
+	*mesh = true;
+	mine = h->db.v[me];
+	hub_cand_reserve(h, 1);
+	h->cand[n++] = remote;
+	for (struct conn *c = h->links; c; c = c->next) {
+		uint64_t node = c->peer_hello.node_id;
+
+		if (!hub_local_cand(c, hc, island) ||
+		    (node != remote && !hub_advertised(mine, node, ch)))
+			continue;
+		hub_cand_reserve(h, n + 1);
+		h->cand[n++] = node;
+	}
+	i = election_pick(h->cand, n, ch);
+	*winner = h->cand[i];
+	for (struct conn *c = h->links; c; c = c->next)
+		if (hub_local_cand(c, hc, island) &&
+		    c->peer_hello.node_id == *winner)
+			return c;
+	return NULL;
+}
+
+/* Does a gateway of ours of island want hc? */
+static bool hub_island_wants(struct hub *h, const struct hub_channel *hc,
+			     const char *island)
+{
+	for (struct conn *c = h->links; c; c = c->next)
+		if (hub_local_cand(c, hc, island))
+			return true;
+	return false;
+}
+
+/* Choose the designated forwarder of (island, channel).
+ *
+ * When only this hub has gateways of the island for the channel (a
+ * single hub, always), the star's rule: sticky, the current one stays
+ * while it is up and wants the channel (a returning gateway stands by, so
+ * a flow does not move twice for one failure); only when there is none
+ * does election_pick choose among them. When another hub has one too,
+ * the mesh-wide winner (hub_pick_mesh), which every hub computes alike
+ * from the database: our gateway is forwarder only if it is the winner,
+ * and stands by otherwise (its DATA dropped, no import delivered to it).
+ * Either way a gateway that gains or loses the role is told so
+ * (FORWARDER). */
 static void hub_elect(struct hub *h, struct hub_channel *hc,
 		      const char *island_in)
 {
 	char island[FRAME_ISLAND_MAX + 1];
 	struct hub_df *df;
 	struct conn *cur, *best;
+	uint64_t winner = 0, prev;
+	bool mesh;
 
 	/* A copy: the caller's string may live in the entry this removes. */
 	snprintf(island, sizeof(island), "%s", island_in);
 	df = hub_df_get(hc, island);
 	cur = df->df;
+	prev = df->winner;
 
-	if (cur && link_ready(cur) && link_wants(cur, hc))
+	best = hub_pick_mesh(h, hc, island, &mesh, &winner);
+	if (!mesh) {
+		if (cur && link_ready(cur) && link_wants(cur, hc)) {
+			df->winner = cur->peer_hello.node_id;
+			return;
+		}
+		best = hub_pick(h, hc, island);
+		winner = best ? best->peer_hello.node_id : 0;
+	}
+	if (best == cur && winner == prev)
 		return;
-	best = hub_pick(h, hc, island);
-	if (best == cur)
-		return;
-	if (cur && link_ready(cur))
+	if (cur && cur != best && link_ready(cur))
 		hub_send_forwarder(cur, &hc->e->ch, 0);
 	df->df = best;
-	if (!best) {
-		/* Nobody of this island wants the channel any more: forget
-		 * the island here, so islands that come and go (relays, with
-		 * a new node id each run) do not pile up. */
+	df->winner = winner;
+	if (!best && !(mesh && hub_island_wants(h, hc, island))) {
+		/* Nobody of this island here wants the channel any more:
+		 * forget the island here, so islands that come and go
+		 * (relays, with a new node id each run) do not pile up. */
 		*df = hc->dfs[--hc->ndfs];
-		log_info("hub=%s channel=%s island=%s forwarder=none",
-			 h->name, hc->name, island);
+		if (cur)
+			log_info("hub=%s channel=%s island=%s forwarder=none",
+				 h->name, hc->name, island);
 		return;
 	}
-	if (cur) {
+	if ((prev && winner != prev) || (cur && best && cur != best))
 		hc->failovers++;
+	if (!best) {
+		/* Another hub's gateway is the island's forwarder: ours
+		 * stand by. */
+		if (cur)
+			log_warn("hub=%s channel=%s island=%s failover to "
+				 "node=%016llx on another hub (standby here)",
+				 h->name, hc->name, island,
+				 (unsigned long long)winner);
+		else
+			log_info("hub=%s channel=%s island=%s forwarder "
+				 "node=%016llx on another hub (standby here)",
+				 h->name, hc->name, island,
+				 (unsigned long long)winner);
+		return;
+	}
+	if (best == cur)
+		return;
+	if (cur || prev) {
 		log_warn("hub=%s channel=%s island=%s failover to c=%u node=%016llx",
 			 h->name, hc->name, island, best->id,
 			 (unsigned long long)best->peer_hello.node_id);
@@ -566,6 +773,27 @@ static void hub_elect(struct hub *h, struct hub_channel *hc,
 			 (unsigned long long)best->peer_hello.node_id);
 	}
 	hub_send_forwarder(best, &hc->e->ch, 1);
+}
+
+/* The database changed: every (island, channel) of ours elects again. */
+static void hub_elect_all(struct hub *h)
+{
+	if (h->closing)
+		return;
+	for (struct conn *c = h->links; c; c = c->next) {
+		struct hub_link *l = link_of(c);
+		struct chantab *sets[2] = { &l->interest, &l->exports };
+
+		if (!link_ready(c) || l->mesh || l->refused)
+			continue;
+		for (size_t k = 0; k < 2; k++) {
+			struct chantab_iter it;
+
+			for (struct chantab_entry *e = chantab_first(sets[k], &it);
+			     e; e = chantab_next(&it))
+				hub_elect(h, e->data, c->peer_hello.island);
+		}
+	}
 }
 
 /* Send every gateway of an island the addresses all of them re-multicast
@@ -663,10 +891,77 @@ static void mesh_flood(struct hub *h, const uint8_t *p, size_t n,
 			mesh_send(h, c, FRAME_LSA, p, n);
 }
 
+/* A change of ours that the database will show (a hub link up or down,
+ * a drain, a cost): the reconverged event's gap starts at the first one
+ * (at), not when our LSA goes out. */
+static void mesh_trigger(struct hub *h, const char *kind, uint64_t at,
+			 uint64_t node)
+{
+	h->rgen++;
+	if (h->trig_kind)
+		return;
+	h->trig_kind = kind;
+	h->trig_at = at;
+	h->trig_node = node;
+}
+
+/* The database changed: did the topology (what the trees are made of)?
+ * If so, open or extend the episode the reconverged event closes. */
+static void mesh_topo_check(struct hub *h, uint64_t now)
+{
+	uint64_t d = route_topology_digest(&h->db);
+
+	if (d == h->topo_digest)
+		return;
+	h->topo_digest = d;
+	h->last_topo_change = now;
+	if (!h->conv_pending) {
+		h->conv_pending = true;
+		h->conv_kind = h->trig_kind ? h->trig_kind : "lsa";
+		h->conv_start = h->trig_kind ? h->trig_at : now;
+		h->conv_node = h->trig_kind ? h->trig_node : h->change_node;
+		h->conv_changes = 0;
+	}
+	h->trig_kind = NULL;
+	h->conv_changes++;
+	h->conv_last = now;
+}
+
+static void hub_elect_all(struct hub *h);
+static const struct spf_tree *mesh_tree(struct hub *h, long i);
+
+/* Every change of the database goes through here: new trees, a new
+ * route cache generation, the topology's episode, and the mesh-wide
+ * election of every (island, channel) of ours. */
 static void mesh_db_changed(struct hub *h)
 {
+	uint64_t now = uv_now(h->node->loop);
+
 	h->gen++;
-	h->last_change = uv_now(h->node->loop);
+	h->rgen++;
+	h->last_change = now;
+	mesh_topo_check(h, now);
+	hub_elect_all(h);
+}
+
+/* reach[i]: is the LSA at db index i reachable from us (in our own
+ * tree)? Only those hubs' gateways are candidates of an election. */
+static const bool *mesh_reach(struct hub *h)
+{
+	long me = lsdb_index(&h->db, h->node->node_id);
+	const struct spf_tree *t;
+
+	if (me < 0)
+		return NULL;
+	if (h->reach && h->reach_gen == h->gen)
+		return h->reach;
+	t = mesh_tree(h, me);
+	h->reach = xrealloc(h->reach, (h->db.n ? h->db.n : 1) *
+				      sizeof(*h->reach));
+	for (size_t i = 0; i < h->db.n; i++)
+		h->reach[i] = t->dist[i] != SPF_UNREACHABLE;
+	h->reach_gen = h->gen;
+	return h->reach;
 }
 
 /* The tree of the LSA at db index i, computed once per database
@@ -733,10 +1028,16 @@ static void mesh_revive(struct hub *h)
 		log_info("hub=%s lsa node=%016llx revived reason=reachable",
 			 h->name, (unsigned long long)nodes[i]);
 	}
+	if (nrev) {
+		for (size_t i = 0; i < n; i++)
+			if (reach[i]) {
+				h->change_node = nodes[i];
+				break;
+			}
+		mesh_db_changed(h);
+	}
 	free(reach);
 	free(nodes);
-	if (nrev)
-		mesh_db_changed(h);
 }
 
 /* Our own LSA, from what is up now: adjacencies (the lower cost when
@@ -804,7 +1105,11 @@ static void mesh_originate(struct hub *h)
 		lsa_clear(held);
 		free(held);
 	}
+	h->change_node = h->node->node_id;
 	mesh_db_changed(h);
+	/* Whatever local change was pending is in this LSA: if it did not
+	 * change the topology, it starts no episode. */
+	h->trig_kind = NULL;
 	mesh_flood(h, buf, (size_t)n, NULL);
 	free(buf);
 	mesh_revive(h);
@@ -872,6 +1177,7 @@ static void mesh_on_lsa(struct hub *h, struct conn *c, const struct frame *f)
 		free(a);
 		return;
 	}
+	h->change_node = a->node;
 	mesh_db_changed(h);
 	mesh_flood(h, f->body, f->len, c);
 	mesh_revive(h);
@@ -924,59 +1230,92 @@ static struct conn *mesh_link_to(struct hub *h, uint64_t node)
 	return best;
 }
 
-/* Where did origin attach: the database indices of the hubs listing it
- * as a member (up to cap), and its island. */
-static size_t mesh_origin(struct hub *h, uint64_t origin, long *roots,
-			  size_t cap, const char **island)
+/* Where did origin attach (the hubs listing it as a member, our parent
+ * in each one's tree) and its island: from the route cache, computed
+ * from the database on a miss. */
+static const struct route_origin *mesh_origin(struct hub *h, uint64_t origin)
 {
-	size_t n = 0;
+	long roots[ROUTE_ROOTS_MAX], me;
+	const char *island;
+	struct route_origin *o;
+	size_t nr;
+	bool hit;
 
-	*island = NULL;
-	for (size_t i = 0; i < h->db.n; i++) {
-		const struct lsa *a = h->db.v[i];
+	o = route_cache_origin(&h->rc, h->rgen, origin, &hit);
+	if (hit)
+		return o;
+	nr = route_origin_find(&h->db, origin, roots, ROUTE_ROOTS_MAX, &island);
+	if (!island)
+		return o;
+	o->known = true;
+	snprintf(o->island, sizeof(o->island), "%s", island);
+	me = lsdb_index(&h->db, h->node->node_id);
+	for (size_t k = 0; k < nr; k++) {
+		const struct spf_tree *t = mesh_tree(h, roots[k]);
 
-		for (size_t k = 0; k < a->nmembers; k++) {
-			if (a->members[k].node != origin)
-				continue;
-			*island = a->members[k].island;
-			if (n < cap)
-				roots[n++] = (long)i;
-			break;
+		o->roots[k] = h->db.v[roots[k]]->node;
+		o->root_index[k] = roots[k];
+		if (me >= 0 && t->parent[me] >= 0) {
+			o->parent[k] = h->db.v[t->parent[me]]->node;
+			o->has_parent[k] = true;
 		}
 	}
-	return n;
+	o->nroots = nr;
+	return o;
+}
+
+/* Where a datagram of (root, channel, origin island) goes from here:
+ * our children in root's tree pruned to the hubs of the other islands'
+ * forwarders (route_keep), with our link to each. From the route cache,
+ * computed on a miss. */
+static const struct route_entry *mesh_route(struct hub *h, long root,
+					    const struct channel *ch,
+					    const char *island)
+{
+	long me = lsdb_index(&h->db, h->node->node_id), kids[ROUTE_KIDS_MAX];
+	struct route_entry *e;
+	const struct spf_tree *t;
+	const bool *reach;
+	bool *keep, hit;
+	size_t nk;
+
+	e = route_cache_route(&h->rc, h->rgen, h->db.v[root]->node, ch,
+			      island, &hit);
+	if (hit || me < 0)
+		return e;
+	reach = mesh_reach(h);
+	t = mesh_tree(h, root);
+	keep = xcalloc(h->db.n, sizeof(*keep));
+	route_keep(&h->db, reach, ch, island, keep);
+	spf_prune(t, keep);
+	nk = spf_children(t, me, keep, kids, ROUTE_KIDS_MAX);
+	for (size_t k = 0; k < nk; k++) {
+		e->node[k] = h->db.v[kids[k]]->node;
+		e->link[k] = mesh_link_to(h, e->node[k]);
+	}
+	e->n = nk;
+	free(keep);
+	return e;
 }
 
 /* Send b (a forwarded DATA frame: hlen header bytes before b->data) to
- * our children in root's tree pruned to the hubs with a member of
- * another island than the origin's that joined the channel. */
-static void mesh_forward(struct hub *h, struct buf *b, size_t hlen,
-			 const struct frame_data *d, long root,
-			 const char *island, const struct conn *from)
+ * our children in root's pruned tree (mesh_route). Returns how many
+ * copies it queued. */
+static size_t mesh_forward(struct hub *h, struct buf *b, size_t hlen,
+			   const struct frame_data *d, long root,
+			   const char *island, const struct conn *from)
 {
-	long me = lsdb_index(&h->db, h->node->node_id), kids[64];
-	const struct spf_tree *t;
-	bool *keep;
-	size_t nk;
+	const struct route_entry *e;
+	size_t sent = 0;
 
-	if (me < 0 || root < 0)
-		return;
-	t = mesh_tree(h, root);
-	keep = xcalloc(h->db.n, sizeof(*keep));
-	for (size_t i = 0; i < h->db.n; i++) {
-		const struct lsa *a = h->db.v[i];
-
-		for (size_t k = 0; k < a->nmembers && !keep[i]; k++)
-			keep[i] = strcmp(a->members[k].island, island) &&
-				  lsa_member_has(&a->members[k], &d->ch, false);
-	}
-	spf_prune(t, keep);
-	nk = spf_children(t, me, keep, kids, 64);
-	for (size_t k = 0; k < nk; k++) {
-		struct conn *c = mesh_link_to(h, h->db.v[kids[k]]->node);
+	if (root < 0)
+		return 0;
+	e = mesh_route(h, root, &d->ch, island);
+	for (size_t k = 0; k < e->n; k++) {
+		struct conn *c = e->link[k];
 		struct hub_link *l;
 
-		if (!c || c == from)
+		if (!c || c == from || !mesh_ready(c))
 			continue;
 		l = link_of(c);
 		if (conn_send_span(c, b, b->data - hlen,
@@ -986,13 +1325,14 @@ static void mesh_forward(struct hub *h, struct buf *b, size_t hlen,
 		}
 		l->out++;
 		h->mesh_out++;
+		sent++;
 		if (!l->kick) {
 			l->kick = true;
 			l->kick_next = h->kicks;
 			h->kicks = c;
 		}
 	}
-	free(keep);
+	return sent;
 }
 
 /* Every few ms: heartbeats on hub links (a link silent for 3 intervals
@@ -1021,6 +1361,9 @@ static void hub_on_mtick(uv_timer_t *t)
 			continue;
 		}
 		if (now - c->last_rx > 3 * (uint64_t)h->hb_ms) {
+			/* The link went silent at its last read. */
+			mesh_trigger(h, "link.timeout", c->last_rx,
+				     c->peer_hello.node_id);
 			conn_close(c, "timeout");
 			continue;
 		}
@@ -1033,6 +1376,24 @@ static void hub_on_mtick(uv_timer_t *t)
 			}
 			l->last_ping = now;
 		}
+	}
+	if (h->conv_pending && now - h->conv_last >= HUB_RECONVERGE_QUIET_MS) {
+		h->conv_pending = false;
+		h->reconvergences++;
+		h->last_gap_ms = h->conv_last - h->conv_start;
+		log_info("hub=%s reconverged gap_ms=%llu trigger=%s "
+			 "node=%016llx changes=%llu nodes=%zu",
+			 h->name, (unsigned long long)h->last_gap_ms,
+			 h->conv_kind, (unsigned long long)h->conv_node,
+			 (unsigned long long)h->conv_changes, h->db.n);
+		hub_event(h, "{\"event\":\"reconverged\",\"gap_ms\":%llu,"
+			     "\"trigger\":\"%s\",\"node\":\"%016llx\","
+			     "\"changes\":%llu,\"nodes\":%zu,"
+			     "\"digest\":\"%016llx\"}",
+			  (unsigned long long)h->last_gap_ms, h->conv_kind,
+			  (unsigned long long)h->conv_node,
+			  (unsigned long long)h->conv_changes, h->db.n,
+			  (unsigned long long)lsdb_digest(&h->db));
 	}
 	if (now - h->last_gc < 1000 ||
 	    (me = lsdb_index(&h->db, h->node->node_id)) < 0)
@@ -1059,18 +1420,22 @@ static void hub_on_mtick(uv_timer_t *t)
 				 (unsigned long long)gone[i]);
 		}
 		lsdb_limbo_expire(&h->db, now, HUB_LIMBO_MS);
-		if (ng)
+		if (ng) {
+			h->change_node = gone[0];
 			mesh_db_changed(h);
+		}
 	}
 }
 
 /* Queue b to the forwarder of every island but the origin's that joined
- * the channel: one copy per island at most. */
-static void hub_deliver_local(struct hub *h, struct hub_channel *hc,
-			      struct buf *b, size_t hlen,
-			      const struct frame_data *d,
-			      const struct conn *from, const char *island)
+ * the channel: one copy per island at most. Returns how many. */
+static size_t hub_deliver_local(struct hub *h, struct hub_channel *hc,
+				struct buf *b, size_t hlen,
+				const struct frame_data *d,
+				const struct conn *from, const char *island)
 {
+	size_t sent = 0;
+
 	for (size_t i = 0; i < hc->ndfs; i++) {
 		struct conn *c = hc->dfs[i].df;
 		struct hub_link *l;
@@ -1088,12 +1453,14 @@ static void hub_deliver_local(struct hub *h, struct hub_channel *hc,
 		}
 		l->out++;
 		hc->out++;
+		sent++;
 		if (!l->kick) {
 			l->kick = true;
 			l->kick_next = h->kicks;
 			h->kicks = c;
 		}
 	}
+	return sent;
 }
 
 static void hub_route_mesh(struct hub *h, struct conn *from,
@@ -1106,7 +1473,7 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 	struct frame_data d;
 	struct hub_channel *hc;
 	struct buf *b;
-	size_t hlen;
+	size_t hlen, sent;
 
 	if (frame_data_decode(f, &d) < 0) {
 		conn_close(from, "bad-frame");
@@ -1161,6 +1528,7 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 	if (dedup_check(&h->dedup, d.origin, 0, d.seq,
 			uv_now(h->node->loop)) != DEDUP_NEW) {
 		hc->duplicates++;
+		h->dup_drops++;
 		return;
 	}
 	/* One copy for every destination: the forwarded header goes in the
@@ -1170,59 +1538,69 @@ static void hub_route(struct hub *h, struct conn *from, const struct frame *f)
 				  &d);
 	memcpy(b->data, d.payload, d.len);
 	b->len = d.len;
-	hub_deliver_local(h, hc, b, hlen, &d, from, from->peer_hello.island);
+	sent = hub_deliver_local(h, hc, b, hlen, &d, from,
+				 from->peer_hello.island);
 	/* And down our own tree into the mesh. */
 	if (h->db.n > 1)
-		mesh_forward(h, b, hlen, &d,
-			     lsdb_index(&h->db, h->node->node_id),
-			     from->peer_hello.island, from);
+		sent += mesh_forward(h, b, hlen, &d,
+				     lsdb_index(&h->db, h->node->node_id),
+				     from->peer_hello.island, from);
+	if (!sent)
+		h->no_interest_drops++;
 	buf_unref(b);
 }
 
 /* DATA from another hub: any origin (it relays others'), routed down the
  * tree of the hub the origin attached to; delivered here to the islands
- * that joined, never to the origin's own island. */
+ * that joined, never to the origin's own island. The checks, in order:
+ * hop limit, origin known, reverse path (the sender is our parent in the
+ * tree of a hub the origin attached to), duplicate; each drop is
+ * counted by its reason. */
 static void hub_route_mesh(struct hub *h, struct conn *from,
 			   struct frame_data *d)
 {
+	const struct route_origin *o;
 	struct hub_channel *hc;
-	const char *island;
-	long roots[8], root = -1, me;
-	size_t nr;
+	uint64_t now = uv_now(h->node->loop);
+	long root = -1;
 	struct buf *b;
-	size_t hlen;
+	size_t hlen, sent = 0;
 
 	h->mesh_in++;
 	if (d->hops >= HUB_MAX_HOPS) {
 		h->hop_drops++;
 		return;
 	}
-	nr = mesh_origin(h, d->origin, roots, 8, &island);
-	if (!island) {
+	o = mesh_origin(h, d->origin);
+	if (!o->known) {
 		/* Not in our database (yet): we cannot tell its island, so
 		 * it could go back there. */
 		h->mesh_unknown++;
 		return;
 	}
-	if (dedup_check(&h->dedup, d->origin, 0, d->seq,
-			uv_now(h->node->loop)) != DEDUP_NEW) {
+	for (size_t k = 0; k < o->nroots && root < 0; k++)
+		if (o->has_parent[k] && o->parent[k] == from->peer_hello.node_id)
+			root = o->root_index[k];
+	if (root < 0) {
+		/* Not on the tree. Once the topology has settled that is a
+		 * peer's mistake (or a loop): dropped before the duplicate
+		 * window sees it, so the copy our parent sends still counts.
+		 * While trees move, the sender may know better: accepted,
+		 * down the first root's tree. */
+		if (now - h->last_topo_change >= HUB_ROUTE_SETTLE_MS) {
+			h->not_on_tree_drops++;
+			return;
+		}
+		h->not_on_tree_accepted++;
+		root = o->root_index[0];
+	}
+	if (dedup_check(&h->dedup, d->origin, 0, d->seq, now) != DEDUP_NEW) {
 		h->mesh_dups++;
+		h->dup_drops++;
 		if ((hc = hub_channel_find(h, &d->ch)))
 			hc->duplicates++;
 		return;
 	}
-	/* The root whose tree brought it from this neighbour (reverse
-	 * path); failing that (trees in flux), the first one. */
-	me = lsdb_index(&h->db, h->node->node_id);
-	for (size_t i = 0; i < nr && root < 0 && me >= 0; i++) {
-		const struct spf_tree *t = mesh_tree(h, roots[i]);
-
-		if (t->parent[me] >= 0 &&
-		    h->db.v[t->parent[me]]->node == from->peer_hello.node_id)
-			root = roots[i];
-	}
-	if (root < 0 && nr)
-		root = roots[0];
 	b = buf_get(&h->node->pool, d->len);
 	hlen = frame_data_forward(b->data - frame_data_header_len(d->ch.family),
 				  d);
@@ -1230,9 +1608,11 @@ static void hub_route_mesh(struct hub *h, struct conn *from,
 	b->len = d->len;
 	if ((hc = hub_channel_find(h, &d->ch))) {
 		hc->in++;
-		hub_deliver_local(h, hc, b, hlen, d, from, island);
+		sent += hub_deliver_local(h, hc, b, hlen, d, from, o->island);
 	}
-	mesh_forward(h, b, hlen, d, root, island, from);
+	sent += mesh_forward(h, b, hlen, d, root, o->island, from);
+	if (!sent)
+		h->no_interest_drops++;
 	buf_unref(b);
 }
 
@@ -1411,11 +1791,10 @@ static void hub_on_frame(struct conn *c, const struct frame *f)
 	}
 }
 
-/* Write to the links this read queued data for (hub_route lists them),
- * not to every link: a read costs its destinations, not N. */
-static void hub_on_read_end(struct conn *from)
+/* Write to the links reads queued data for (hub_route lists them), not
+ * to every link: a read costs its destinations, not N. */
+static void hub_kick_all(struct hub *h)
 {
-	struct hub *h = link_of(from)->hub;
 	struct conn *c;
 
 	while ((c = h->kicks)) {
@@ -1426,6 +1805,37 @@ static void hub_on_read_end(struct conn *from)
 		l->kick = false;
 		conn_kick(c);
 	}
+}
+
+static void hub_on_pace(uv_timer_t *t)
+{
+	hub_kick_all(t->data);
+}
+
+/* A read ends: a link with HUB_PACE_BYTES waiting is written now; the
+ * others within HUB_PACE_MS, with what the reads of every link queued
+ * meanwhile, so a destination gets one write for many reads (a read is
+ * often one TCP segment of a few datagrams). */
+static void hub_on_read_end(struct conn *from)
+{
+	struct hub *h = link_of(from)->hub;
+	struct conn **pp = &h->kicks;
+
+	while (*pp) {
+		struct conn *c = *pp;
+		struct hub_link *l = link_of(c);
+
+		if (c->q.bytes < HUB_PACE_BYTES && h->pace.loop) {
+			pp = &l->kick_next;
+			continue;
+		}
+		*pp = l->kick_next;
+		l->kick_next = NULL;
+		l->kick = false;
+		conn_kick(c);
+	}
+	if (h->kicks && !uv_is_active((uv_handle_t *)&h->pace) && !h->closing)
+		uv_timer_start(&h->pace, hub_on_pace, HUB_PACE_MS, 0);
 }
 
 static void hub_on_hello(struct conn *c)
@@ -1467,6 +1877,8 @@ static void hub_on_hello(struct conn *c)
 			  c->id, (unsigned long long)c->peer_hello.node_id,
 			  l->cost);
 		hub_link_register(h, c);
+		mesh_trigger(h, "link.up", uv_now(h->node->loop),
+			     c->peer_hello.node_id);
 		mesh_send_dbsum(h, c);
 		hub_mesh_changed(h);
 		return;
@@ -1529,6 +1941,8 @@ static void hub_free(struct hub *h)
 		spf_tree_free(&h->trees[k]);
 	free(h->trees);
 	lsdb_exit(&h->db);
+	route_cache_exit(&h->rc);
+	free(h->reach);
 	acl_free(&h->acl);
 	free(h->acl_path);
 	stats_remove_owner(&h->node->stats, h);
@@ -1556,6 +1970,8 @@ static void hub_link_closed(struct conn *c)
 	struct hub *h = l->hub;
 
 	conn_list_del(&h->links, c);
+	if (l->mesh)
+		h->rgen++;        /* the route cache may point at it */
 	if (l->kick) {
 		struct conn **pp = &h->kicks;
 
@@ -1568,6 +1984,9 @@ static void hub_link_closed(struct conn *c)
 	if (c->hello_seen && !l->refused && !h->closing && !l->mesh)
 		hub_share_emitters(h, c->peer_hello.island);
 	if (l->mesh && !h->closing) {
+		if (c->hello_seen)
+			mesh_trigger(h, "link.down", uv_now(h->node->loop),
+				     c->peer_hello.node_id);
 		log_info("hub=%s c=%u hub down node=%016llx", h->name, c->id,
 			 (unsigned long long)c->peer_hello.node_id);
 		hub_event(h, "{\"event\":\"link.down\",\"link\":%u,"
@@ -1779,6 +2198,8 @@ struct hub *hub_new(struct node *node, const char *name,
 	if (rc < 0)
 		fatal(1, "hub=%s duplicate window: %s", name, strerror(-rc));
 	lsdb_init(&h->db);
+	route_cache_init(&h->rc, HUB_ROUTE_ORIGINS, HUB_ROUTE_ROUTES);
+	h->rgen = 1;
 	h->hb_ms = HUB_HEARTBEAT_MS;
 	return h;
 }
@@ -1808,6 +2229,9 @@ int hub_start(struct hub *h, char *err, size_t errlen)
 	h->handles++;
 	uv_timer_init(loop, &h->mtick);
 	h->mtick.data = h;
+	h->handles++;
+	uv_timer_init(loop, &h->pace);
+	h->pace.data = h;
 	h->handles++;
 	uv_timer_start(&h->mtick, hub_on_mtick, h->hb_ms / 5 ? h->hb_ms / 5 : 1,
 		       h->hb_ms / 5 ? h->hb_ms / 5 : 1);
@@ -1857,6 +2281,8 @@ void hub_stop(struct hub *h)
 		uv_close((uv_handle_t *)&h->orig, hub_on_timer_closed);
 		uv_close((uv_handle_t *)&h->mtick, hub_on_timer_closed);
 	}
+	if (h->pace.loop)
+		uv_close((uv_handle_t *)&h->pace, hub_on_timer_closed);
 	for (struct hub_peer *p = h->peers; p; p = p->next)
 		dialer_stop(&p->d);
 	control_close(h->ctl);
@@ -2043,8 +2469,9 @@ static void hub_ctl_lsa(const struct lsa *a, struct stats_text *t)
 }
 
 /* routes.get: the database and its digest; with root= (a node id in hex)
- * the tree of that root, and with channel= too, pruned to where the
- * channel is wanted (by islands other than island=, default none). */
+ * the tree of that root, and with channel= too, pruned to the hubs of
+ * the forwarders of the islands (other than island=, default none) that
+ * want the channel, as the data path prunes it. */
 static int hub_ctl_routes(struct hub *h, const struct control_req *r,
 			  struct stats_text *t, char *err, size_t errlen)
 {
@@ -2075,21 +2502,16 @@ static int hub_ctl_routes(struct hub *h, const struct control_req *r,
 	if (chs && channel_parse(chs, &ch, err, errlen) < 0)
 		return -1;
 	{
+		const bool *reach = mesh_reach(h);
 		const struct spf_tree *tr = mesh_tree(h, ri);
 		bool *keep = xcalloc(h->db.n + 1, sizeof(*keep));
 
-		for (size_t i = 0; i < h->db.n; i++) {
-			const struct lsa *a = h->db.v[i];
-
-			keep[i] = !chs;
-			for (size_t k = 0; chs && k < a->nmembers && !keep[i]; k++)
-				keep[i] = (!island ||
-					   strcmp(a->members[k].island, island)) &&
-					  lsa_member_has(&a->members[k], &ch,
-							 false);
-		}
-		if (chs)
+		/* What the data path uses (mesh_route): pruned to the hubs
+		 * of the other islands' forwarders. */
+		if (chs) {
+			route_keep(&h->db, reach, &ch, island, keep);
 			spf_prune(tr, keep);
+		}
 		control_printf(t, ",\"root\":\"%016llx\",\"tree\":[",
 			       (unsigned long long)h->db.v[ri]->node);
 		for (size_t i = 0, first = 1; i < h->db.n; i++) {
@@ -2236,6 +2658,9 @@ static int hub_ctl(void *arg, const struct control_req *r,
 				p->cost = (uint32_t)v;
 			if (l && l->cost != v) {
 				l->cost = (uint32_t)v;
+				mesh_trigger(h, "link.cost",
+					     uv_now(h->node->loop),
+					     c->peer_hello.node_id);
 				hub_mesh_changed(h);
 			}
 			control_printf(t, ",\"cost\":%lu", v);
@@ -2249,6 +2674,9 @@ static int hub_ctl(void *arg, const struct control_req *r,
 				l->drain_at = uv_now(h->node->loop) + 500;
 				if (p)
 					p->draining = true;
+				mesh_trigger(h, "link.drain",
+					     uv_now(h->node->loop),
+					     c->peer_hello.node_id);
 				hub_mesh_changed(h);
 			} else if (!l && p) {
 				p->draining = true;

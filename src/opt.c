@@ -274,6 +274,11 @@ const struct opt opt_table[] = {
 	  FIELD(struct config_relay, workers), NOFLAG, .arg = "N",
 	  .doc = "threads, each joining the group and serving a share of the "
 		 "clients (multicast source, listening tcp sinks only)" },
+	{ "control", OPT_STRING, 1, 107,
+	  .at = AT_CONF_RELAY | AT_CLI_RELAY, .obj = OBJ_RELAY,
+	  FIELD(struct config_relay, control), NOFLAG, .arg = "PATH",
+	  .doc = "JSON-lines control socket (unix, mode 0660): node.info, "
+		 "link.list (its clients), stats.get; workers = 1 only" },
 
 	/* A hub: [hub], mcferry hub. */
 	{ "listen", OPT_URI, AT_LINK & AT_SINK & AT_LISTEN, .at = AT_CONF_HUB | AT_CLI_HUB,
@@ -335,6 +340,11 @@ const struct opt opt_table[] = {
 	  .obj = OBJ_GATEWAY, .set = set_gateway_chan, NOFLAG, .reload = true,
 	  .arg = "CH[=LOCAL_CH]", .flags = OPTF_MANY | OPTF_REMAP,
 	  .doc = "multicast the hub's CH here, maybe on another group" },
+	{ "control", OPT_STRING, 1, 107,
+	  .at = AT_CONF_GATEWAY | AT_CLI_GATEWAY, .obj = OBJ_GATEWAY,
+	  FIELD(struct gateway_spec, control), NOFLAG, .arg = "PATH",
+	  .doc = "JSON-lines control socket (unix, mode 0660): channel.add, "
+		 "channel.del, link.add, link.del at run time (docs/mesh.md)" },
 
 	/* An HTTP front: [http NAME], mcferry http (and udpxy, where a
 	 * row has its letter), or --http beside a relay, hub or gateway. */
@@ -490,27 +500,27 @@ const struct opt opt_table[] = {
 	  .doc = "longest a datagram waits for company before it is written "
 		 "(auto: clients x 60 us, at most 6 ms)" },
 	{ "hello-timeout", OPT_UINT, 1, 3600, .def = "5",
-	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  .at = (AT_STREAM | AT_SRT) & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, hello_timeout), NOFLAG, .reload = true,
 	  .arg = "SECONDS",
 	  .doc = "a peer that must send a HELLO (framing datagram or auto) "
 		 "and has not within SECONDS of its accept is closed" },
 	{ "max-conns", OPT_UINT, 1, 1000000,
 	  .def = "10000 (relay), 1000 (hub)", .flags = OPTF_UNSET,
-	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  .at = (AT_STREAM | AT_SRT) & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, max_conns), NOFLAG, .reload = true, .arg = "N",
 	  .doc = "connections at once; one more is accepted and closed" },
 	{ "max-pending", OPT_UINT, 1, 1000000, .def = "256",
-	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  .at = (AT_STREAM | AT_SRT) & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, max_pending), NOFLAG, .reload = true, .arg = "N",
 	  .doc = "connections not yet past their HELLO, in total" },
 	{ "max-pending-per-addr", OPT_UINT, 1, 1000000, .def = "32",
-	  .at = AT_STREAM & AT_LISTEN, .obj = OBJ_URI,
+	  .at = (AT_STREAM | AT_SRT) & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, max_pending_per_addr), NOFLAG, .reload = true,
 	  .arg = "N",
 	  .doc = "connections not yet past their HELLO from one address" },
 	{ "idle-timeout", OPT_UINT, 1, 86400, .def = "10",
-	  .at = AT_STREAM & AT_SOURCE & AT_LISTEN, .obj = OBJ_URI,
+	  .at = (AT_STREAM | AT_SRT) & AT_SOURCE & AT_LISTEN, .obj = OBJ_URI,
 	  FIELD(struct uri, idle_timeout), NOFLAG, .reload = true,
 	  .arg = "SECONDS",
 	  .doc = "a publisher that sends nothing (no data, no ping) this long "
@@ -961,6 +971,9 @@ static int cli_finish(struct opt_cli *cli, int n, char **args, char *err,
 		if (r->workers > 1 &&
 		    shard_check(&r->source, r->sinks, r->nsinks, err, errlen))
 			return -EINVAL;
+		if (r->workers > 1 && r->control[0])
+			return err_invalid(err, errlen, "--control needs --workers 1 "
+					"(the workers run on threads of their own)");
 		return 0;
 	}
 	case CMD_HUB:
@@ -1130,13 +1143,14 @@ int opt_cli_parse(int argc, char **argv, struct opt_cli *cli, char *err,
  * compares them). */
 static const char help_usage[] =
 	"usage: mcferry relay [-v|-q] [--stats SECONDS] [--user USER] [--workers N]\n"
-	"               [--name NAME] SOURCE SINK [SINK...]\n"
+	"               [--name NAME] [--control PATH] SOURCE SINK [SINK...]\n"
 	"       mcferry hub [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
 	"               --listen URI [--listen URI...] [--peer URI...] [--acl FILE]\n"
 	"               [--heartbeat MS] [--control PATH]\n"
 	"       mcferry gateway [-v|-q] [--stats SECONDS] [--user USER] [--name NAME]\n"
 	"               --hub URI [--hub URI...] --iface IF [--island NAME] [--ttl N]\n"
 	"               (--group CH | --export CH | --import CH[=LOCAL_CH])...\n"
+	"               [--control PATH]\n"
 	"       mcferry http [-v|-q] [--stats SECONDS] [--user USER]\n"
 	"               --listen ADDR:PORT [--iface IF] [--hold SECONDS]\n"
 	"       mcferry udpxy [-vTS] [-a ADDR|IF] -p PORT [-m IF] [-c N] [-l FILE]\n"
@@ -1201,6 +1215,9 @@ static const char *uri_where(unsigned at)
 		{ AT_TLS_SINK_LISTEN, "listening tls sink" },
 		{ AT_STREAM & AT_LISTEN, "listening tcp or tls" },
 		{ AT_STREAM & AT_SOURCE & AT_LISTEN, "listening tcp or tls source" },
+		{ (AT_STREAM | AT_SRT) & AT_LISTEN, "listening tcp, tls or srt" },
+		{ (AT_STREAM | AT_SRT) & AT_SOURCE & AT_LISTEN,
+		  "listening tcp, tls or srt source" },
 		{ AT_LINK & AT_SINK, "tcp, tls, srt or udp-link sink" },
 		{ AT_LINK & AT_SINK & AT_LISTEN,
 		  "listening tcp, tls, srt or udp-link sink" },

@@ -43,17 +43,25 @@ void rejoin_start(struct rejoin *r, uv_loop_t *loop, const char *kind,
 	uv_timer_start(&r->timer, rejoin_on_timer, REJOIN_MS, REJOIN_MS);
 }
 
-struct rejoin_sock *rejoin_add(struct rejoin *r, int fd,
-			       const struct uri *join, const char *what,
-			       const char *detail)
+void rejoin_add(struct rejoin *r, int fd, const struct uri *join,
+		const char *what, const char *detail)
 {
-	struct rejoin_sock *s;
-
 	r->socks = xrealloc(r->socks, (r->n + 1) * sizeof(*r->socks));
-	s = &r->socks[r->n++];
-	*s = (struct rejoin_sock){ .fd = fd, .join = join, .what = what,
-				   .detail = detail, .last = -EADDRINUSE };
-	return s;
+	r->socks[r->n++] = (struct rejoin_sock){ .fd = fd, .join = join,
+						 .what = what, .detail = detail,
+						 .last = -EADDRINUSE };
+}
+
+void rejoin_remove(struct rejoin *r, int fd)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->socks[i].fd == fd) {
+			memmove(&r->socks[i], &r->socks[i + 1],
+				(r->n - i - 1) * sizeof(*r->socks));
+			r->n--;
+			return;
+		}
+	}
 }
 
 static void rejoin_on_closed(uv_handle_t *h)

@@ -4,8 +4,9 @@
  * and a change is logged once (rejoined, or why it cannot).
  *
  * One per owner (a udp source, a gateway), holding any number of sockets.
- * Lifetime: rejoin_start, rejoin_add per socket, rejoin_close (the timer
- * closes; on_closed(data) runs after). The sockets stay the owner's.
+ * Lifetime: rejoin_start, rejoin_add per socket (rejoin_remove when one
+ * closes before the owner stops), rejoin_close (the timer closes;
+ * on_closed(data) runs after). The sockets stay the owner's.
  */
 #ifndef MCFERRY_REJOIN_H
 #define MCFERRY_REJOIN_H
@@ -38,11 +39,11 @@ struct rejoin {
 void rejoin_start(struct rejoin *r, uv_loop_t *loop, const char *kind,
 		  const char *name);
 /* Keep fd joined to join's group; what and detail name it in log lines
- * (the strings must outlive r). Returns the socket's slot, whose fd the
- * owner sets to -1 when it closes the socket. */
-struct rejoin_sock *rejoin_add(struct rejoin *r, int fd,
-			       const struct uri *join, const char *what,
-			       const char *detail);
+ * (the strings and join must outlive r, or the rejoin_remove of fd). */
+void rejoin_add(struct rejoin *r, int fd, const struct uri *join,
+		const char *what, const char *detail);
+/* Forget fd (its owner closes it now: a channel deleted at run time). */
+void rejoin_remove(struct rejoin *r, int fd);
 /* Stop; on_closed(data) runs once the timer has closed. */
 void rejoin_close(struct rejoin *r, void (*on_closed)(void *data),
 		  void *data);

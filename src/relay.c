@@ -1,11 +1,13 @@
 /* relay.c - one source to many sinks: open, deliver, flush, stop. */
 #include "relay.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "control.h"
 #include "frame.h"
 #include "log.h"
 #include "util.h"
@@ -112,6 +114,9 @@ struct relay *relay_new(struct node *ctx, const char *name,
 	return r;
 }
 
+static int relay_ctl(void *arg, const struct control_req *req,
+		     struct stats_text *t, char *err, size_t errlen);
+
 int relay_start(struct relay *r, char *err, size_t errlen)
 {
 	int rc = relay_stats_add(r, err, errlen);
@@ -138,6 +143,12 @@ int relay_start(struct relay *r, char *err, size_t errlen)
 		if (rc == 0)
 			log_info("relay=%s source open uri=%s", r->name,
 				 u->text);
+	}
+	if (rc == 0 && r->control_path) {
+		r->ctl = control_open(r->ctx, r->control_path, relay_ctl, r,
+				      err, errlen);
+		if (!r->ctl)
+			rc = -EADDRINUSE;
 	}
 	return rc;
 }
@@ -188,6 +199,8 @@ void relay_stop(struct relay *r)
 		return;
 	r->stopping = true;
 	stats_remove_owner(&r->ctx->stats, r);
+	control_close(r->ctl);
+	r->ctl = NULL;
 	if (r->source) {
 		r->source->ops->close(r->source);
 		r->source = NULL;
@@ -207,6 +220,7 @@ void relay_free(struct relay *r)
 	stats_remove_owner(&r->ctx->stats, r);
 	free(r->sinks);
 	free(r->sink_uris);
+	free(r->control_path);
 	free(r->name);
 	free(r);
 }
@@ -248,4 +262,91 @@ void relay_log_stats(const struct relay *r)
 	if (t.len)
 		log_stats("%s", t.data);
 	stats_text_free(&t);
+}
+
+/* ---- the control API (control.h, docs/mesh.md) ----------------------- */
+
+void relay_set_control(struct relay *r, const char *path)
+{
+	free(r->control_path);
+	r->control_path = xstrdup(path);
+}
+
+static void relay_ctl_links(struct relay *r, struct stats_text *t)
+{
+	bool first = true;
+
+	stats_text_puts(t, ",\"links\":[");
+	for (size_t i = 0; i < r->nsinks; i++) {
+		struct sink *s = r->sinks[i];
+
+		if (!s || !s->ops->conns)
+			continue;
+		for (struct conn *c = s->ops->conns(s); c; c = c->next) {
+			if (c->state != CONN_OPEN)
+				continue;
+			control_printf(t, "%s{\"sink\":%zu,\"uri\":",
+				       first ? "" : ",", i);
+			control_json_str(t, s->uri->text);
+			control_printf(t, ",\"link\":%u,\"kind\":\"%s\","
+				       "\"peer\":", c->id, c->what);
+			control_json_str(t, c->peer);
+			control_printf(t, ",\"framing\":\"%s\","
+				       "\"queued_bytes\":%llu,"
+				       "\"queued_datagrams\":%u,"
+				       "\"sent_bytes\":%llu}",
+				       !c->decided ? "undecided"
+				       : c->framed ? "datagram" : "raw",
+				       (unsigned long long)c->q.bytes,
+				       c->q.count,
+				       (unsigned long long)c->sent_bytes);
+			first = false;
+		}
+	}
+	stats_text_puts(t, "]");
+}
+
+static int relay_ctl(void *arg, const struct control_req *req,
+		     struct stats_text *t, char *err, size_t errlen)
+{
+	struct relay *r = arg;
+
+	if ((!strcmp(req->op, "node.info") || !strcmp(req->op, "link.list")) &&
+	    control_args_check(req, NULL, 0, err, errlen) < 0)
+		return -1;
+	if (!strcmp(req->op, "node.info")) {
+		control_printf(t, ",\"role\":\"relay\",\"name\":");
+		control_json_str(t, r->name);
+		control_printf(t, ",\"node\":\"%016llx\",\"epoch\":%llu,"
+			       "\"source\":",
+			       (unsigned long long)r->ctx->node_id,
+			       (unsigned long long)r->ctx->epoch);
+		control_json_str(t, r->source_uri.text);
+		stats_text_puts(t, ",\"sinks\":[");
+		for (size_t i = 0; i < r->nsinks; i++) {
+			if (i)
+				stats_text_puts(t, ",");
+			control_json_str(t, r->sink_uris[i].text);
+		}
+		control_printf(t, "],\"clients\":%u,\"in_datagrams\":%llu,"
+			       "\"out_datagrams\":%llu,\"dropped\":%llu",
+			       r->stats.clients,
+			       (unsigned long long)r->stats.in_dgrams,
+			       (unsigned long long)r->stats.out_dgrams,
+			       (unsigned long long)r->stats.drops);
+		return 0;
+	}
+	if (!strcmp(req->op, "link.list")) {
+		relay_ctl_links(r, t);
+		return 0;
+	}
+	snprintf(err, errlen, "%s '%s' (a relay answers node.info, link.list, "
+		 "stats.get, events.subscribe; its source and sinks change "
+		 "through its configuration and a reload)",
+		 strncmp(req->op, "link.", 5) && strncmp(req->op, "channel.", 8) &&
+				 strcmp(req->op, "routes.get")
+			 ? "unknown op"
+			 : "not an op of a relay:",
+		 req->op);
+	return -1;
 }

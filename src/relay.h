@@ -48,6 +48,7 @@ extern const struct relay_metric relay_metrics[];
 extern const size_t relay_nmetrics;
 
 struct relay;
+struct control;
 
 struct sink;
 struct sink_ops {
@@ -57,6 +58,11 @@ struct sink_ops {
 	void (*flush)(struct sink *s);
 	/* Close every socket; the sink frees itself once they are closed. */
 	void (*close)(struct sink *s);
+	/* Optional: the first of its connections now (clients of a
+	 * listening sink, the one link of a connecting sink), the rest
+	 * through conn->next; NULL when none (the control API's
+	 * link.list). */
+	struct conn *(*conns)(struct sink *s);
 };
 
 struct sink {
@@ -101,6 +107,8 @@ struct relay {
 	void (*on_closed)(struct relay *r);
 	void *data;            /* the owner's */
 	bool reuseport;        /* one shard of several: listeners share ports */
+	char *control_path;    /* relay_set_control, or NULL */
+	struct control *ctl;   /* open from relay_start to relay_stop */
 };
 
 /* A relay named name from source_uri to the sink URIs (copied). The URIs
@@ -113,6 +121,10 @@ struct relay *relay_new(struct node *ctx, const char *name,
  * negative errno with a one-line reason in err; on failure the caller
  * stops the relay, which closes what was opened. */
 int relay_start(struct relay *r, char *err, size_t errlen);
+/* Serve the control API (control.h) on a unix socket at path, opened by
+ * relay_start once the endpoints are: node.info, link.list (the
+ * connections of its sinks), stats.get, events.subscribe. */
+void relay_set_control(struct relay *r, const char *path);
 /* Attach a sink that is an object of the caller, not opened from a URI
  * (an HTTP channel's viewers), after a successful relay_start: it counts
  * as an endpoint, so its close() must end in one relay_endpoint_gone(). */

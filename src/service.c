@@ -119,7 +119,7 @@ static struct service *service_add(struct service_list *l,
 void service_add_relay(struct service_list *l, struct node *ctx,
 		       const char *name, const struct uri *src,
 		       const struct uri *sinks, size_t nsinks,
-		       unsigned workers)
+		       unsigned workers, const char *control)
 {
 	struct text fp = { 0 };
 	char w[32];
@@ -131,6 +131,7 @@ void service_add_relay(struct service_list *l, struct node *ctx,
 		text_add(&fp, sinks[i].text);
 	snprintf(w, sizeof(w), "workers=%u", workers);
 	text_add(&fp, w);
+	text_add(&fp, control);
 	if (workers > 1) {
 		service_add(l, &shards_ops,
 			    shard_group_new(ctx, name, workers, src, sinks,
@@ -141,6 +142,8 @@ void service_add_relay(struct service_list *l, struct node *ctx,
 
 		/* The relay is freed once it has closed. */
 		r->on_closed = relay_free;
+		if (control[0])
+			relay_set_control(r, control);
 		service_add(l, &relay_ops, r, "relay", name, &fp);
 	}
 }
@@ -242,7 +245,7 @@ void service_add_config(struct service_list *l, struct node *ctx,
 		const struct config_relay *r = &cfg->relays[i];
 
 		service_add_relay(l, ctx, r->name, &r->source, r->sinks,
-				  r->nsinks, r->workers);
+				  r->nsinks, r->workers, r->control);
 	}
 	for (size_t i = 0; i < cfg->nhubs; i++)
 		service_add_hub(l, ctx, &cfg->hubs[i]);

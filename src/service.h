@@ -40,11 +40,12 @@ struct service_list {
 };
 
 /* Add a relay (a shard group when workers > 1), a hub or a gateway, not
- * yet started. URIs and spec are copied. */
+ * yet started. URIs and spec are copied. control: the relay's control
+ * socket path, "" for none (workers = 1 only: config.c refuses more). */
 void service_add_relay(struct service_list *l, struct node *ctx,
 		       const char *name, const struct uri *src,
 		       const struct uri *sinks, size_t nsinks,
-		       unsigned workers);
+		       unsigned workers, const char *control);
 void service_add_hub(struct service_list *l, struct node *ctx,
 		     const struct config_hub *hub);
 void service_add_gateway(struct service_list *l, struct node *ctx,

@@ -49,6 +49,18 @@
  * many clients can take longer than the receive buffer holds. */
 #define SINK_TCP_POLL_NS 1000000ull
 
+/* Overload: when, within about a second, as many skip episodes began as
+ * half the sink's clients (at least SINK_TCP_OVERLOAD_MIN_CLIENTS), it is
+ * the relay or its host that is behind, not the clients' links: a deep
+ * queue then buys every viewer delay and spreads their positions over a
+ * working set the copies into the kernel miss the cache on, and sheds no
+ * less. Until that stops, a client is behind at SINK_TCP_OVERLOAD_LAG_MS
+ * (or maxlag=, if lower; maxlag=0, bytes only, keeps no time bound even
+ * then). One viewer's hiccup never counts as overload. */
+#define SINK_TCP_OVERLOAD_LAG_MS 40
+#define SINK_TCP_OVERLOAD_MIN_CLIENTS 4
+#define SINK_TCP_OVERLOAD_WINDOW_MS 1000
+
 /* A listening sink's per-client state (conn->data). */
 struct sink_client {
 	uint64_t skip_since;     /* loop ms the skip episode began; 0: none */
@@ -70,6 +82,9 @@ struct sink_tcp {
 	uint64_t maxlag;         /* listen mode: ms a client may lag, 0: any */
 	uint64_t pace_ns;        /* listen mode: maxdelay= in ns, or 0: auto */
 	bool skip;               /* listen mode: slow=skip */
+	uint64_t ep_win;         /* loop ms the episode window began */
+	uint32_t ep_now, ep_prev; /* episodes begun in it, and the last one */
+	bool overloaded;         /* see SINK_TCP_OVERLOAD_LAG_MS */
 	int tfd;                 /* pacing timer (listen mode) */
 	uv_poll_t tpoll;
 	bool armed;              /* a paced flush is scheduled */
@@ -228,10 +243,48 @@ static uint64_t sink_tcp_lag(const struct conn *c, uint64_t now)
 	return sc->lag;
 }
 
+/* The lag (ms) at which a client is behind now, 0: no limit. */
+static uint64_t sink_tcp_maxlag(const struct sink_tcp *s)
+{
+	/* maxlag=0 (bytes only) opts out of every time bound. */
+	if (s->overloaded && s->maxlag > SINK_TCP_OVERLOAD_LAG_MS)
+		return SINK_TCP_OVERLOAD_LAG_MS;
+	return s->maxlag;
+}
+
 static bool sink_tcp_lagging(const struct sink_tcp *s, const struct conn *c,
 			     uint64_t now)
 {
-	return s->maxlag && sink_tcp_lag(c, now) > s->maxlag;
+	uint64_t maxlag = sink_tcp_maxlag(s);
+
+	return maxlag && sink_tcp_lag(c, now) > maxlag;
+}
+
+/* Once a window: is the sink overloaded (SINK_TCP_OVERLOAD_LAG_MS)? */
+static void sink_tcp_overload_check(struct sink_tcp *s, uint64_t now)
+{
+	struct relay *r = s->base.relay;
+	uint32_t clients = r->stats.clients;
+	bool over;
+
+	if (now - s->ep_win < SINK_TCP_OVERLOAD_WINDOW_MS)
+		return;
+	/* A window with no push at all (no input) ends the last one too. */
+	s->ep_prev = now - s->ep_win < 2 * SINK_TCP_OVERLOAD_WINDOW_MS
+			     ? s->ep_now : 0;
+	s->ep_now = 0;
+	s->ep_win = now;
+	over = s->skip && clients >= SINK_TCP_OVERLOAD_MIN_CLIENTS &&
+	       2ull * s->ep_prev >= clients;
+	if (over != s->overloaded)
+		log_info("relay=%s %s clients=%u episodes=%u lag_ms=%llu",
+			 r->name, over ? "overloaded: many clients behind at once, "
+					 "skipping sooner"
+				       : "no longer overloaded",
+			 clients, s->ep_prev,
+			 (unsigned long long)(over ? SINK_TCP_OVERLOAD_LAG_MS
+						   : s->maxlag));
+	s->overloaded = over;
 }
 
 /* c is behind: skip whole datagrams for it from this one on. One line
@@ -244,6 +297,7 @@ static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
 
 	sc->skip_since = now ? now : 1;
 	sc->sent_at_skip = c->sent_bytes;
+	s->ep_now++;
 	/* What waits is stale: drop it, so the client resumes at live
 	 * (what a viewer wants) and every client's queue stays near the
 	 * newest data, a small working set for the copies into the
@@ -254,7 +308,8 @@ static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
 	r->stats.skip_episodes++;
 	log_info("relay=%s c=%u client behind, skipping datagrams until it "
 		 "catches up reason=%s queued=%llu lag_ms=%llu", r->name, c->id,
-		 s->maxlag && lag > s->maxlag ? "maxlag" : "queue",
+		 sink_tcp_maxlag(s) && lag > sink_tcp_maxlag(s) ? "maxlag"
+								 : "queue",
 		 (unsigned long long)queued, (unsigned long long)lag);
 }
 
@@ -265,8 +320,10 @@ static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
 static bool sink_tcp_skip_over(struct sink_tcp *s, struct conn *c,
 			       struct sink_client *sc, uint64_t now)
 {
+	uint64_t maxlag = sink_tcp_maxlag(s);
+
 	if (!c->q.sending && c->q.bytes <= c->q.limit / 2 &&
-	    (!s->maxlag || sink_tcp_lag(c, now) <= s->maxlag / 2)) {
+	    (!maxlag || sink_tcp_lag(c, now) <= maxlag / 2)) {
 		log_debug("relay=%s c=%u client caught up skipped=%llu ms=%llu",
 			  s->base.relay->name, c->id,
 			  (unsigned long long)sc->skipped,
@@ -307,6 +364,7 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 		return;
 	}
 	s->gathered += b->len;
+	sink_tcp_overload_check(s, now);
 	for (c = s->clients; c; c = c->next) {
 		struct sink_client *sc = c->data;
 		int rc;
@@ -448,10 +506,19 @@ static void sink_tcp_close(struct sink *base)
 	}
 }
 
+/* The control API's link.list: the clients, or the one upstream link. */
+static struct conn *sink_tcp_conns(struct sink *base)
+{
+	struct sink_tcp *s = (struct sink_tcp *)base;
+
+	return s->listening ? s->clients : dialer_conn(&s->dialer);
+}
+
 static const struct sink_ops sink_tcp_ops = {
 	.push = sink_tcp_push,
 	.flush = sink_tcp_flush,
 	.close = sink_tcp_close,
+	.conns = sink_tcp_conns,
 };
 
 int sink_tcp_open(struct relay *r, const struct uri *u, struct sink **out,

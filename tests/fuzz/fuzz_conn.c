@@ -32,11 +32,18 @@
  * with a HELLO; no handler callback after the close; and at the end, once
  * the loop has closed and freed the conn, on_closed ran once, every buffer
  * is back in the pool, no handle is left and the client count is 0.
+ *
+ * Built with FUZZ_CONN_MESSAGES (fuzz_conn_msg.c) the link is a message
+ * transport (link_mem_msg_ops: SRT's and the udp link's rules): every
+ * delivery is one message, and what a framed conn wrote must be one
+ * frame per message or fragments (frag.h) that put together make one,
+ * never a message above the link's largest.
  */
 #include <stdbool.h>
 #include <string.h>
 
 #include "conn.h"
+#include "frag.h"
 #include "fuzz.h"
 #include "link_mem.h"
 #include "log.h"
@@ -52,6 +59,7 @@ struct state {
 	bool closing;           /* conn_close was called (by anyone) */
 	size_t out_off;         /* framed output parsed so far */
 	unsigned out_frames;
+	struct frag_rx frag;    /* messages: fragments of our output */
 	uint64_t frames_in;
 };
 
@@ -121,6 +129,13 @@ static void h_frame(struct conn *c, const struct frame *f)
 	struct state *st = state_of(c);
 
 	check_live(c);
+	/* On a message link raw datagrams come here too, one per message
+	 * (conn.h): bytes, as on_data gets them on a stream. */
+	if (c->messages && c->rx_mode == CONN_RX_RAW) {
+		FUZZ_CHECK(f->type == FRAME_DGRAM && f->len > 0);
+		h_data(c, f->body, f->len);
+		return;
+	}
 	FUZZ_CHECK(c->hello_seen);
 	st->frames_in++;
 	switch (f->type) {
@@ -197,6 +212,43 @@ static const struct conn_handler handler = {
 	.on_closed = h_closed,
 };
 
+/* One whole frame a framed conn wrote: HELLO first, never again. */
+static void check_out_frame(struct state *st, const uint8_t *p, size_t n)
+{
+	struct frame f;
+
+	FUZZ_CHECK(frame_decode(p, n, &f) == (int)n);
+	if (st->out_frames++ == 0)
+		FUZZ_CHECK(f.type == FRAME_HELLO);
+	else
+		FUZZ_CHECK(f.type != FRAME_HELLO);
+}
+
+/* A message link's records (link_mem.h): each one frame, or a fragment
+ * of one. */
+static void check_out_messages(struct state *st, struct link_mem *m)
+{
+	while (m->out_len - st->out_off >= 4) {
+		const uint8_t *r = m->out + st->out_off;
+		size_t n = (size_t)r[0] << 24 | (size_t)r[1] << 16 |
+			   (size_t)r[2] << 8 | r[3];
+
+		FUZZ_CHECK(n <= LINK_MEM_MAX_MESSAGE &&
+			   m->out_len - st->out_off - 4 >= n);
+		r += 4;
+		st->out_off += 4 + n;
+		if (frag_is(r, n)) {
+			int rc = frag_rx_push(&st->frag, r, n);
+
+			FUZZ_CHECK(rc >= 0 && st->frag.lost == 0);
+			if (rc == 1)
+				check_out_frame(st, st->frag.buf, st->frag.len);
+			continue;
+		}
+		check_out_frame(st, r, n);
+	}
+}
+
 /* What a framed conn wrote: whole frames of the kinds it sends, HELLO
  * first. */
 static void check_output(struct state *st)
@@ -206,6 +258,10 @@ static void check_output(struct state *st)
 
 	if (!c || !m || !c->decided || !c->framed)
 		return;
+	if (m->messages) {
+		check_out_messages(st, m);
+		return;
+	}
 	for (;;) {
 		struct frame f;
 		int rc = frame_decode(m->out + st->out_off,
@@ -282,7 +338,11 @@ static void init_once(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+#ifdef FUZZ_CONN_MESSAGES
+	static const struct link_conf lconf = { .ops = &link_mem_msg_ops };
+#else
 	static const struct link_conf lconf = { .ops = &link_mem_ops };
+#endif
 	struct state st = { 0 };
 	struct conn_conf cf = { .what = "peer" };
 	size_t live0, pos = 1;
@@ -306,6 +366,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	uv_update_time(&loop);
 	now = uv_now(&loop);
+	frag_rx_init(&st.frag, FRAME_HDR_LEN + FRAME_BODY_MAX);
 	st.m = link_mem_new(&loop, &lconf, OUT_CAP, &st.link_freed);
 	st.c = conn_new(&owner, &st.m->base, &cf, &handler, &st);
 	if ((mode & 3) == 3) {
@@ -437,5 +498,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(st.c == NULL && st.closed_calls == 1);
 	FUZZ_CHECK(clients == 0);
 	FUZZ_CHECK(node.pool.live == live0);
+	frag_rx_exit(&st.frag);
 	return 0;
 }

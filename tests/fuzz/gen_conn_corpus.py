@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Write the seed corpus of fuzz_conn (corpus/conn/) from frames built here;
-see fuzz_conn.c for the input format. Re-run after changing it:
+"""Write the seed corpora of fuzz_conn (corpus/conn/) and fuzz_conn_msg
+(corpus/conn_msg/: the same session over a message link, where every
+delivery is one message) from frames built here; see fuzz_conn.c for the
+input format. Re-run after changing it:
     python3 tests/fuzz/gen_conn_corpus.py
 """
 
@@ -9,6 +11,7 @@ import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "corpus", "conn")
+OUT_MSG = os.path.join(HERE, "corpus", "conn_msg")
 
 HELLO, ERROR, PING, PONG = 0x01, 0x02, 0x03, 0x04
 DGRAM, DATA = 0x10, 0x11
@@ -114,12 +117,64 @@ SEEDS = {
 }
 
 
-def main():
-    os.makedirs(OUT, exist_ok=True)
-    for name, data in SEEDS.items():
-        with open(os.path.join(OUT, name), "wb") as f:
+def msgs(*messages):
+    """Each message one delivery (op n-1, or 0xe0 HI LO for a long one)."""
+    out = b""
+    for m in messages:
+        out += bytes([len(m) - 1]) + m if len(m) <= 0xe0 else big_read(m)
+    return out
+
+
+def frags(frame_bytes, piece=1400, fid=1, skip=None):
+    """frame_bytes as fragment messages (frag.h), leaving out index skip."""
+    out, i, k = [], 0, 0
+    while i < len(frame_bytes):
+        sl = frame_bytes[i:i + piece]
+        last = 1 if i + piece >= len(frame_bytes) else 0
+        if k != skip:
+            out.append(struct.pack(">IBBHIHH", 8 + len(sl), 0x05, last, 0,
+                                   fid, k, 0) + sl)
+        i += piece
+        k += 1
+    return out
+
+
+MSG_SEEDS = {
+    "msg-hello-pings": bytes([DGRAM_ACCEPT | Q64K]) +
+    msgs(hello(), ping(1), ping(2) + ping(3)) + b"\xea\x32\xea\x32\xe1",
+    "msg-data-in-fragments": bytes([DGRAM_ACCEPT | Q64K]) +
+    msgs(hello(), *frags(data_v4(b"f" * 4000, 9))) +
+    b"\xec\xff\xe6\xec\x40\xe5\xe1\xe7\x00\xec\xff\xe1\xe1",
+    "msg-fragment-lost": bytes([DGRAM_ACCEPT | Q64K]) +
+    msgs(hello(), *(frags(data_v4(b"g" * 3000), skip=1) +
+                   frags(data_v4(b"h" * 2000), fid=2))),
+    "msg-bad-fragment": bytes([DGRAM_ACCEPT | Q64K]) +
+    msgs(hello(), struct.pack(">IBBHIHH", 4, 0x05, 0, 0, 1, 0, 0)),
+    "msg-truncated": bytes([DGRAM_ACCEPT | Q64K]) +
+    msgs(hello(), data_v4()[:40]),
+    "msg-join-export": bytes([DGRAM_CONNECT | Q64K]) + b"\xef\x00" +
+    msgs(hello(), frame(JOIN, channel_v4()),
+         frame(EXPORT, channel_v4((239, 2, 2, 2)))) + b"\xed\xe1",
+    "msg-raw-auto-source": bytes([AUTO_SOURCE | Q64K]) +
+    msgs(b"\x47" * 188 * 7, b"\x47" * 1316, b"x") + b"\xe9",
+    "msg-auto-sink-oversize": bytes([AUTO_SINK | Q64K]) +
+    b"\xeb\xff\xeb\x10\xe9\xeb\xff\xeb\x20\xe1",
+    "msg-keepalive-timeout": bytes([DGRAM_ACCEPT | Q64K]) +
+    msgs(hello()) + b"\xea\x40" * 4 + b"\xea\xff",
+}
+
+
+def write(out, seeds):
+    os.makedirs(out, exist_ok=True)
+    for name, data in seeds.items():
+        with open(os.path.join(out, name), "wb") as f:
             f.write(data)
-    print("wrote %d seeds to %s" % (len(SEEDS), OUT))
+    print("wrote %d seeds to %s" % (len(seeds), out))
+
+
+def main():
+    write(OUT, SEEDS)
+    write(OUT_MSG, MSG_SEEDS)
 
 
 if __name__ == "__main__":

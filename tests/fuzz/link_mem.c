@@ -17,6 +17,44 @@ static void link_mem_record(struct link_mem *m, const uint8_t *p, size_t n)
 	m->out_total += n;
 }
 
+/* A message link keeps each message whole, behind its length, or stops
+ * keeping anything once one does not fit. */
+static void link_mem_record_message(struct link_mem *m, const uint8_t *p,
+				    size_t n)
+{
+	uint8_t len[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+			   (uint8_t)(n >> 8), (uint8_t)n };
+
+	if (m->out_cap - m->out_len < n + 4) {
+		m->out_cap = m->out_len;
+		m->out_total += n;
+		return;
+	}
+	link_mem_record(m, len, 4);
+	link_mem_record(m, p, n);
+	m->out_total -= 4;
+}
+
+/* The message in iov, copied (a message link copies at write()). */
+static uint8_t *link_mem_gather(const struct iovec *iov, unsigned n,
+				size_t *len)
+{
+	size_t total = 0;
+	uint8_t *p;
+
+	for (unsigned i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	FUZZ_CHECK(total > 0 && total <= LINK_MEM_MAX_MESSAGE);
+	p = xmalloc(total);
+	total = 0;
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(p + total, iov[i].iov_base, iov[i].iov_len);
+		total += iov[i].iov_len;
+	}
+	*len = total;
+	return p;
+}
+
 /* Take up to max bytes of iov, reading every one of them. */
 static size_t link_mem_take(struct link_mem *m, const struct iovec *iov,
 			    unsigned n, size_t max)
@@ -64,6 +102,8 @@ static int link_mem_try_write(struct link *l, const struct iovec *iov,
 	case LINK_MEM_FAIL:
 		return m->error;
 	case LINK_MEM_TAKE_SOME:
+		if (m->messages && total > m->take)
+			return UV_EAGAIN;  /* all or nothing */
 		if (total > m->take)
 			total = m->take;
 		if (total == 0)
@@ -71,6 +111,14 @@ static int link_mem_try_write(struct link *l, const struct iovec *iov,
 		break;
 	case LINK_MEM_TAKE_ALL:
 		break;
+	}
+	if (m->messages) {
+		size_t len;
+		uint8_t *msg = link_mem_gather(iov, n, &len);
+
+		link_mem_record_message(m, msg, len);
+		free(msg);
+		return (int)len;
 	}
 	return (int)link_mem_take(m, iov, n, total);
 }
@@ -82,6 +130,14 @@ static int link_mem_write(struct link *l, const struct iovec *iov, unsigned n)
 	FUZZ_CHECK(!l->closing);
 	FUZZ_CHECK(!m->writing);
 	FUZZ_CHECK(n > 0);
+	if (m->messages) {
+		/* Copied now: the session may reuse the memory at once. */
+		m->wiov = xmalloc(sizeof(*iov));
+		m->wiov->iov_base = link_mem_gather(iov, n, &m->wiov->iov_len);
+		m->wn = 1;
+		m->writing = true;
+		return 0;
+	}
 	m->wiov = xmalloc(n * sizeof(*iov));
 	memcpy(m->wiov, iov, n * sizeof(*iov));
 	m->wn = n;
@@ -97,8 +153,12 @@ void link_mem_write_done(struct link_mem *m, int status)
 		return;
 	m->writing = false;
 	m->wiov = NULL;
-	if (status == 0)
+	if (status == 0 && m->messages)
+		link_mem_record_message(m, iov->iov_base, iov->iov_len);
+	else if (status == 0)
 		(void)link_mem_take(m, iov, m->wn, SIZE_MAX);
+	if (m->messages)
+		free(iov->iov_base);
 	free(iov);
 	m->base.ev->on_write(&m->base, status);
 }
@@ -126,6 +186,19 @@ void link_mem_deliver(struct link_mem *m, const uint8_t *p, size_t n)
 {
 	struct link *l = &m->base;
 
+	if (m->messages) {
+		uint8_t *dst = NULL;
+		size_t room = 0;
+
+		if (n == 0 || !m->reading || l->closing)
+			return;
+		l->ev->on_alloc(l, &dst, &room);
+		if (dst == NULL || n > room)
+			return;  /* does not fit: dropped, as link_udp.c */
+		memcpy(dst, p, n);
+		l->ev->on_read(l, (ssize_t)n);
+		return;
+	}
 	while (n > 0 && m->reading && !l->closing) {
 		uint8_t *dst = NULL;
 		size_t room = 0, k;
@@ -157,6 +230,8 @@ static void link_mem_on_closed(uv_handle_t *h)
 	/* libuv cancels a write in flight before the close callback. */
 	if (m->writing) {
 		m->writing = false;
+		if (m->messages)
+			free(m->wiov->iov_base);
 		free(m->wiov);
 		m->wiov = NULL;
 		m->base.ev->on_write(&m->base, UV_ECANCELED);
@@ -183,6 +258,18 @@ static struct link *link_mem_create(uv_loop_t *loop,
 	return &link_mem_new(loop, conf, 0, &ignored)->base;
 }
 
+const struct link_ops link_mem_msg_ops = {
+	.name = "mem-msg",
+	.caps = LINK_CAP_MESSAGES | LINK_CAP_KEEPALIVE,
+	.max_message = LINK_MEM_MAX_MESSAGE,
+	.create = link_mem_create,
+	.connect = link_mem_connect,
+	.read_start = link_mem_read_start,
+	.try_write = link_mem_try_write,
+	.write = link_mem_write,
+	.close = link_mem_close,
+};
+
 const struct link_ops link_mem_ops = {
 	.name = "mem",
 	.caps = LINK_CAP_STREAM,
@@ -199,7 +286,9 @@ struct link_mem *link_mem_new(uv_loop_t *loop, const struct link_conf *conf,
 {
 	struct link_mem *m = xcalloc(1, sizeof(*m));
 
-	link_init(&m->base, &link_mem_ops, conf, loop);
+	m->messages = conf && conf->ops == &link_mem_msg_ops;
+	link_init(&m->base, m->messages ? &link_mem_msg_ops : &link_mem_ops,
+		  conf, loop);
 	uv_idle_init(loop, &m->closer);
 	m->closer.data = m;
 	m->out_cap = out_cap;

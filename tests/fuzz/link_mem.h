@@ -16,6 +16,14 @@
  *    on_close runs from the loop, then the link is freed.
  * Calls the contract forbids (a second write in flight, a write after
  * close) abort.
+ *
+ * With link_mem_msg_ops (LINK_CAP_MESSAGES | LINK_CAP_KEEPALIVE, as SRT
+ * and the udp link) it keeps the rules of a message transport instead:
+ * a try_write takes the whole message or nothing, write() copies the
+ * message at once, a message longer than LINK_MEM_MAX_MESSAGE aborts,
+ * one delivery is one message (dropped when it does not fit what
+ * on_alloc offered, as link_udp.c does), and what was written is kept as
+ * records of a 4-byte big-endian length and the message.
  */
 #ifndef MCFERRY_LINK_MEM_H
 #define MCFERRY_LINK_MEM_H
@@ -36,13 +44,17 @@ enum link_mem_policy {
 	LINK_MEM_FAIL,
 };
 
+#define LINK_MEM_MAX_MESSAGE 1456
+
 struct link_mem {
 	struct link base;
+	bool messages;          /* link_mem_msg_ops */
 	uv_idle_t closer;       /* never started: uv_close defers on_close */
 	bool reading;           /* read_start was called */
 	bool connecting;
 	bool writing;           /* a write is in flight */
-	struct iovec *wiov;     /* its vector (copied) */
+	struct iovec *wiov;     /* its vector (copied); messages: one
+				   iovec over a copy of the message */
 	unsigned wn;
 	enum link_mem_policy policy;
 	size_t take;            /* LINK_MEM_TAKE_SOME */
@@ -55,8 +67,10 @@ struct link_mem {
 };
 
 extern const struct link_ops link_mem_ops;
+extern const struct link_ops link_mem_msg_ops;
 
-/* A new link on loop; *freed becomes true when it is freed. */
+/* A new link on loop (a message link when conf->ops is link_mem_msg_ops);
+ * *freed becomes true when it is freed. */
 struct link_mem *link_mem_new(uv_loop_t *loop, const struct link_conf *conf,
 			      size_t out_cap, bool *freed);
 /* The peer sent n bytes: deliver them through on_alloc/on_read in as

@@ -39,9 +39,9 @@ from meshtopo import GROUP, OTHER
 RATE = 300
 G = (("--group", GROUP),)
 O = (("--group", OTHER),)
-CTL_BYTES = "mcferry_hub_mesh_control_sent_bytes_total"
-LSA_SENT = "mcferry_hub_mesh_lsa_sent_total"
-LSA_RECV = "mcferry_hub_mesh_lsa_received_total"
+CTL_BYTES = "mcferry_hub_mesh_control_out_bytes_total"
+LSA_SENT = "mcferry_hub_lsa_out_total"
+LSA_RECV = "mcferry_hub_lsa_in_total"
 MESH_OUT = "mcferry_hub_mesh_out_datagrams_total"
 MESH_IN = "mcferry_hub_mesh_in_datagrams_total"
 

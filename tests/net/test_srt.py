@@ -345,6 +345,79 @@ def test_wrong_passphrase_refused_with_reason(islands, tmp_path):
     assert ok.alive()
 
 
+def test_max_conns_on_srt_listener_refuses_the_extra_caller(islands):
+    """max-conns=2 on a listening srt sink: a third caller (mcferry) is
+    accepted by libsrt and closed at once with a logged, counted reason;
+    the two admitted callers still get every datagram."""
+    gw = islands.gw["a"]
+    a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
+    r = T.start_mcferry(gw, ["relay", "udp://@%s?iface=br0" % G,
+                             "srt://@:9003?max-conns=2"], tag="relay")
+    r.wait_for_log(r"listening uri=srt://@:9003\S* max_conns=2 ")
+    socks, callers = [], []
+    for i in range(3):
+        s = b1.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        s.bind(("127.0.0.1", 7200 + i))
+        socks.append(s)
+        callers.append(T.start_mcferry(b1, [
+            "relay", "srt://%s:9003" % GW_A,
+            "udp://127.0.0.1:%d" % (7200 + i)], tag="caller%d" % i))
+        if i < 2:
+            r.wait_for_log(r"client connected .*via=srt", count=i + 1,
+                           timeout=15)
+    line = r.wait_for_log(r"refused reason=too-many-conns peer=\S+ "
+                          r"count=(\d+) .*conns=2 ", timeout=15)[0]
+    assert int(line.group(1)) >= 1
+    assert len(r.log_matches(r"client connected .*via=srt")) == 2
+    # a caller logs the address it called (libsrt's getpeername has none)
+    assert callers[0].log_matches(r"upstream connected peer=%s:9003 via=srt"
+                                  % re.escape(GW_A))
+    # the admitted ones lose nothing
+    time.sleep(0.5)  # past the auto-framing wait
+    n = 200
+    sent = T.run_mcsend(a1, ["--count", n, "--rate", 200, "--size", 1000,
+                             "--iface", T.Islands.host_addr("a", 1), G])
+    assert sent == n
+    got = _count_mcsf(socks[:2], n, time.monotonic() + 15)
+    assert {p: len(v) for p, v in got.items()} == {7200: n, 7201: n}
+    assert not r.log_matches(r"client closed")
+    for p in callers:
+        p.stop()
+    for s in socks:
+        s.close()
+    assert r.alive()
+
+
+def test_hello_and_idle_timeouts_on_srt_listeners(islands):
+    """hello-timeout= and idle-timeout= apply to srt:// listeners: a caller
+    that never says HELLO to a framing=datagram source is closed for it,
+    and a raw publisher that sends nothing is closed for idling."""
+    gw, b1 = islands.gw["a"], islands.hosts["b"][0]
+    hello = T.start_mcferry(gw, [
+        "relay", "srt://@:9004?framing=datagram&hello-timeout=1",
+        "udp://%s?iface=br0" % G], tag="hello")
+    hello.wait_for_log(r"listening uri=srt://@:9004\S* .*"
+                       r"hello_timeout_ms=1000\b")
+    idle = T.start_mcferry(gw, [
+        "relay", "srt://@:9005?framing=raw&idle-timeout=1",
+        "udp://%s?iface=br0" % G], tag="idle")
+    # mcferry callers that send nothing: framing=raw says no HELLO
+    mute = [T.start_mcferry(b1, ["relay", "udp://@127.0.0.1:%d" % port,
+                                 "srt://%s:%d?framing=raw" % (GW_A, port)],
+                            tag="mute%d" % port) for port in (9004, 9005)]
+    hello.wait_for_log(r"publisher connected .*via=srt", timeout=15)
+    hello.wait_for_log(r"closed reason=hello-timeout\b", timeout=15)
+    idle.wait_for_log(r"publisher connected .*via=srt", timeout=15)
+    t0 = time.monotonic()
+    idle.wait_for_log(r"closed reason=idle-timeout\b", timeout=15)
+    # 1 s, not the default 10 (generous: the box is shared)
+    assert time.monotonic() - t0 < 8
+    for p in mute:
+        p.stop()
+    assert hello.alive() and idle.alive()
+
+
 def test_passphrase_file_checked_at_start(solo, tmp_path):
     loose = _secret(tmp_path, "loose", "correct horse battery", 0o644)
     short = _secret(tmp_path, "short", "short")
@@ -363,6 +436,8 @@ def test_passphrase_file_checked_at_start(solo, tmp_path):
     ("srt://@:9000?mode=caller", r"mode=caller needs"),
     ("srt://@:9000?streamid=x", r"option 'streamid'"),
     ("srt://h:9000?mode=bogus", r"want caller, listener or rendezvous"),
+    ("srt://h:9000?max-conns=2", r"option 'max-conns'"),
+    ("srt://h:9000?hello-timeout=1", r"option 'hello-timeout'"),
     ("udp://239.1.1.1:5000?framing=datagram", r"is unicast"),
     ("udp://10.0.0.1:5000?framing=raw", r"takes only framing=datagram"),
 ])

@@ -224,6 +224,52 @@ static void test_config_good(void **state)
 	free(out);
 }
 
+/* One control path for two services is named with both lines; distinct
+ * paths and none at all are fine. */
+static void test_controls(void **state)
+{
+	static const char text[] =
+		"[hub]\n"
+		"listen = tcp://@:7000\n"
+		"control = /run/x.ctl\n"
+		"[gateway g]\n"
+		"hub = tcp://10.0.0.1:7000\n"
+		"iface = lan0\n"
+		"control = /run/x.ctl\n"
+		"[relay r]\n"
+		"source = udp://@239.1.1.1:5000\n"
+		"sink = tcp://@:1601\n"
+		"control = /run/r.ctl\n"
+		"[relay s]\n"
+		"source = udp://@239.1.1.1:5000\n"
+		"sink = tcp://@:1602\n";
+	const char *want =
+		"t.conf: line 7: gateway=g control=/run/x.ctl: the control "
+		"socket of hub=hub on line 3 already (one socket per service)\n";
+	struct config cfg;
+	char err[512] = "", *buf = NULL;
+	size_t len = 0, bad;
+	FILE *f = open_memstream(&buf, &len);
+
+	(void)state;
+	assert_int_equal(config_parse(text, strlen(text), &cfg, err,
+				      sizeof(err)), 0);
+	bad = check_controls("t.conf", &cfg, f);
+	fclose(f);
+	if (bad != 1 || strcmp(buf, want))
+		print_error("got %zu:\n%s\nwant 1:\n%s\n", bad, buf, want);
+	assert_int_equal(bad, 1);
+	assert_string_equal(buf, want);
+	free(buf);
+	snprintf(cfg.gateways[0].spec.control,
+		 sizeof(cfg.gateways[0].spec.control), "/run/g.ctl");
+	f = open_memstream(&buf, &len);
+	assert_int_equal(check_controls("t.conf", &cfg, f), 0);
+	fclose(f);
+	free(buf);
+	config_free(&cfg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_ports_unicast_udp_clash),
 		cmocka_unit_test(test_config_host_checks),
 		cmocka_unit_test(test_config_good),
+		cmocka_unit_test(test_controls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

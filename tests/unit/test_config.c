@@ -231,7 +231,7 @@ static void test_errors_name_line(void **state)
 	parse_bad("source = udp://@:5000\n", 1,
 		  "'source' outside a [relay NAME] section");
 	parse_bad("[relay a]\nsource = udp://@:5000\ndest = udp://10.0.0.1:1\n",
-		  3, "unknown key 'dest': want source, sink or workers");
+		  3, "unknown key 'dest': want source, sink, workers or control");
 	parse_bad("[relay a]\nsource = udp://@:5000\n = udp://10.0.0.1:1\n", 3,
 		  "unknown key ''");
 	parse_bad("[relay a]\nsource udp://@:5000\n", 2,
@@ -437,6 +437,48 @@ static void test_load_too_big(void **state)
 	unlink(path);
 }
 
+/* control = in relay, hub and gateway sections: its line is kept for
+ * run --check; a relay's needs workers = 1; a gateway with one may have
+ * no channel. A [hub] key before its first listen is no listen line (it
+ * wrote listen_lines[-1]). */
+static void test_control_keys(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	parse_ok("[hub]\n"
+		 "heartbeat = 300\n"
+		 "control = /run/h.ctl\n"
+		 "listen = tcp://@:7000\n"
+		 "acl = /etc/a\n"
+		 "listen = tcp://@:7001\n"
+		 "[relay r]\n"
+		 "source = udp://@239.1.1.1:5000\n"
+		 "control = /run/r.ctl\n"
+		 "sink = tcp://@:1601\n"
+		 "[gateway g]\n"
+		 "hub = tcp://10.0.0.1:7000\n"
+		 "iface = lan0\n"
+		 "control = /run/g.ctl\n", &cfg);
+	assert_string_equal(cfg.hubs[0].control, "/run/h.ctl");
+	assert_int_equal(cfg.hubs[0].control_line, 3);
+	assert_int_equal(cfg.hubs[0].nlisten, 2);
+	assert_int_equal(cfg.hubs[0].listen_lines[0], 4);
+	assert_int_equal(cfg.hubs[0].listen_lines[1], 6);
+	assert_string_equal(cfg.relays[0].control, "/run/r.ctl");
+	assert_int_equal(cfg.relays[0].control_line, 9);
+	assert_string_equal(cfg.gateways[0].spec.control, "/run/g.ctl");
+	assert_int_equal(cfg.gateways[0].control_line, 14);
+	assert_int_equal(cfg.gateways[0].spec.nchans, 0);
+	config_free(&cfg);
+	parse_bad("[relay r]\nsource = udp://@239.1.1.1:5000\n"
+		  "sink = tcp://@:1601\nworkers = 2\ncontrol = /run/r.ctl\n",
+		  5, "relay 'r': control needs workers = 1");
+	parse_bad("[gateway g]\nhub = tcp://10.0.0.1:7000\niface = lan0\n", 1,
+		  "needs a group, export or import (or a control socket");
+	parse_bad("[gateway g]\ncontrol = \n", 2, "bad control");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -455,6 +497,7 @@ int main(void)
 		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_too_big),
+		cmocka_unit_test(test_control_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
