@@ -101,6 +101,10 @@ struct hub_link {
 	struct hub *hub;
 	bool mesh;                /* HELLO role hub: an adjacency */
 	uint32_t cost;            /* what our LSA says for it */
+	/* cost= was given for it (a --peer, cost= on --listen, link.set);
+	 * otherwise an accepted link takes the cost the dialing hub's LSA
+	 * gives it, so cost= on one end is the link's cost both ways. */
+	bool cost_own;
 	bool draining;            /* cost infinite; closed at drain_at */
 	uint64_t drain_at;
 	uint64_t last_ping;       /* loop time of our last heartbeat */
@@ -1147,6 +1151,28 @@ static void hub_mesh_changed(struct hub *h)
 	uv_timer_start(&h->orig, hub_on_orig, delay, 0);
 }
 
+/* a (newly installed) is a neighbour's LSA: an accepted link to it
+ * without a cost of its own takes the cost a gives it. */
+static void mesh_adopt_cost(struct hub *h, const struct lsa *a)
+{
+	uint32_t want = lsa_cost_to(a, h->node->node_id);
+
+	if (want == LSA_COST_INF || want == 0)
+		return;
+	for (struct conn *c = h->links; c; c = c->next) {
+		struct hub_link *l = link_of(c);
+
+		if (!mesh_ready(c) || l->cost_own || l->draining ||
+		    c->peer_hello.node_id != a->node || l->cost == want)
+			continue;
+		log_info("hub=%s c=%u link cost=%u (was %u) as the dialing hub "
+			 "says", h->name, c->id, want, l->cost);
+		l->cost = want;
+		mesh_trigger(h, "link.cost", uv_now(h->node->loop), a->node);
+		hub_mesh_changed(h);
+	}
+}
+
 static void mesh_on_lsa(struct hub *h, struct conn *c, const struct frame *f)
 {
 	struct lsa *a = xcalloc(1, sizeof(*a));
@@ -1181,6 +1207,7 @@ static void mesh_on_lsa(struct hub *h, struct conn *c, const struct frame *f)
 	mesh_db_changed(h);
 	mesh_flood(h, f->body, f->len, c);
 	mesh_revive(h);
+	mesh_adopt_cost(h, a);
 	hub_event(h, "{\"event\":\"route.change\",\"node\":\"%016llx\","
 		     "\"seq\":%llu,\"digest\":\"%016llx\"}",
 		  (unsigned long long)a->node, (unsigned long long)a->seq,
@@ -2043,6 +2070,8 @@ static struct conn *hub_on_accept(struct listener *ls, struct link *lk)
 	struct conn *c = conn_new(&h->own, lk, &cf, &hub_handler, h);
 	struct hub_link *l = hub_link_new(h, u->cost);
 
+	l->cost_own = u->cost != 0;
+
 	c->data = l;
 	conn_list_add(&h->links, c);
 	h->handles++;
@@ -2061,6 +2090,7 @@ static void hub_peer_on_connect(struct conn *c, int status)
 	if (status < 0)
 		return;
 	l = hub_link_new(p->h, p->cost);
+	l->cost_own = true;
 	l->dpeer = p;
 	l->draining = p->draining;
 	p->cur = c;
@@ -2656,6 +2686,8 @@ static int hub_ctl(void *arg, const struct control_req *r,
 			}
 			if (p)
 				p->cost = (uint32_t)v;
+			if (l)
+				l->cost_own = true;
 			if (l && l->cost != v) {
 				l->cost = (uint32_t)v;
 				mesh_trigger(h, "link.cost",

@@ -128,6 +128,50 @@ def _reroute(n, cut, bound):
     return gap, c, streams.get(101, 0), sent
 
 
+def _cost_to(info, frm, to):
+    """The cost hub frm's LSA (in a routes.get reply) gives its link to
+    hub to, or None."""
+    for a in info["database"]:
+        if a["node"] == frm:
+            for l in a["links"]:
+                if l["node"] == to:
+                    return l["cost"]
+    return None
+
+
+def test_dialed_cost_is_the_links_cost_both_ways(mk):
+    """cost= on the dialing hub's --peer is the link's cost at both ends:
+    the accepting hub takes it from the dialer's LSA; a link.set there
+    makes that end's cost its own again."""
+    n = mk(3, (1, 3))
+    start_triangle(n, c13=30)
+    id1 = n.ctl(1, "node.info")["node"]
+    id3 = n.ctl(3, "node.info")["node"]
+    deadline = time.monotonic() + 10
+    while True:
+        db = n.ctl(2, "routes.get")
+        pair = (_cost_to(db, id3, id1), _cost_to(db, id1, id3))
+        if pair == (30, 30):
+            break
+        assert time.monotonic() < deadline, \
+            "link 3->1 dialed with cost=30, the LSAs say %s" % (pair,)
+        time.sleep(0.05)
+    assert n.hubs[1].log_matches(r"link cost=30 \(was 10\) as the dialing "
+                                 r"hub says"), n.hubs[1].stderr()
+    links = n.ctl(1, "link.list")["links"]
+    to3 = [l for l in links if l["kind"] == "hub" and l["name"] == "h3"]
+    assert to3 and n.ctl(1, "link.set", link=to3[0]["link"], cost=50)["ok"]
+    deadline = time.monotonic() + 10
+    while True:
+        db = n.ctl(2, "routes.get")
+        pair = (_cost_to(db, id3, id1), _cost_to(db, id1, id3))
+        if pair == (30, 50):
+            break
+        assert time.monotonic() < deadline, \
+            "after link.set cost=50 at hub 1 the LSAs say %s" % (pair,)
+        time.sleep(0.05)
+
+
 def test_triangle_link_closed_reroutes(mk):
     """A triangle: the direct link 1-3 carries the traffic; closing it
     (TCP) moves the flow through hub 2 within 0.3 s, no duplicates."""
