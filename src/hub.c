@@ -142,6 +142,7 @@ struct hub {
 	uv_timer_t keepalive;
 	uint64_t hop_drops, unknown_drops;
 	uint64_t refused_channels; /* JOIN/EXPORT over a cap */
+	uint64_t refused_hub_links; /* HELLOs of hubs over ROUTE_KIDS_MAX */
 	uint64_t refused_logged, refused_at;
 	struct conn *kicks;       /* links with data queued since a kick */
 	uv_timer_t pace;          /* the gathered kick of h->kicks */
@@ -377,6 +378,9 @@ static void hub_register(struct hub *h)
 	hub_stat(h, h, "mcferry_hub_island_refused_total", lb, STATS_COUNTER,
 		 "HELLOs refused: an island the identity may not speak for.",
 		 &h->island_refused);
+	hub_stat(h, h, "mcferry_hub_refused_hub_links_total", lb, STATS_COUNTER,
+		 "hub HELLOs refused: this hub had its most adjacencies (64).",
+		 &h->refused_hub_links);
 	hub_stat(h, h, "mcferry_hub_publish_denied_total", lb, STATS_COUNTER,
 		 "EXPORT frames the ACL refused.", &h->denied_publish);
 	hub_stat(h, h, "mcferry_hub_subscribe_denied_total", lb,
@@ -1886,6 +1890,26 @@ static void hub_on_hello(struct conn *c)
 				       "a peer hub");
 			conn_close(c, "peer-refused");
 			return;
+		}
+		/* A datagram goes to at most ROUTE_KIDS_MAX children: as many
+		 * adjacencies at most, so none is ever left out unseen. */
+		{
+			size_t nmesh = 0;
+
+			for (struct conn *o = h->links; o; o = o->next)
+				nmesh += o != c && link_of(o)->mesh;
+			if (nmesh >= ROUTE_KIDS_MAX) {
+				l->refused = true;
+				h->refused_hub_links++;
+				log_warn("hub=%s c=%u hub link refused peer=%s "
+					 "reason=too-many-hub-links links=%zu",
+					 h->name, c->id, c->peer, nmesh);
+				hub_send_error(c, FRAME_ERRCODE_REFUSED,
+					       "too-many-hub-links: this hub "
+					       "has its most adjacencies");
+				conn_close(c, "too-many-hub-links");
+				return;
+			}
 		}
 		l->mesh = true;
 		l->peer = true;

@@ -148,6 +148,43 @@ def test_pending_caps_refuse_at_once(solo, mcferry_bin):
 
 
 # --------------------------------------------------------------------------
+def test_hub_adjacencies_bounded(solo, mcferry_bin):
+    """A hub takes at most 64 other hubs (the most children a tree gives
+    it): the 65th hub HELLO gets ERROR too-many-hub-links and is closed,
+    counted and logged; the 64 stay, and a gateway is still welcome."""
+    hub = T.start_mcferry(solo.ns, [
+        "hub", "--listen", "tcp://@:%d?max-pending-per-addr=1000" % HUBP,
+        "--heartbeat", "20000",
+        "--stats", "1", "--stats-json"], tag="hub")
+    peers = []
+    for i in range(64):
+        s = tcp(solo.ns, HOST, HUBP)
+        s.sendall(T.hello(role=2, node=0x4B0000 + i, island=b"h%d" % i))
+        peers.append(s)
+    hub.wait_for_log(r"\bhub up peer=", count=64, timeout=15)
+    extra = tcp(solo.ns, HOST, HUBP)
+    extra.sendall(T.hello(role=2, node=0x4B0FFF, island=b"one-more"))
+    data, _how = T.read_until_closed(extra, timeout=5)
+    frames, _ = T.parse_frames(data)
+    errors = [b for t, b in frames if t == T.FT_ERROR]
+    assert errors and b"too-many-hub-links" in errors[-1], frames
+    hub.wait_for_log(r"hub link refused .*reason=too-many-hub-links "
+                     r"links=64", timeout=5)
+    assert len(hub.log_matches(r"\bhub up peer=")) == 64, hub.stderr()
+    gw = T.RawPeer(solo.ns, HOST, HUBP, island=b"good")
+    hub.wait_for_log(r"gateway up .*island=good", timeout=5)
+    want = re.compile(r'"metric":"mcferry_hub_refused_hub_links_total",'
+                      r'"labels":\{[^}]*\},"value":1\}')
+    deadline = time.monotonic() + 5
+    while not want.search(hub.stdout()):
+        assert time.monotonic() < deadline, hub.stdout()[-2000:]
+        time.sleep(0.2)
+    gw.close()
+    for s in peers:
+        s.close()
+
+
+# --------------------------------------------------------------------------
 def test_ping_flood_that_never_reads(solo, mcferry_bin):
     """(c) a peer that floods PINGs and never reads is cut off as
     slow-consumer; the hub's RSS stays under queue + 16 MiB."""
