@@ -28,9 +28,11 @@ on the dialing hub's control socket, or iptables DROP).
 import json
 import os
 import random
+import secrets
 import socket
 import time
 
+import hubtopo as H
 import topo as T
 
 HUB_PORT = 7000
@@ -478,3 +480,41 @@ class MeshNet:
                 w.close()
             except Exception:
                 pass
+
+
+class Made:
+    """The topologies and MeshNets one test made, for its fixture: net()
+    makes one, close() (the teardown) closes them newest first, printing
+    a failed test's logs."""
+
+    def __init__(self, request, tmp_path, prefix):
+        self.request, self.tmp_path, self.prefix = request, tmp_path, prefix
+        self.made = []
+
+    def net(self, nhubs, islands, cls=None):
+        t = T.Topology(self.tmp_path / ("logs%d" % len(self.made)),
+                       prefix=self.prefix + secrets.token_hex(2))
+        self.made.append(t)
+        n = (cls or MeshNet)(t, nhubs, islands)
+        self.made.append(n)
+        return n
+
+    def close(self):
+        for x in reversed(self.made):
+            if not isinstance(x, MeshNet):
+                T.print_logs_if_failed(self.request, x)
+            x.close()
+
+
+def summary(s):
+    """mcrecv's summary: its first client and {stream: unique datagrams}."""
+    c = s["per_client"][0]
+    return c, {int(k): v["unique"] for k, v in c["streams"].items()}
+
+
+def max_gap(w, stream, t0=0.0, t1=None):
+    """Largest gap (s) between datagrams of stream at watcher w within
+    [t0, t1], and how many arrived there."""
+    ts = [t for t, _seq, _ in H.seqs_of(w.snapshot(), stream)
+          if t >= t0 and (t1 is None or t <= t1)]
+    return max((b - a for a, b in zip(ts, ts[1:])), default=None), len(ts)

@@ -8,14 +8,12 @@ from the control API (every hub's database holds every hub, with one
 digest); the fixed waits left are observation windows.
 """
 
-import secrets
 import time
 
 import pytest
 
 import hubtopo as H
 import meshtopo as M
-import topo as T
 from meshtopo import GROUP, OTHER
 
 RATE = 1000
@@ -23,33 +21,12 @@ RATE = 1000
 
 @pytest.fixture
 def mk(request, tmp_path, mcferry_bin, tools):
-    made = []
-
-    def make(nhubs, islands):
-        t = T.Topology(tmp_path / ("logs%d" % len(made)),
-                       prefix="ms" + secrets.token_hex(2))
-        made.append(t)
-        n = M.MeshNet(t, nhubs, islands)
-        made.append(n)
-        return n
-    yield make
-    for x in reversed(made):
-        if isinstance(x, M.MeshNet):
-            x.close()
-        else:
-            T.print_logs_if_failed(request, x)
-            x.close()
+    made = M.Made(request, tmp_path, "ms")
+    yield made.net
+    made.close()
 
 
-def summary(s):
-    c = s["per_client"][0]
-    return c, {int(k): v["unique"] for k, v in c["streams"].items()}
-
-
-def max_gap(w, stream, t0=0.0):
-    """Largest gap (s) between datagrams of stream at watcher w, from t0."""
-    ts = [t for t, _seq, _ in H.seqs_of(w.snapshot(), stream) if t >= t0]
-    return max((b - a for a, b in zip(ts, ts[1:])), default=None), len(ts)
+summary, max_gap = M.summary, M.max_gap
 
 
 def start_line(n):

@@ -18,7 +18,6 @@ are observation windows.
 
 import json
 import re
-import secrets
 import socket
 import time
 
@@ -65,32 +64,12 @@ class ElectNet(M.MeshNet):
 
 @pytest.fixture
 def mk(request, tmp_path, mcferry_bin, tools):
-    made = []
-
-    def make(nhubs, islands):
-        t = T.Topology(tmp_path / ("logs%d" % len(made)),
-                       prefix="me" + secrets.token_hex(2))
-        made.append(t)
-        n = ElectNet(t, nhubs, islands)
-        made.append(n)
-        return n
-    yield make
-    for x in reversed(made):
-        if isinstance(x, M.MeshNet):
-            x.close()
-        else:
-            T.print_logs_if_failed(request, x)
-            x.close()
+    made = M.Made(request, tmp_path, "me")
+    yield lambda nhubs, islands: made.net(nhubs, islands, ElectNet)
+    made.close()
 
 
-def summary(s):
-    c = s["per_client"][0]
-    return c, {int(k): v["unique"] for k, v in c["streams"].items()}
-
-
-def max_gap(w, stream, t0=0.0):
-    ts = [t for t, _seq, _ in H.seqs_of(w.snapshot(), stream) if t >= t0]
-    return max((b - a for a, b in zip(ts, ts[1:])), default=None), len(ts)
+summary, max_gap = M.summary, M.max_gap
 
 
 def hub_stat(n, i, metric):
@@ -181,7 +160,6 @@ def test_two_gateways_two_hubs_exactly_once(mk):
     n = mk(3, (1, 3))
     fwd = start(n)
     fhub = 1 if fwd == 1 else 2
-    shub = 3 - fhub
     # the pruned trees: island 3's reaches only the forwarder's hub
     e3 = tree_edges(n, 3, 3, "I3")
     e1 = tree_edges(n, 3, fhub, "I1")

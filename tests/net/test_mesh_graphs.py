@@ -26,14 +26,12 @@ graph is an edge list. Rates are low (300 datagrams/s a sender): up to
 
 import collections
 import random
-import secrets
 import time
 
 import pytest
 
 import hubtopo as H
 import meshtopo as M
-import topo as T
 from meshtopo import GROUP, OTHER
 
 RATE = 300
@@ -89,26 +87,17 @@ SMALL = {"line3": line3, "triangle": triangle}
 
 @pytest.fixture
 def mk(request, tmp_path, mcferry_bin, tools):
-    made = []
+    made = M.Made(request, tmp_path, "mg")
 
     def make(g, gateways, extra=()):
-        t = T.Topology(tmp_path / ("logs%d" % len(made)),
-                       prefix="mg" + secrets.token_hex(2))
-        made.append(t)
-        n = M.MeshNet(t, g.n, sorted(gateways))
-        made.append(n)
+        n = made.net(g.n, sorted(gateways))
         t0 = time.monotonic()
         n.start_graph(g, gateways, extra=extra)
         print("%s: edges %s; up and converged in %.2f s" % (
             g, g.edges, time.monotonic() - t0))
         return n
     yield make
-    for x in reversed(made):
-        if isinstance(x, M.MeshNet):
-            x.close()
-        else:
-            T.print_logs_if_failed(request, x)
-            x.close()
+    made.close()
 
 
 def figure(**kv):
@@ -116,17 +105,7 @@ def figure(**kv):
         "%.3f" % v if isinstance(v, float) else v)) for k, v in kv.items()))
 
 
-def summary(s):
-    c = s["per_client"][0]
-    return c, {int(k): v["unique"] for k, v in c["streams"].items()}
-
-
-def max_gap(w, stream, t0=0.0, t1=None):
-    """Largest gap (s) between datagrams of stream at watcher w within
-    [t0, t1], and how many arrived there."""
-    ts = [t for t, _seq, _ in H.seqs_of(w.snapshot(), stream)
-          if t >= t0 and (t1 is None or t <= t1)]
-    return max((b - a for a, b in zip(ts, ts[1:])), default=None), len(ts)
+summary, max_gap = M.summary, M.max_gap
 
 
 def senders_of(gateways):
