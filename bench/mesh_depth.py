@@ -172,9 +172,10 @@ class Depth:
     # -- output
     def table(self, m):
         rate, sent = m["rate"], m["sent"]
-        out = ["### %d datagrams/s x %d s, %d bytes (%.1f Mbit/s), host busy %.0f %%"
+        busy = "-" if m["busy"] is None else "%.0f" % m["busy"]
+        out = ["### %d datagrams/s x %d s, %d bytes (%.1f Mbit/s), host busy %s %%"
                % (rate, m["secs"], m["size"], rate * m["size"] * 8 / 1e6,
-                  m["busy"]), "",
+                  busy), "",
                "| depth (hub hops) | hubs crossed | island | received / sent "
                "| lost | dup | p50 ms | p99 ms | max ms |",
                "|---|---|---|---|---|---|---|---|---|"]
