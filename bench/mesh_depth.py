@@ -26,7 +26,8 @@ gets the stream straight off I1's LAN (no mcferry): the row "LAN".
 
 The per-hop increment is the least-squares slope of p50 (and of p99)
 over the depths 0, 1, 2, 3, 5. Host busy % is all CPUs over the send
-window; CPU % per process is utime + stime over the same window.
+window; CPU % per process is utime + stime over the same window, and
+writes/s its write system calls (syscw of /proc/PID/io) over it.
 
 This is a benchmark: it asserts nothing about speed and exits 0 when the
 harness worked, whatever the figures (loss or duplicates are listed
@@ -147,6 +148,7 @@ class Depth:
         procs = {("hub", i): p for i, p in n.hubs.items()}
         procs.update({("gw", i): p for i, p in n.gws.items()})
         c0 = {k: PS.cpu_ticks(p.pid) for k, p in procs.items()}
+        w0s = {k: PS.tree_syscw(p.pid) for k, p in procs.items()}
         h0 = PS.host_cpu()
         w0 = time.monotonic()
         log("%d datagrams/s x %d s of %d bytes" % (rate, secs, size))
@@ -158,8 +160,11 @@ class Depth:
         wall = time.monotonic() - w0
         h1 = PS.host_cpu()
         c1 = {k: PS.cpu_ticks(p.pid) for k, p in procs.items()}
+        w1s = {k: PS.tree_syscw(p.pid) for k, p in procs.items()}
         cpu = {k: (None if c0[k] is None or c1[k] is None else
                    (c1[k] - c0[k]) / PS.HZ / wall * 100) for k in procs}
+        wps = {k: (None if w0s[k] is None or w1s[k] is None else
+                   (w1s[k] - w0s[k]) / wall) for k in procs}
         res = {i: T.mcrecv_result(p, timeout=secs + 70)
                for i, p in rx.items()}
         for k, p in procs.items():
@@ -167,7 +172,7 @@ class Depth:
                 self.notes.append("%s %d exited during the %d/s run" % (
                     k[0], k[1], rate))
         return dict(rate=rate, secs=secs, size=size, sent=sent, wall=wall,
-                    busy=PS.host_busy(h0, h1), cpu=cpu, res=res)
+                    busy=PS.host_busy(h0, h1), cpu=cpu, wps=wps, res=res)
 
     # -- output
     def table(self, m):
@@ -208,15 +213,18 @@ class Depth:
                        "+%.2f ms." % (", ".join(map(str, xs)),
                                       slope(xs, p50s), slope(xs, p99s),
                                       d0 - lan))
-        cpu = m["cpu"]
-
-        def c(k):
-            v = cpu.get(k)
-            return "-" if v is None else "%.1f" % v
-        out.append("CPU %% over the send window: hubs %s; gateways %s." % (
-            " ".join("h%d %s" % (i, c(("hub", i))) for i in range(1, NHUBS + 1)),
-            " ".join("I%d %s" % (i, c(("gw", i)))
-                     for i in [SENDER] + sorted(RECEIVERS))))
+        def per(what, d, fmt):
+            def c(k):
+                v = d.get(k)
+                return "-" if v is None else fmt % v
+            out.append("%s over the send window: hubs %s; gateways %s." % (
+                what,
+                " ".join("h%d %s" % (i, c(("hub", i)))
+                         for i in range(1, NHUBS + 1)),
+                " ".join("I%d %s" % (i, c(("gw", i)))
+                         for i in [SENDER] + sorted(RECEIVERS))))
+        per("CPU %", m["cpu"], "%.1f")
+        per("Write system calls/s (syscw)", m["wps"], "%.0f")
         return "\n".join(out) + "\n"
 
     def run(self):
