@@ -81,6 +81,28 @@ def slope(xs, ys):
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
 
 
+def netns_names():
+    r = T.run(["ip", "netns", "list"], check=False)
+    return [l.split()[0] for l in r.stdout.splitlines() if l.strip()]
+
+
+def sweep(prefix):
+    """Namespaces of this run that topo never registered (a signal between
+    `ip netns add` and the end of Netns.__init__) and what runs in them:
+    the prefix was free when the run began, so they are ours."""
+    for name in netns_names():
+        if not name.startswith(prefix):
+            continue
+        r = T.run(["ip", "netns", "pids", name], check=False)
+        for pid in r.stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        T.run(["ip", "netns", "del", name], check=False)
+        log("swept namespace %s" % name)
+
+
 def line_graph():
     return M.Graph(NHUBS, [(i + 1, i) for i in range(1, NHUBS)],
                    name="line%d" % NHUBS)
@@ -96,8 +118,12 @@ class Depth:
 
     # -- topology
     def build(self):
-        self.t = T.Topology(os.path.join(self.tmp, "logs"),
-                            prefix="mfd" + secrets.token_hex(2))
+        taken = netns_names()
+        while True:
+            prefix = "mfd" + secrets.token_hex(2)
+            if not any(n.startswith(prefix) for n in taken):
+                break
+        self.t = T.Topology(os.path.join(self.tmp, "logs"), prefix=prefix)
         log("building namespaces %s* (6 hubs, 6 islands, R)" % self.t.prefix)
         t0 = time.monotonic()
         islands = [SENDER] + sorted(RECEIVERS)
@@ -249,10 +275,17 @@ class Depth:
             if self.t is not None:
                 print(self.t.describe_procs(), file=sys.stderr)
         finally:
-            if self.net is not None:
-                self.net.close()
+            # A second SIGTERM or ^C must not cut the cleanup short.
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            for what in (self.net, self.t):
+                try:
+                    if what is not None:
+                        what.close()
+                except Exception as e:
+                    log("cleanup: %s" % e)
             if self.t is not None:
-                self.t.close()
+                sweep(self.t.prefix)
             if keep:
                 log("logs kept in " + self.tmp)
             else:
