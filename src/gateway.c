@@ -26,7 +26,9 @@
 /* Export writes to the hub are gathered: after a batch the link is kicked
  * within GATEWAY_PACE_MS (at once when GATEWAY_PACE_BYTES wait), so the
  * datagrams of every channel read meanwhile go in one write and one TCP
- * segment train, not one per datagram, and the hub wakes once for them. */
+ * segment train, not one per datagram, and the hub wakes once for them.
+ * After a quiet spell (no kick for GATEWAY_PACE_MS) a batch goes at once:
+ * there is nothing to gather then, only delay to add. */
 #define GATEWAY_PACE_MS 1
 #define GATEWAY_PACE_BYTES (16 * 1024)
 /* Retry the hub at least this often: an island is cut off while its link
@@ -82,6 +84,7 @@ struct gateway {
 	struct rejoin rejoin;    /* renews memberships an interface lost */
 	bool rejoining;          /* rejoin started */
 	uv_timer_t pace;         /* export: the gathered kick of the links */
+	uint64_t kicked_at;      /* uv_hrtime() of the last export kick */
 	int efd[2];              /* emitters: [0] IPv4, [1] IPv6, or -1 */
 	struct sockaddr_storage eaddr[2];
 	struct emitter_set own;      /* this gateway's re-multicast sources */
@@ -207,6 +210,7 @@ static void gateway_on_pace(uv_timer_t *t)
 {
 	struct gateway *g = t->data;
 
+	g->kicked_at = uv_hrtime();
 	for (size_t i = 0; i < g->nhubs; i++) {
 		struct conn *c = g->hubs[i].used ? dialer_conn(&g->hubs[i].dialer)
 						 : NULL;
@@ -221,12 +225,15 @@ static void gateway_on_batch(void *ctx)
 	struct gw_channel *gc = ctx;
 	struct gateway *g = gc->gw;
 	struct conn *c = gateway_out_link(g, gc);
+	uint64_t now = uv_hrtime();
 
 	if (!c)
 		return;
-	if (c->q.bytes >= GATEWAY_PACE_BYTES || !g->pace.loop)
+	if (c->q.bytes >= GATEWAY_PACE_BYTES || !g->pace.loop ||
+	    now - g->kicked_at >= GATEWAY_PACE_MS * 1000000ull) {
+		g->kicked_at = now;
 		conn_kick(c);
-	else if (!uv_is_active((uv_handle_t *)&g->pace) && !g->stopping)
+	} else if (!uv_is_active((uv_handle_t *)&g->pace) && !g->stopping)
 		uv_timer_start(&g->pace, gateway_on_pace, GATEWAY_PACE_MS, 0);
 }
 

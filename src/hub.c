@@ -47,7 +47,9 @@
  * queue, what one link can hold (a peer that stops reading). */
 #define HUB_LINK_SNDBUF (256 * 1024)
 /* Star path: writes to a link are gathered for at most HUB_PACE_MS, or
- * until HUB_PACE_BYTES wait (hub_on_read_end). */
+ * until HUB_PACE_BYTES wait (hub_on_read_end); a link written to no
+ * sooner than HUB_PACE_MS ago is written at once (a quiet link: there is
+ * nothing to gather, only delay to add). */
 #define HUB_PACE_MS 1
 #define HUB_PACE_BYTES (16 * 1024)
 /* The largest --acl file read. */
@@ -94,6 +96,7 @@ struct hub_link {
 	bool registered;          /* its series are in the registry */
 	bool kick;                /* on h->kicks: data queued this read */
 	struct conn *kick_next;
+	uint64_t kicked_at;       /* uv_hrtime() of its last kick */
 	bool refused;             /* its HELLO was refused: closing */
 	bool peer;                /* an ACL `peer`: may carry any origin */
 	bool forged_logged;       /* one log line per link for forged DATA */
@@ -1828,12 +1831,15 @@ static void hub_kick_all(struct hub *h)
 {
 	struct conn *c;
 
+	uint64_t now = uv_hrtime();
+
 	while ((c = h->kicks)) {
 		struct hub_link *l = link_of(c);
 
 		h->kicks = l->kick_next;
 		l->kick_next = NULL;
 		l->kick = false;
+		l->kicked_at = now;
 		conn_kick(c);
 	}
 }
@@ -1851,18 +1857,21 @@ static void hub_on_read_end(struct conn *from)
 {
 	struct hub *h = link_of(from)->hub;
 	struct conn **pp = &h->kicks;
+	uint64_t now = uv_hrtime();
 
 	while (*pp) {
 		struct conn *c = *pp;
 		struct hub_link *l = link_of(c);
 
-		if (c->q.bytes < HUB_PACE_BYTES && h->pace.loop) {
+		if (c->q.bytes < HUB_PACE_BYTES && h->pace.loop &&
+		    now - l->kicked_at < HUB_PACE_MS * 1000000ull) {
 			pp = &l->kick_next;
 			continue;
 		}
 		*pp = l->kick_next;
 		l->kick_next = NULL;
 		l->kick = false;
+		l->kicked_at = now;
 		conn_kick(c);
 	}
 	if (h->kicks && !uv_is_active((uv_handle_t *)&h->pace) && !h->closing)
