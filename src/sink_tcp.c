@@ -284,23 +284,22 @@ static uint64_t sink_tcp_maxlag(const struct sink_tcp *s)
 
 /* Is c behind on time? A push (count) also counts it, once a loop
  * millisecond, towards overload when it lags by SINK_TCP_OVERLOAD_LAG_MS
- * (or maxlag=, if lower) but not yet by the bound in force: every push
+ * but not yet by the bound in force (below maxlag=; with maxlag= under
+ * SINK_TCP_OVERLOAD_LAG_MS, being skipped is what counts): every push
  * looks at every client, so the count of a millisecond with a push is
  * whole. */
-static bool sink_tcp_lagging(struct sink_tcp *s, struct conn *c,
-			     struct sink_client *sc, uint64_t now, bool count)
+static inline bool sink_tcp_lagging(struct sink_tcp *s, struct conn *c,
+				    struct sink_client *sc, uint64_t now,
+				    uint64_t maxlag, bool count)
 {
-	uint64_t maxlag = sink_tcp_maxlag(s), lag;
+	uint64_t lag;
 
 	if (!maxlag)
 		return false;
 	lag = sink_tcp_lag(c, now);
 	if (lag > maxlag)
 		return true;
-	if (count && sc->behind_at != now &&
-	    lag > (s->maxlag < SINK_TCP_OVERLOAD_LAG_MS
-			   ? s->maxlag
-			   : SINK_TCP_OVERLOAD_LAG_MS)) {
+	if (lag > SINK_TCP_OVERLOAD_LAG_MS && count && sc->behind_at != now) {
 		sc->behind_at = now;
 		s->behind++;
 	}
@@ -431,19 +430,20 @@ static bool sink_tcp_skip_over(struct sink_tcp *s, struct conn *c,
 	return false;
 }
 
-/* Before c is written: if what waits for it has grown stale since its
- * last push (the loop ran late, its socket was full), skip it now rather
- * than send it. */
+/* Before c is written, while overloaded: if what waits for it has grown
+ * stale since its last push (the loop ran late, its socket was full),
+ * skip it now rather than send it. Outside overload the bound is the
+ * viewer's own maxlag=, which the pushes check well enough. */
 static void sink_tcp_check_lag(struct sink_tcp *s, struct conn *c)
 {
 	struct sink_client *sc = c->data;
 	uint64_t now;
 
-	if (!s->skip || sc->skip_since || c->state != CONN_OPEN ||
+	if (!s->overloaded || sc->skip_since || c->state != CONN_OPEN ||
 	    c->q.count == c->q.sending)
 		return;
 	now = uv_now(s->base.relay->ctx->loop);
-	if (sink_tcp_lagging(s, c, sc, now, false))
+	if (sink_tcp_lagging(s, c, sc, now, sink_tcp_maxlag(s), false))
 		sink_tcp_skip_begin(s, c, sc, now, false);
 }
 
@@ -451,7 +451,7 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 {
 	struct sink_tcp *s = (struct sink_tcp *)base;
 	struct relay_stats *st = &base->relay->stats;
-	uint64_t now = uv_now(base->relay->ctx->loop);
+	uint64_t now = uv_now(base->relay->ctx->loop), maxlag;
 	struct conn *c;
 
 	if (!s->listening) {
@@ -473,6 +473,7 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 	}
 	s->gathered += b->len;
 	sink_tcp_overload_check(s, now);
+	maxlag = sink_tcp_maxlag(s); /* the same for every client */
 	for (c = s->clients; c; c = c->next) {
 		struct sink_client *sc = c->data;
 		int rc;
@@ -486,7 +487,7 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 			}
 			continue;
 		}
-		rc = sink_tcp_lagging(s, c, sc, now, true) ? -ENOBUFS
+		rc = sink_tcp_lagging(s, c, sc, now, maxlag, true) ? -ENOBUFS
 						     : conn_send(c, b);
 		if (rc == -ENOBUFS) {
 			if (s->skip) {
@@ -514,15 +515,18 @@ static void sink_tcp_kick_all(struct sink_tcp *s)
 {
 	struct conn *c, *next;
 	unsigned k = 0;
+	bool over = s->overloaded;
 
 	s->last_flush = uv_hrtime();
 	s->last_poll = s->last_flush;
 	s->gathered = 0;
 	s->in_round = true;
-	uv_update_time(s->base.relay->ctx->loop);
+	if (over)
+		uv_update_time(s->base.relay->ctx->loop);
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		sink_tcp_check_lag(s, c);
+		if (over)
+			sink_tcp_check_lag(s, c);
 		conn_kick(c);
 		/* Every 8 clients a look at the clock; datagrams read here
 		 * reach the clients after c in this round, the others in
