@@ -51,7 +51,7 @@
 
 /* Overload: when half the sink's clients (at least
  * SINK_TCP_OVERLOAD_MIN_CLIENTS) are behind by SINK_TCP_OVERLOAD_LAG_MS
- * at once, or skipping, for SINK_TCP_OVERLOAD_HOLD_MS on end, it is the
+ * and SINK_TCP_OVERLOAD_BYTES at once, or skipping, for SINK_TCP_OVERLOAD_HOLD_MS on end, it is the
  * relay or its host that is behind, not the clients' links: a deep queue
  * then buys every viewer delay and spreads their positions over a working
  * set the copies into the kernel miss the cache on, and sheds no less.
@@ -61,11 +61,19 @@
  * limit (at 50 Mbit/s the default 4 MiB is 670 ms). Until no millisecond
  * of a whole SINK_TCP_OVERLOAD_WINDOW_MS had that many behind and fewer
  * skip episodes began in it than half the clients, a client is behind at
- * SINK_TCP_OVERLOAD_LAG_MS (or maxlag=, if lower; maxlag=0, bytes only,
- * keeps no time bound even then). One viewer's hiccup never counts as
+ * SINK_TCP_OVERLOAD_LAG_MS with more than SINK_TCP_OVERLOAD_BYTES queued
+ * (or at maxlag=, if lower; maxlag=0, bytes only, keeps no time bound
+ * even then). One viewer's hiccup never counts as
  * overload, nor does a loop turn that ran late once: the hold outlasts
  * the turn that writes what waited. */
 #define SINK_TCP_OVERLOAD_LAG_MS 40
+/* ... when its queue also holds more than this: dropping a shorter queue
+ * sheds no work worth a gap. With thousands of clients of a slow stream
+ * one round of writes outlasts SINK_TCP_OVERLOAD_LAG_MS while the relay
+ * keeps up (1 Mbit/s x 5000: a datagram every 10 ms, a round ~100 ms),
+ * and every client has only a few datagrams waiting; at 10 Mbit/s this is
+ * 52 ms, at 50 Mbit/s 10 ms (the time bound is what counts there). */
+#define SINK_TCP_OVERLOAD_BYTES (64 * 1024)
 #define SINK_TCP_OVERLOAD_HOLD_MS 20
 #define SINK_TCP_OVERLOAD_MIN_CLIENTS 4
 #define SINK_TCP_OVERLOAD_WINDOW_MS 1000
@@ -284,7 +292,8 @@ static uint64_t sink_tcp_maxlag(const struct sink_tcp *s)
 
 /* Is c behind on time? A push (count) also counts it, once a loop
  * millisecond, towards overload when it lags by SINK_TCP_OVERLOAD_LAG_MS
- * but not yet by the bound in force (below maxlag=; with maxlag= under
+ * with more than SINK_TCP_OVERLOAD_BYTES queued, but not yet by the bound
+ * in force (below maxlag=; with maxlag= under
  * SINK_TCP_OVERLOAD_LAG_MS, being skipped is what counts): every push
  * looks at every client, so the count of a millisecond with a push is
  * whole. */
@@ -297,9 +306,11 @@ static inline bool sink_tcp_lagging(struct sink_tcp *s, struct conn *c,
 	if (!maxlag)
 		return false;
 	lag = sink_tcp_lag(c, now);
-	if (lag > maxlag)
+	if (lag > maxlag &&
+	    (maxlag == s->maxlag || c->q.bytes > SINK_TCP_OVERLOAD_BYTES))
 		return true;
-	if (lag > SINK_TCP_OVERLOAD_LAG_MS && count && sc->behind_at != now) {
+	if (lag > SINK_TCP_OVERLOAD_LAG_MS && count && sc->behind_at != now &&
+	    c->q.bytes > SINK_TCP_OVERLOAD_BYTES) {
 		sc->behind_at = now;
 		s->behind++;
 	}
