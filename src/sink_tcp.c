@@ -49,15 +49,36 @@
  * many clients can take longer than the receive buffer holds. */
 #define SINK_TCP_POLL_NS 1000000ull
 
-/* Overload: when, within about a second, as many skip episodes began as
- * half the sink's clients (at least SINK_TCP_OVERLOAD_MIN_CLIENTS), it is
- * the relay or its host that is behind, not the clients' links: a deep
- * queue then buys every viewer delay and spreads their positions over a
- * working set the copies into the kernel miss the cache on, and sheds no
- * less. Until that stops, a client is behind at SINK_TCP_OVERLOAD_LAG_MS
- * (or maxlag=, if lower; maxlag=0, bytes only, keeps no time bound even
- * then). One viewer's hiccup never counts as overload. */
+/* Overload: when half the sink's clients (at least
+ * SINK_TCP_OVERLOAD_MIN_CLIENTS) are behind by SINK_TCP_OVERLOAD_LAG_MS
+ * and SINK_TCP_OVERLOAD_BYTES at once, or skipping, for SINK_TCP_OVERLOAD_HOLD_MS on end, it is the
+ * relay or its host that is behind, not the clients' links: a deep queue
+ * then buys every viewer delay and spreads their positions over a working
+ * set the copies into the kernel miss the cache on, and sheds no less.
+ * The count is taken every loop millisecond from the lag checks the
+ * pushes make anyway, so overload is seen within tens of milliseconds of
+ * the first datagram, long before a client reaches maxlag= or its queue
+ * limit (at 50 Mbit/s the default 4 MiB is 670 ms). Until no millisecond
+ * of a whole SINK_TCP_OVERLOAD_WINDOW_MS had that many behind and fewer
+ * skip episodes began in it than half the clients, a client is behind at
+ * SINK_TCP_OVERLOAD_LAG_MS with more than SINK_TCP_OVERLOAD_BYTES queued
+ * (or at maxlag=, if lower; maxlag=0, bytes only, keeps no time bound
+ * even then). One viewer's hiccup never counts as
+ * overload, nor does a loop turn that ran late once: the hold outlasts
+ * the turn that writes what waited. */
 #define SINK_TCP_OVERLOAD_LAG_MS 40
+/* ... when its queue also holds more than this (the default send buffer:
+ * a queue no longer than what the kernel holds for the client anyway is
+ * not where the relay's time goes, and dropping it sheds no work worth a
+ * gap). Near its limits the relay can lag a lot of slow clients by more
+ * than SINK_TCP_OVERLOAD_LAG_MS for a moment and catch up: a round of
+ * writes to 5000 clients of a 1 Mbit/s stream takes ~100 ms, a start of
+ * 1000 clients of a 10 Mbit/s one lagged 80-150 ms, with 10-190 KiB
+ * queued each. Saturated at 50 Mbit/s and more per client, 40 ms is
+ * 250 KiB or more: the time bound is what counts there. Measured (bench/
+ * README.md): 64 KiB cost those two rows 1.5-8 % of their datagrams. */
+#define SINK_TCP_OVERLOAD_BYTES (256 * 1024)
+#define SINK_TCP_OVERLOAD_HOLD_MS 20
 #define SINK_TCP_OVERLOAD_MIN_CLIENTS 4
 #define SINK_TCP_OVERLOAD_WINDOW_MS 1000
 
@@ -68,6 +89,7 @@ struct sink_client {
 	uint64_t sent_at_skip;   /* its sent_bytes when the episode began */
 	uint64_t lag_at;         /* loop ms of the last lag check, and ... */
 	uint64_t lag;            /* ... the lag it found (ms) */
+	uint64_t behind_at;      /* loop ms it was counted in s->behind */
 };
 
 struct sink_tcp {
@@ -82,8 +104,14 @@ struct sink_tcp {
 	uint64_t maxlag;         /* listen mode: ms a client may lag, 0: any */
 	uint64_t pace_ns;        /* listen mode: maxdelay= in ns, or 0: auto */
 	bool skip;               /* listen mode: slow=skip */
-	uint64_t ep_win;         /* loop ms the episode window began */
-	uint32_t ep_now, ep_prev; /* episodes begun in it, and the last one */
+	uint32_t nclients;       /* listen mode: clients accepted, not closed */
+	uint32_t skipping;       /* ... of them in a skip episode now */
+	uint64_t behind_ms;      /* loop ms the count below is of, and ... */
+	uint32_t behind;         /* ... clients found behind then, not skipping */
+	uint64_t many_since;     /* loop ms half were behind since; 0: not */
+	bool many_seen;          /* ... at some millisecond of this window */
+	uint64_t ep_win;         /* loop ms the overload window began */
+	uint32_t ep_now;         /* skip episodes begun in it */
 	bool overloaded;         /* see SINK_TCP_OVERLOAD_LAG_MS */
 	int tfd;                 /* pacing timer (listen mode) */
 	uv_poll_t tpoll;
@@ -138,7 +166,11 @@ static void sink_tcp_release(struct sink_tcp *s)
 static void sink_tcp_on_closed(struct conn *c)
 {
 	struct sink_tcp *s = c->owner;
+	struct sink_client *sc = c->data;
 
+	s->nclients--;
+	if (sc->skip_since)
+		s->skipping--;
 	conn_list_del(&s->clients, c);
 	free(c->data);
 	sink_tcp_release(s);
@@ -149,7 +181,12 @@ static void sink_tcp_on_client_frame(struct conn *c, const struct frame *f)
 {
 }
 
-/* Read the source if it has waited SINK_TCP_POLL_NS behind our writes. */
+static void sink_tcp_check_lag(struct sink_tcp *s, struct conn *c);
+
+/* Read the source if it has waited SINK_TCP_POLL_NS behind our writes.
+ * The loop's clock moves on too: a turn of writes on a busy host can last
+ * tens of milliseconds, and what is read (stamped) and checked for lag in
+ * it must see the time it is, not the time the turn began. */
 static void sink_tcp_poll_input(struct sink_tcp *s)
 {
 	uint64_t now = uv_hrtime();
@@ -157,16 +194,20 @@ static void sink_tcp_poll_input(struct sink_tcp *s)
 	if (now - s->last_poll < SINK_TCP_POLL_NS)
 		return;
 	s->last_poll = now;
+	uv_update_time(s->base.relay->ctx->loop);
 	relay_poll_input(s->base.relay);
 }
 
 /* libuv finished a write to a full socket: when many are, their
- * completions run back to back in one loop turn. */
+ * completions run back to back in one loop turn. conn_kick writes what
+ * waits next, so this is where a client that has fallen behind since
+ * its last push is caught before stale data goes out. */
 static void sink_tcp_on_client_written(struct conn *c)
 {
 	struct sink_tcp *s = c->owner;
 
 	sink_tcp_poll_input(s);
+	sink_tcp_check_lag(s, c);
 	if (!s->armed && !s->in_round && s->gathered && s->tfd >= 0)
 		(void)sink_tcp_arm(s, s->last_flush + sink_tcp_interval(s));
 }
@@ -219,6 +260,7 @@ static struct conn *sink_tcp_on_accept(struct listener *ls, struct link *l)
 
 	c->data = xcalloc(1, sizeof(struct sink_client));
 	s->handles++;
+	s->nclients++;
 	conn_list_add(&s->clients, c);
 	return c;
 }
@@ -252,45 +294,103 @@ static uint64_t sink_tcp_maxlag(const struct sink_tcp *s)
 	return s->maxlag;
 }
 
-static bool sink_tcp_lagging(const struct sink_tcp *s, const struct conn *c,
-			     uint64_t now)
+/* Is c behind on time? A push (count) also counts it, once a loop
+ * millisecond, towards overload when it lags by SINK_TCP_OVERLOAD_LAG_MS
+ * with more than SINK_TCP_OVERLOAD_BYTES queued, but not yet by the bound
+ * in force (below maxlag=; with maxlag= under
+ * SINK_TCP_OVERLOAD_LAG_MS, being skipped is what counts): every push
+ * looks at every client, so the count of a millisecond with a push is
+ * whole. */
+static inline bool sink_tcp_lagging(struct sink_tcp *s, struct conn *c,
+				    struct sink_client *sc, uint64_t now,
+				    uint64_t maxlag, bool count)
 {
-	uint64_t maxlag = sink_tcp_maxlag(s);
+	uint64_t lag;
 
-	return maxlag && sink_tcp_lag(c, now) > maxlag;
+	if (!maxlag)
+		return false;
+	lag = sink_tcp_lag(c, now);
+	if (lag > maxlag &&
+	    (maxlag == s->maxlag || c->q.bytes > SINK_TCP_OVERLOAD_BYTES))
+		return true;
+	if (lag > SINK_TCP_OVERLOAD_LAG_MS && count && sc->behind_at != now &&
+	    c->q.bytes > SINK_TCP_OVERLOAD_BYTES) {
+		sc->behind_at = now;
+		s->behind++;
+	}
+	return false;
 }
 
-/* Once a window: is the sink overloaded (SINK_TCP_OVERLOAD_LAG_MS)? */
+static void sink_tcp_overload_log(struct sink_tcp *s, bool over)
+{
+	log_info("relay=%s %s clients=%u behind=%u skipping=%u episodes=%u "
+		 "lag_ms=%llu", s->base.relay->name,
+		 over ? "overloaded: many clients behind at once, skipping sooner"
+		      : "no longer overloaded",
+		 s->nclients, s->behind, s->skipping, s->ep_now,
+		 (unsigned long long)(over ? sink_tcp_maxlag(s) : s->maxlag));
+}
+
+/* Once a loop millisecond (before its first push), from the count of
+ * the last one: is the sink overloaded (SINK_TCP_OVERLOAD_LAG_MS)? */
 static void sink_tcp_overload_check(struct sink_tcp *s, uint64_t now)
 {
-	struct relay *r = s->base.relay;
-	uint32_t clients = r->stats.clients;
-	bool over;
+	uint32_t clients = s->nclients;
+	bool many;
 
-	if (now - s->ep_win < SINK_TCP_OVERLOAD_WINDOW_MS)
+	if (now == s->behind_ms)
 		return;
-	/* A window with no push at all (no input) ends the last one too. */
-	s->ep_prev = now - s->ep_win < 2 * SINK_TCP_OVERLOAD_WINDOW_MS
-			     ? s->ep_now : 0;
-	s->ep_now = 0;
-	s->ep_win = now;
-	over = s->skip && clients >= SINK_TCP_OVERLOAD_MIN_CLIENTS &&
-	       2ull * s->ep_prev >= clients;
-	if (over != s->overloaded)
-		log_info("relay=%s %s clients=%u episodes=%u lag_ms=%llu",
-			 r->name, over ? "overloaded: many clients behind at once, "
-					 "skipping sooner"
-				       : "no longer overloaded",
-			 clients, s->ep_prev,
-			 (unsigned long long)(over ? SINK_TCP_OVERLOAD_LAG_MS
-						   : s->maxlag));
-	s->overloaded = over;
+	/* The count is of the last millisecond that had a push. */
+	many = s->skip && s->maxlag &&
+	       clients >= SINK_TCP_OVERLOAD_MIN_CLIENTS &&
+	       now - s->behind_ms < SINK_TCP_OVERLOAD_WINDOW_MS &&
+	       2ull * (s->behind + s->skipping) >= clients;
+	if (!many) {
+		s->many_since = 0;
+	} else if (!s->many_since) {
+		s->many_since = now;
+		s->many_seen = true;
+	} else {
+		s->many_seen = true;
+		if (!s->overloaded &&
+		    now - s->many_since >= SINK_TCP_OVERLOAD_HOLD_MS) {
+			s->overloaded = true;
+			sink_tcp_overload_log(s, true);
+			s->ep_win = now;
+			s->ep_now = 0;
+			s->many_seen = false;
+		}
+	}
+	/* A window ends: overload goes on while it saw half behind, or
+	 * skip episodes for half the clients (they may fall behind in
+	 * turns); it also begins on the latter. A window with no push at
+	 * all (no input) ends it: no millisecond of it was counted. */
+	if (now - s->ep_win >= SINK_TCP_OVERLOAD_WINDOW_MS) {
+		if (s->skip && s->maxlag &&
+		    clients >= SINK_TCP_OVERLOAD_MIN_CLIENTS &&
+		    2ull * s->ep_now >= clients)
+			many = true;
+		else
+			many = s->overloaded && s->many_seen &&
+			       now - s->ep_win < 2 * SINK_TCP_OVERLOAD_WINDOW_MS;
+		if (many != s->overloaded) {
+			s->overloaded = many;
+			sink_tcp_overload_log(s, many);
+		}
+		s->ep_win = now;
+		s->ep_now = 0;
+		s->many_seen = false;
+	}
+	s->behind_ms = now;
+	s->behind = 0;
 }
 
-/* c is behind: skip whole datagrams for it from this one on. One line
- * per episode; the skipped ones are counted. */
+/* c is behind: skip whole datagrams for it from this one on (pushed: the
+ * datagram being pushed is the first skipped). One line per episode; the
+ * skipped ones are counted. */
 static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
-				struct sink_client *sc, uint64_t now)
+				struct sink_client *sc, uint64_t now,
+				bool pushed)
 {
 	struct relay *r = s->base.relay;
 	uint64_t lag = sink_tcp_lag(c, now), queued = c->q.bytes;
@@ -298,11 +398,16 @@ static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
 	sc->skip_since = now ? now : 1;
 	sc->sent_at_skip = c->sent_bytes;
 	s->ep_now++;
+	s->skipping++;
+	if (sc->behind_at == s->behind_ms && s->behind) {
+		s->behind--; /* counted as skipping from now on */
+		sc->behind_at = 0;
+	}
 	/* What waits is stale: drop it, so the client resumes at live
 	 * (what a viewer wants) and every client's queue stays near the
 	 * newest data, a small working set for the copies into the
 	 * kernel. What is in flight finishes first: whole datagrams. */
-	sc->skipped = 1 + fanout_queue_drop_waiting(&c->q);
+	sc->skipped = (pushed ? 1 : 0) + fanout_queue_drop_waiting(&c->q);
 	sc->lag_at = 0;
 	r->stats.skips += sc->skipped;
 	r->stats.skip_episodes++;
@@ -329,6 +434,7 @@ static bool sink_tcp_skip_over(struct sink_tcp *s, struct conn *c,
 			  (unsigned long long)sc->skipped,
 			  (unsigned long long)(now - sc->skip_since));
 		sc->skip_since = 0;
+		s->skipping--;
 		return true;
 	}
 	if (now - sc->skip_since > s->softms &&
@@ -339,11 +445,28 @@ static bool sink_tcp_skip_over(struct sink_tcp *s, struct conn *c,
 	return false;
 }
 
+/* Before c is written, while overloaded: if what waits for it has grown
+ * stale since its last push (the loop ran late, its socket was full),
+ * skip it now rather than send it. Outside overload the bound is the
+ * viewer's own maxlag=, which the pushes check well enough. */
+static void sink_tcp_check_lag(struct sink_tcp *s, struct conn *c)
+{
+	struct sink_client *sc = c->data;
+	uint64_t now;
+
+	if (!s->overloaded || sc->skip_since || c->state != CONN_OPEN ||
+	    c->q.count == c->q.sending)
+		return;
+	now = uv_now(s->base.relay->ctx->loop);
+	if (sink_tcp_lagging(s, c, sc, now, sink_tcp_maxlag(s), false))
+		sink_tcp_skip_begin(s, c, sc, now, false);
+}
+
 static void sink_tcp_push(struct sink *base, struct buf *b)
 {
 	struct sink_tcp *s = (struct sink_tcp *)base;
 	struct relay_stats *st = &base->relay->stats;
-	uint64_t now = uv_now(base->relay->ctx->loop);
+	uint64_t now = uv_now(base->relay->ctx->loop), maxlag;
 	struct conn *c;
 
 	if (!s->listening) {
@@ -365,6 +488,7 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 	}
 	s->gathered += b->len;
 	sink_tcp_overload_check(s, now);
+	maxlag = sink_tcp_maxlag(s); /* the same for every client */
 	for (c = s->clients; c; c = c->next) {
 		struct sink_client *sc = c->data;
 		int rc;
@@ -378,10 +502,11 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 			}
 			continue;
 		}
-		rc = sink_tcp_lagging(s, c, now) ? -ENOBUFS : conn_send(c, b);
+		rc = sink_tcp_lagging(s, c, sc, now, maxlag, true) ? -ENOBUFS
+						     : conn_send(c, b);
 		if (rc == -ENOBUFS) {
 			if (s->skip) {
-				sink_tcp_skip_begin(s, c, sc, now);
+				sink_tcp_skip_begin(s, c, sc, now, true);
 				continue;
 			}
 			st->cutoffs++;
@@ -405,13 +530,18 @@ static void sink_tcp_kick_all(struct sink_tcp *s)
 {
 	struct conn *c, *next;
 	unsigned k = 0;
+	bool over = s->overloaded;
 
 	s->last_flush = uv_hrtime();
 	s->last_poll = s->last_flush;
 	s->gathered = 0;
 	s->in_round = true;
+	if (over)
+		uv_update_time(s->base.relay->ctx->loop);
 	for (c = s->clients; c; c = next) {
 		next = c->next;
+		if (over)
+			sink_tcp_check_lag(s, c);
 		conn_kick(c);
 		/* Every 8 clients a look at the clock; datagrams read here
 		 * reach the clients after c in this round, the others in

@@ -308,3 +308,70 @@ def test_slow_skip_all_behind_at_once_is_overload(islands, tools):
     last = S.reports(relay)[-1]
     assert last[R + "skip_episodes_total"] >= clients, last
     assert last[R + "cutoffs_total"] == 0, last
+
+
+def _all_pause(islands, query, clients=8, count=30000):
+    """Every client of `relay ... tcp://@:1601?QUERY` stops reading for
+    1.5 s at once; returns (relay, mcrecv summary, count)."""
+    gw_a = islands.gw["a"]
+    a1, b1 = islands.hosts["a"][0], islands.hosts["b"][0]
+    relay = T.start_mcferry(gw_a, [
+        "relay", "--stats", "1", "--stats-json", "udp://@%s?iface=br0" % G,
+        "tcp://@:1601" + query], tag="relay")
+    lan = T.Islands.gw_lan("a")
+    mr = T.start_mcrecv(b1, ["tcp", "%s:1601" % lan, "--clients", clients,
+                             "--size", 1316, "--idle", "3", "--duration", "60",
+                             "--expect", count, "--slow", clients,
+                             "--pause", 1.5])
+    relay.wait_for_log(CONNECTED_RX, timeout=10, count=clients)
+    sent = T.run_mcsend(a1, ["--count", count, "--rate", 5000, "--size", 1316,
+                             "--iface", T.Islands.host_addr("a", 1), G])
+    assert sent == count
+    summary = T.mcrecv_result(mr, timeout=60)
+    assert not relay.log_matches(r"reason=slow-consumer"), relay.stderr()
+    assert summary["eof_clients"] == 0 and summary["reset_clients"] == 0
+    for c in summary["per_client"]:
+        assert 0 < c["unique"] < count, c["unique"]
+        assert c["bad"] == 0 and c["duplicates"] == 0, c
+        assert c["trailing_bytes"] == 0, c
+    return relay, summary, count
+
+
+def test_slow_skip_overload_is_seen_before_any_queue_fills(islands, tools):
+    """With the default queue (4 MiB: 640 ms of this 52 Mbit/s stream) and
+    maxlag (2000 ms), every client stopping at once is overload from the
+    first datagrams: the sink says so while the clients are only tens of
+    milliseconds behind, before any of them is skipped, and every episode
+    starts on the 40 ms bound (reason=maxlag), none on a full queue, the
+    first ones included. (Overload decided per second of skip episodes,
+    as before, let the first episodes run until the queues were full.)"""
+    relay, summary, count = _all_pause(islands, "")
+    text = relay.stderr()
+    over = re.search(r"\boverloaded: many clients behind at once\b.*"
+                     r"\bclients=8\b.*\blag_ms=40\b", text)
+    assert over, text
+    first = re.search(r"\bclient behind, skipping\b", text)
+    assert first and over.start() < first.start(), text
+    reasons = [m.group(1) for m in relay.log_matches(
+        r"\bclient behind, skipping\b.*\breason=(\w+)")]
+    assert len(reasons) >= 8, text
+    assert set(reasons) == {"maxlag"}, text
+    assert relay.log_matches(r"\bno longer overloaded\b"), text
+    R = S.RELAY
+    last = S.reports(relay)[-1]
+    assert last[R + "skip_episodes_total"] == len(reasons), last
+    assert last[R + "cutoffs_total"] == 0, last
+
+
+def test_slow_skip_maxlag_0_keeps_no_time_bound_under_overload(islands,
+                                                                tools):
+    """maxlag=0 (bytes only): the same stop of every client is never a
+    time bound; clients are skipped only when their queue is full, and
+    the sink does not call it overload."""
+    relay, summary, count = _all_pause(islands, "?maxlag=0&queue=1048576")
+    text = relay.stderr()
+    assert not relay.log_matches(r"\boverloaded\b"), text
+    reasons = [m.group(1) for m in relay.log_matches(
+        r"\bclient behind, skipping\b.*\breason=(\w+)")]
+    assert len(reasons) >= 8, text
+    assert set(reasons) == {"queue"}, text
