@@ -81,6 +81,10 @@
 #define SINK_TCP_OVERLOAD_HOLD_MS 20
 #define SINK_TCP_OVERLOAD_MIN_CLIENTS 4
 #define SINK_TCP_OVERLOAD_WINDOW_MS 1000
+/* At most this many `client behind` lines a second; the episodes past it
+ * are counted and told in one line when the second is over (an
+ * overloaded relay with 500 clients begins thousands a second). */
+#define SINK_TCP_EPISODE_LINES 100
 
 /* A listening sink's per-client state (conn->data). */
 struct sink_client {
@@ -113,6 +117,9 @@ struct sink_tcp {
 	uint64_t ep_win;         /* loop ms the overload window began */
 	uint32_t ep_now;         /* skip episodes begun in it */
 	bool overloaded;         /* see SINK_TCP_OVERLOAD_LAG_MS */
+	uint64_t eplog_win;      /* loop ms the episode-line second began */
+	uint32_t eplog_n;        /* episode lines written in it */
+	uint64_t eplog_held;     /* episodes past SINK_TCP_EPISODE_LINES */
 	int tfd;                 /* pacing timer (listen mode) */
 	uv_poll_t tpoll;
 	bool armed;              /* a paced flush is scheduled */
@@ -331,6 +338,22 @@ static void sink_tcp_overload_log(struct sink_tcp *s, bool over)
 		 (unsigned long long)(over ? sink_tcp_maxlag(s) : s->maxlag));
 }
 
+/* The episode lines of a second that is over, held past the cap. */
+static void sink_tcp_eplog_flush(struct sink_tcp *s, uint64_t now)
+{
+	if (now - s->eplog_win < 1000)
+		return;
+	if (s->eplog_held)
+		log_info("relay=%s %llu more clients behind in the last second, "
+			 "skipping datagrams until they catch up (at most %u "
+			 "such lines a second)", s->base.relay->name,
+			 (unsigned long long)s->eplog_held,
+			 SINK_TCP_EPISODE_LINES);
+	s->eplog_win = now;
+	s->eplog_n = 0;
+	s->eplog_held = 0;
+}
+
 /* Once a loop millisecond (before its first push), from the count of
  * the last one: is the sink overloaded (SINK_TCP_OVERLOAD_LAG_MS)? */
 static void sink_tcp_overload_check(struct sink_tcp *s, uint64_t now)
@@ -411,6 +434,12 @@ static void sink_tcp_skip_begin(struct sink_tcp *s, struct conn *c,
 	sc->lag_at = 0;
 	r->stats.skips += sc->skipped;
 	r->stats.skip_episodes++;
+	sink_tcp_eplog_flush(s, now);
+	if (s->eplog_n >= SINK_TCP_EPISODE_LINES) {
+		s->eplog_held++;
+		return;
+	}
+	s->eplog_n++;
 	log_info("relay=%s c=%u client behind, skipping datagrams until it "
 		 "catches up reason=%s queued=%llu lag_ms=%llu", r->name, c->id,
 		 sink_tcp_maxlag(s) && lag > sink_tcp_maxlag(s) ? "maxlag"
@@ -488,6 +517,8 @@ static void sink_tcp_push(struct sink *base, struct buf *b)
 	}
 	s->gathered += b->len;
 	sink_tcp_overload_check(s, now);
+	if (s->eplog_held)
+		sink_tcp_eplog_flush(s, now);
 	maxlag = sink_tcp_maxlag(s); /* the same for every client */
 	for (c = s->clients; c; c = c->next) {
 		struct sink_client *sc = c->data;

@@ -363,6 +363,23 @@ def test_slow_skip_overload_is_seen_before_any_queue_fills(islands, tools):
     assert last[R + "cutoffs_total"] == 0, last
 
 
+def test_slow_skip_episode_lines_capped_per_second(islands, tools):
+    """150 clients behind at once begin 150 episodes within a second: at
+    most 100 `client behind` lines are written in it, and the rest are
+    told as a count in one line (an overloaded relay of 500 clients began
+    thousands a second, each with its own line)."""
+    relay, summary, count = _all_pause(islands, "", clients=150,
+                                       count=20000)
+    lines = relay.log_matches(r"\bclient behind, skipping\b")
+    held = [int(m.group(1)) for m in relay.log_matches(
+        r"\b(\d+) more clients behind in the last second\b")]
+    last = S.reports(relay)[-1]
+    episodes = last[S.RELAY + "skip_episodes_total"]
+    assert held and sum(held) > 0, relay.stderr()[-3000:]
+    assert 100 <= len(lines) < episodes, (len(lines), episodes)
+    assert len(lines) + sum(held) <= episodes, (len(lines), held, episodes)
+
+
 def test_slow_skip_maxlag_0_keeps_no_time_bound_under_overload(islands,
                                                                 tools):
     """maxlag=0 (bytes only): the same stop of every client is never a
