@@ -21,7 +21,6 @@ Prints a table; asserts nothing. Needs root.
 
 import os
 import shutil
-import statistics
 import struct
 import sys
 import tempfile

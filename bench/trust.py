@@ -24,7 +24,6 @@ Prints a table; asserts nothing. Needs root.
 
 import os
 import shutil
-import signal
 import socket
 import ssl
 import subprocess

@@ -15,7 +15,6 @@ certificates reloaded on SIGHUP without dropping established links.
 
 import os
 import re
-import secrets
 import shutil
 import signal
 import socket

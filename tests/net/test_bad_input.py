@@ -11,7 +11,6 @@
 
 import os
 import re
-import signal
 import socket
 import struct
 

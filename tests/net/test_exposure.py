@@ -12,7 +12,6 @@ log injection.  Thresholds are the bar of the trust issue (items 3-5).
 
 import os
 import re
-import secrets
 import socket
 import struct
 import threading

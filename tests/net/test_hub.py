@@ -18,13 +18,11 @@ stop, ~1 s of hub outage), never a guess that something is ready.
 
 import os
 import re
-import secrets
 import signal
 import socket
 import struct
 import time
 
-import pytest
 
 import hubtopo as H
 import topo as T

@@ -8,13 +8,11 @@ bad-peer host speaks the link protocol by hand.
 
 import os
 import re
-import secrets
 import signal
 import socket
 import struct
 import time
 
-import pytest
 
 import hubtopo as H
 import topo as T

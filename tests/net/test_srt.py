@@ -21,7 +21,6 @@ import select
 import shutil
 import signal
 import socket
-import subprocess
 import threading
 import time
 

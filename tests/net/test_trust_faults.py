@@ -19,9 +19,7 @@ streams, and what --user keeps.  Thresholds are the issue's bar.
 """
 
 import calendar
-import os
 import re
-import secrets
 import signal
 import socket
 import threading

@@ -11,7 +11,6 @@ numbers, a silent peer closed by the keepalive, mtu= respected.
 """
 
 import signal
-import subprocess
 import time
 
 import topo as T
