@@ -1332,6 +1332,28 @@ static const struct route_entry *mesh_route(struct hub *h, long root,
 	return e;
 }
 
+/* Queue b (a forwarded DATA frame of len payload bytes, hlen header
+ * bytes before b->data) to link c, counted on the link, and put c on the
+ * list the end of this read writes (hub_on_read_end). 0, or -1 when c's
+ * queue had no room (counted as dropped). */
+static int hub_link_send(struct hub *h, struct conn *c, struct buf *b,
+			 size_t hlen, uint32_t len)
+{
+	struct hub_link *l = link_of(c);
+
+	if (conn_send_span(c, b, b->data - hlen, (uint32_t)(hlen + len)) < 0) {
+		l->dropped++;
+		return -1;
+	}
+	l->out++;
+	if (!l->kick) {
+		l->kick = true;
+		l->kick_next = h->kicks;
+		h->kicks = c;
+	}
+	return 0;
+}
+
 /* Send b (a forwarded DATA frame: hlen header bytes before b->data) to
  * our children in root's pruned tree (mesh_route). Returns how many
  * copies it queued. */
@@ -1347,24 +1369,13 @@ static size_t mesh_forward(struct hub *h, struct buf *b, size_t hlen,
 	e = mesh_route(h, root, &d->ch, island);
 	for (size_t k = 0; k < e->n; k++) {
 		struct conn *c = e->link[k];
-		struct hub_link *l;
 
 		if (!c || c == from || !mesh_ready(c))
 			continue;
-		l = link_of(c);
-		if (conn_send_span(c, b, b->data - hlen,
-				   (uint32_t)(hlen + d->len)) < 0) {
-			l->dropped++;
+		if (hub_link_send(h, c, b, hlen, d->len) < 0)
 			continue;
-		}
-		l->out++;
 		h->mesh_out++;
 		sent++;
-		if (!l->kick) {
-			l->kick = true;
-			l->kick_next = h->kicks;
-			h->kicks = c;
-		}
 	}
 	return sent;
 }
@@ -1472,27 +1483,17 @@ static size_t hub_deliver_local(struct hub *h, struct hub_channel *hc,
 
 	for (size_t i = 0; i < hc->ndfs; i++) {
 		struct conn *c = hc->dfs[i].df;
-		struct hub_link *l;
 
 		if (!c || c == from || !link_ready(c) ||
 		    !strcmp(hc->dfs[i].island, island) ||
 		    !chantab_subs_has(&hc->e->subs, c->id))
 			continue;
-		l = link_of(c);
-		if (conn_send_span(c, b, b->data - hlen,
-				   (uint32_t)(hlen + d->len)) < 0) {
-			l->dropped++;
+		if (hub_link_send(h, c, b, hlen, d->len) < 0) {
 			hc->dropped++;
 			continue;
 		}
-		l->out++;
 		hc->out++;
 		sent++;
-		if (!l->kick) {
-			l->kick = true;
-			l->kick_next = h->kicks;
-			h->kicks = c;
-		}
 	}
 	return sent;
 }
