@@ -36,6 +36,22 @@ static int jp_fail(struct jp *j, const char *what)
 	return -EINVAL;
 }
 
+/* After an object member: 1 when a ',' says another follows, 0 at the
+ * closing '}', or an error naming what was wanted. */
+static int jp_member_end(struct jp *j, const char *want)
+{
+	jp_ws(j);
+	if (j->p < j->end && *j->p == ',') {
+		j->p++;
+		return 1;
+	}
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		return 0;
+	}
+	return jp_fail(j, want);
+}
+
 /* A JSON string into out (cap bytes, NUL-terminated). */
 static int jp_str(struct jp *j, char *out, size_t cap)
 {
@@ -114,6 +130,7 @@ int control_parse(const char *line, size_t n, struct control_req *r,
 	struct jp j = { line, line + n, err, errlen };
 	char key[64];
 	bool have_op = false;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	jp_ws(&j);
@@ -149,16 +166,11 @@ int control_parse(const char *line, size_t n, struct control_req *r,
 						return jp_fail(&j, "want ':'");
 					if (jp_scalar(&j, a) < 0)
 						return -EINVAL;
-					jp_ws(&j);
-					if (j.p < j.end && *j.p == ',') {
-						j.p++;
-						continue;
-					}
-					if (j.p < j.end && *j.p == '}') {
-						j.p++;
+					rc = jp_member_end(&j, "want ',' or '}' in args");
+					if (rc < 0)
+						return rc;
+					if (rc == 0)
 						break;
-					}
-					return jp_fail(&j, "want ',' or '}' in args");
 				}
 			}
 		} else {
@@ -184,16 +196,11 @@ int control_parse(const char *line, size_t n, struct control_req *r,
 			}
 			/* Other members are ignored. */
 		}
-		jp_ws(&j);
-		if (j.p < j.end && *j.p == ',') {
-			j.p++;
-			continue;
-		}
-		if (j.p < j.end && *j.p == '}') {
-			j.p++;
+		rc = jp_member_end(&j, "want ',' or '}'");
+		if (rc < 0)
+			return rc;
+		if (rc == 0)
 			break;
-		}
-		return jp_fail(&j, "want ',' or '}'");
 	}
 	jp_ws(&j);
 	if (j.p != j.end)
