@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mesh_ring.h"
 #include "spf.h"
 
 static double now_s(void)
@@ -39,45 +40,11 @@ int main(void)
 		double t0, t1, t2, t3;
 		int reps = n <= 50 ? 200 : 20;
 
-		lsdb_init(&db);
+		mesh_ring_build(&db, n, ch);
 		for (size_t i = 0; i < n; i++) {
-			struct lsa *a = calloc(1, sizeof(*a)), b;
-			size_t k = 0;
-			int len;
-
-			a->node = 1000 + i;
-			a->seq = 1;
-			snprintf(a->name, sizeof(a->name), "hub%zu", i);
-			a->links = calloc(4, sizeof(*a->links));
-			a->links[k++] = (struct lsa_link){ 1000 + (i + 1) % n, 10 };
-			a->links[k++] = (struct lsa_link){ 1000 + (i + n - 1) % n, 10 };
-			if (i % 5 == 0)
-				a->links[k++] = (struct lsa_link){
-					1000 + (i + n / 2) % n, 15 };
-			if ((i + n / 2) % n % 5 == 0 && (i + n / 2) % n != i)
-				a->links[k++] = (struct lsa_link){
-					1000 + (i + n / 2) % n, 15 };
-			a->nlinks = k;
-			links += k;
-			a->members = calloc(2, sizeof(*a->members));
-			a->nmembers = 2;
-			for (int m = 0; m < 2; m++) {
-				struct lsa_member *mm = &a->members[m];
-
-				mm->node = 500000 + 2 * i + m;
-				snprintf(mm->island, sizeof(mm->island), "I%zu", i);
-				mm->chans = ch;
-				mm->nexports = 1;
-				mm->nwants = 2;
-			}
-			len = lsa_encode(a, buf, sizeof(buf));
-			lsa_bytes += (size_t)len + 8;
-			a->members = NULL; /* borrowed channels */
-			free(a->links);
-			memset(a, 0, sizeof(*a));
-			lsa_decode(buf, (size_t)len, &b);
-			*a = b;
-			lsdb_install(&db, a);
+			links += db.v[i]->nlinks;
+			lsa_bytes += (size_t)lsa_encode(db.v[i], buf,
+							sizeof(buf)) + 8;
 		}
 		t0 = now_s();
 		for (int r = 0; r < reps; r++)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mesh_ring.h"
 #include "route.h"
 #include "spf.h"
 
@@ -22,41 +23,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void build(struct lsdb *db, size_t n, struct channel *ch)
-{
-	lsdb_init(db);
-	for (size_t i = 0; i < n; i++) {
-		struct lsa *a = calloc(1, sizeof(*a));
-		size_t k = 0;
-
-		a->node = 1000 + i;
-		a->seq = 1;
-		a->links = calloc(4, sizeof(*a->links));
-		a->links[k++] = (struct lsa_link){ 1000 + (i + 1) % n, 10 };
-		a->links[k++] = (struct lsa_link){ 1000 + (i + n - 1) % n, 10 };
-		if (i % 5 == 0)
-			a->links[k++] = (struct lsa_link){ 1000 + (i + n / 2) % n,
-							   15 };
-		if ((i + n / 2) % n % 5 == 0 && (i + n / 2) % n != i)
-			a->links[k++] = (struct lsa_link){ 1000 + (i + n / 2) % n,
-							   15 };
-		a->nlinks = k;
-		a->members = calloc(2, sizeof(*a->members));
-		a->nmembers = 2;
-		for (int m = 0; m < 2; m++) {
-			struct lsa_member *mm = &a->members[m];
-
-			mm->node = 500000 + 2 * i + m;
-			snprintf(mm->island, sizeof(mm->island), "I%zu", i);
-			mm->chans = calloc(3, sizeof(*mm->chans));
-			memcpy(mm->chans, ch, 3 * sizeof(*ch));
-			mm->nexports = 1;
-			mm->nwants = 2;
-		}
-		lsdb_install(db, a);
-	}
 }
 
 /* The pass hub.c made per datagram before the cache (its mesh_origin,
@@ -137,7 +103,7 @@ int main(void)
 		size_t reps = n <= 50 ? 200000 : 50000, mreps = 1000;
 		double t0, t1, t2, t3;
 
-		build(&db, n, ch);
+		mesh_ring_build(&db, n, ch);
 		for (size_t i = 0; i < n; i++)
 			spf_compute(&db, db.v[i]->node, &trees[i]);
 		/* Datagrams of every hub's first gateway, each from our
